@@ -1,6 +1,6 @@
 use std::net::{IpAddr, SocketAddr};
 
-use http::{HeaderMap, Request, Uri};
+use http::{Extensions, HeaderMap, Request, Uri};
 
 use super::forwarded::{self, Hop};
 use super::{TrustedProxies, canonical};
@@ -128,7 +128,22 @@ impl ClientIpResolver {
     /// The connection's peer address from the request extensions: [`PeerAddr`], a
     /// [`SocketAddr`], or axum's `ConnectInfo<SocketAddr>` (feature `axum`).
     pub fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
-        let extensions = request.extensions();
+        Self::peer_addr_in(request.extensions())
+    }
+
+    /// [`peer_addr`](Self::peer_addr) from the request's extensions alone, for code
+    /// that holds the request's parts rather than the request.
+    ///
+    /// ```
+    /// use http::Extensions;
+    /// use portcullis_core::client_ip::{ClientIpResolver, PeerAddr};
+    ///
+    /// let mut extensions = Extensions::new();
+    /// assert_eq!(ClientIpResolver::peer_addr_in(&extensions), None);
+    /// extensions.insert(PeerAddr("192.0.2.1:443".parse().unwrap()));
+    /// assert_eq!(ClientIpResolver::peer_addr_in(&extensions), Some("192.0.2.1:443".parse().unwrap()));
+    /// ```
+    pub fn peer_addr_in(extensions: &Extensions) -> Option<SocketAddr> {
         if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
             return Some(*addr);
         }
@@ -323,6 +338,21 @@ mod tests {
         let resolver = resolver("0.0.0.0/0");
         assert_eq!(resolver.resolve(&request), None);
         assert_eq!(resolver.scheme(&request), Some(Scheme::Https));
+    }
+
+    #[test]
+    fn peer_addr_in_prefers_peer_addr_over_socket_addr() {
+        let mut extensions = Extensions::new();
+        extensions.insert::<SocketAddr>("192.0.2.5:1".parse().unwrap());
+        assert_eq!(
+            ClientIpResolver::peer_addr_in(&extensions),
+            Some("192.0.2.5:1".parse().unwrap())
+        );
+        extensions.insert(PeerAddr("192.0.2.6:2".parse().unwrap()));
+        assert_eq!(
+            ClientIpResolver::peer_addr_in(&extensions),
+            Some("192.0.2.6:2".parse().unwrap())
+        );
     }
 
     #[test]
