@@ -1,0 +1,298 @@
+//! What the limiter decided for a request, for headers, audit and metrics.
+//!
+//! A store answers a check with an [`Outcome`]: one [`QuotaStatus`] per quota of the
+//! plan, inline (no allocation). The layer wraps it in a [`Decision`] with the plan and
+//! puts it into the request extensions (for the handler) and the response extensions
+//! (for an outer audit layer), whether the request passed or not.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, routing::get, extract::Extension};
+//! use portcullis_rate_limit::decision::Decision;
+//!
+//! // A handler reading how much quota is left.
+//! async fn handler(Extension(decision): Extension<Decision>) -> String {
+//!     let (quota, status) = decision.most_constraining().unwrap();
+//!     format!("{} left in the {} quota", status.remaining(), quota.name())
+//! }
+//! let app: Router = Router::new().route("/", get(handler));
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::algorithm::Check;
+use crate::plan::Plan;
+use crate::quota::Quota;
+
+/// The most quotas one plan may have.
+pub const MAX_QUOTAS: usize = 8;
+
+/// How one quota stood after a check.
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis_rate_limit::decision::QuotaStatus;
+///
+/// let status = QuotaStatus::new(false, 0, Duration::from_secs(42), Duration::from_secs(42));
+/// assert!(!status.allowed());
+/// assert_eq!(status.retry_after(), Some(Duration::from_secs(42)));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuotaStatus {
+    allowed: bool,
+    remaining: u64,
+    reset_ns: u64,
+    retry_after_ns: u64,
+}
+
+impl QuotaStatus {
+    /// A status, for stores that compute decisions elsewhere (a Redis script).
+    pub fn new(allowed: bool, remaining: u64, reset: Duration, retry_after: Duration) -> Self {
+        Self {
+            allowed,
+            remaining,
+            reset_ns: nanos(reset),
+            retry_after_ns: if allowed { 0 } else { nanos(retry_after) },
+        }
+    }
+
+    /// Whether this quota had room for the request.
+    pub fn allowed(&self) -> bool {
+        self.allowed
+    }
+
+    /// Requests of cost 1 that still fit.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Time until the quota resets (its window ends or its bucket is full); for a
+    /// quota that denied, until the request would fit.
+    pub fn reset(&self) -> Duration {
+        Duration::from_nanos(self.reset_ns)
+    }
+
+    /// For a quota that denied, how long until the request would fit.
+    pub fn retry_after(&self) -> Option<Duration> {
+        (!self.allowed).then(|| Duration::from_nanos(self.retry_after_ns))
+    }
+
+    /// [`reset`](Self::reset) in whole seconds, rounded up.
+    pub(crate) fn reset_secs(&self) -> u64 {
+        self.reset_ns.div_ceil(1_000_000_000)
+    }
+
+    /// [`retry_after`](Self::retry_after) in whole seconds, rounded up, at least 1.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after_ns.div_ceil(1_000_000_000).max(1)
+    }
+}
+
+impl From<Check> for QuotaStatus {
+    fn from(check: Check) -> Self {
+        Self {
+            allowed: check.allowed,
+            remaining: check.remaining,
+            reset_ns: check.reset,
+            retry_after_ns: check.retry_after,
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A store's answer to a check: the status of each quota, in plan order, kept inline.
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis_rate_limit::decision::{Outcome, QuotaStatus};
+///
+/// let outcome = Outcome::from_statuses([
+///     QuotaStatus::new(true, 5, Duration::from_secs(10), Duration::ZERO),
+///     QuotaStatus::new(false, 0, Duration::from_secs(3), Duration::from_secs(3)),
+/// ]);
+/// assert!(!outcome.allowed());
+/// assert_eq!(outcome.statuses().len(), 2);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    len: u8,
+    statuses: [QuotaStatus; MAX_QUOTAS],
+}
+
+impl Outcome {
+    /// An outcome of these statuses (at most [`MAX_QUOTAS`] are kept).
+    pub fn from_statuses(statuses: impl IntoIterator<Item = QuotaStatus>) -> Self {
+        let mut outcome = Self::empty();
+        for status in statuses {
+            outcome.push(status);
+        }
+        outcome
+    }
+
+    pub(crate) fn empty() -> Self {
+        Self {
+            len: 0,
+            statuses: [QuotaStatus::default(); MAX_QUOTAS],
+        }
+    }
+
+    pub(crate) fn push(&mut self, status: QuotaStatus) {
+        if let Some(slot) = self.statuses.get_mut(usize::from(self.len)) {
+            *slot = status;
+            self.len += 1;
+        }
+    }
+
+    /// On an overall denial nothing was consumed: quotas that had room report the
+    /// remaining before this request.
+    pub(crate) fn unconsume(&mut self, cost: u64) {
+        for status in self.statuses.iter_mut().filter(|status| status.allowed) {
+            status.remaining = status.remaining.saturating_add(cost);
+        }
+    }
+
+    /// Whether every quota allowed the request (and so it was consumed).
+    pub fn allowed(&self) -> bool {
+        self.statuses().iter().all(|status| status.allowed)
+    }
+
+    /// The status of each quota, in plan order.
+    pub fn statuses(&self) -> &[QuotaStatus] {
+        &self.statuses[..usize::from(self.len)]
+    }
+}
+
+/// The limiter's decision for one request, as found in the request and response
+/// extensions.
+///
+/// ```
+/// use std::sync::Arc;
+/// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+///
+/// let plan = Arc::new(Plan::free());
+/// let mut states = [QuotaState::default(); 2];
+/// let outcome = plan.check(&mut states, 0, 1);
+/// let decision = Decision::new(plan, outcome, 1, std::time::Duration::ZERO, false);
+/// assert!(decision.allowed());
+/// assert_eq!(decision.most_constraining().unwrap().0.name(), "minute");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    plan: Arc<Plan>,
+    outcome: Outcome,
+    cost: u64,
+    decided_at: Duration,
+    shadow: bool,
+}
+
+impl Decision {
+    /// A decision over `plan` for a request of `cost`, decided at `decided_at` (since
+    /// the Unix epoch); `shadow` when the layer only observes.
+    pub fn new(
+        plan: Arc<Plan>,
+        outcome: Outcome,
+        cost: u64,
+        decided_at: Duration,
+        shadow: bool,
+    ) -> Self {
+        Self {
+            plan,
+            outcome,
+            cost,
+            decided_at,
+            shadow,
+        }
+    }
+
+    /// The plan the request was checked against.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub(crate) fn plan_arc(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// The store's outcome.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Whether every quota allowed the request.
+    pub fn allowed(&self) -> bool {
+        self.outcome.allowed()
+    }
+
+    /// Whether the request was refused: denied and not in shadow mode.
+    pub fn rejected(&self) -> bool {
+        !self.allowed() && !self.shadow
+    }
+
+    /// Whether the layer runs in shadow (dry-run) mode: a denial was only recorded.
+    pub fn shadow(&self) -> bool {
+        self.shadow
+    }
+
+    /// The request's cost.
+    pub fn cost(&self) -> u64 {
+        self.cost
+    }
+
+    /// When the decision was made, since the Unix epoch.
+    pub fn decided_at(&self) -> Duration {
+        self.decided_at
+    }
+
+    /// Each quota with its status, in plan order.
+    pub fn quotas(&self) -> impl Iterator<Item = (&Quota, &QuotaStatus)> {
+        self.plan.quotas().iter().zip(self.outcome.statuses())
+    }
+
+    /// The quotas that denied the request.
+    pub fn violated(&self) -> impl Iterator<Item = &Quota> {
+        self.quotas()
+            .filter(|(_, status)| !status.allowed())
+            .map(|(quota, _)| quota)
+    }
+
+    /// The quota the headers report: when denied, the denying quota with the longest
+    /// wait; when allowed, the one with the least remaining (the later reset on ties).
+    pub fn most_constraining(&self) -> Option<(&Quota, &QuotaStatus)> {
+        self.most_constraining_index().and_then(|index| {
+            Some((
+                self.plan.quotas().get(index)?,
+                self.outcome.statuses().get(index)?,
+            ))
+        })
+    }
+
+    pub(crate) fn most_constraining_index(&self) -> Option<usize> {
+        let statuses = self.outcome.statuses();
+        if self.allowed() {
+            (0..statuses.len()).min_by(|&a, &b| {
+                let (a, b) = (&statuses[a], &statuses[b]);
+                a.remaining
+                    .cmp(&b.remaining)
+                    .then(b.reset_ns.cmp(&a.reset_ns))
+            })
+        } else {
+            (0..statuses.len())
+                .filter(|&index| !statuses[index].allowed)
+                .max_by_key(|&index| statuses[index].retry_after_ns)
+        }
+    }
+
+    /// When denied, how long until the request would fit every quota.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.outcome
+            .statuses()
+            .iter()
+            .filter_map(QuotaStatus::retry_after)
+            .max()
+    }
+}

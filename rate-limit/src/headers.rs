@@ -1,0 +1,210 @@
+//! The rate-limit response headers.
+//!
+//! - IETF [draft-ietf-httpapi-ratelimit-headers]: `RateLimit-Policy` lists every quota
+//!   of the plan (`"minute";q=60;w=60, "day";q=1000;w=86400`), `RateLimit` reports the
+//!   most constraining one (`"minute";r=0;t=42`: remaining and seconds to reset).
+//! - Legacy: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds
+//!   until reset) of the most constraining quota.
+//! - [`Retry-After`](https://developer.mozilla.org/docs/Web/HTTP/Headers/Retry-After)
+//!   on every 429, in whole seconds rounded up, so never earlier than the reset.
+//!
+//! Seconds are always rounded up. The most constraining quota is, when denied, the
+//! denying quota with the longest wait; when allowed, the one with the least remaining.
+//!
+//! [draft-ietf-httpapi-ratelimit-headers]: https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/
+//!
+//! # Example
+//!
+//! ```
+//! use portcullis_rate_limit::headers::HeaderMode;
+//! assert_eq!(HeaderMode::default(), HeaderMode::Both);
+//! let mode: HeaderMode = serde_json::from_str("\"ietf\"").unwrap();
+//! assert_eq!(mode, HeaderMode::Ietf);
+//! ```
+
+use std::fmt::Write as _;
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+
+use crate::decision::Decision;
+
+/// `RateLimit-Policy`.
+pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`.
+pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `X-RateLimit-Limit`.
+pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `X-RateLimit-Remaining`.
+pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `X-RateLimit-Reset`.
+pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Which rate-limit headers responses carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HeaderMode {
+    /// `RateLimit-Policy` and `RateLimit` (IETF draft).
+    Ietf,
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`.
+    Legacy,
+    /// Both sets.
+    #[default]
+    Both,
+    /// None (`Retry-After` is still sent on 429).
+    None,
+}
+
+impl HeaderMode {
+    fn ietf(self) -> bool {
+        matches!(self, Self::Ietf | Self::Both)
+    }
+
+    fn legacy(self) -> bool {
+        matches!(self, Self::Legacy | Self::Both)
+    }
+}
+
+/// Writes the headers of `decision` into `headers`; `Retry-After` when `rejected`.
+pub(crate) fn apply(
+    mode: HeaderMode,
+    decision: &Decision,
+    headers: &mut HeaderMap,
+    rejected: bool,
+) {
+    let index = decision.most_constraining_index();
+    let quota = index.and_then(|index| Some((index, decision.plan().quotas().get(index)?)));
+    let status = index.and_then(|index| decision.outcome().statuses().get(index));
+    if let (Some((index, quota)), Some(status)) = (quota, status) {
+        let reset = if decision.allowed() {
+            status.reset_secs()
+        } else {
+            status.retry_after_secs()
+        };
+        if mode.ietf() {
+            headers.insert(
+                RATELIMIT_POLICY.clone(),
+                decision.plan().policy_header().clone(),
+            );
+            let mut value = String::with_capacity(quota.name().len() + 32);
+            let _ = write!(
+                value,
+                "\"{}\";r={};t={}",
+                quota.name(),
+                status.remaining(),
+                reset
+            );
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(RATELIMIT.clone(), value);
+            }
+        }
+        if mode.legacy() {
+            if let Some(limit) = decision.plan().limit_header(index) {
+                headers.insert(X_RATELIMIT_LIMIT.clone(), limit.clone());
+            }
+            headers.insert(
+                X_RATELIMIT_REMAINING.clone(),
+                small_number(status.remaining()),
+            );
+            headers.insert(X_RATELIMIT_RESET.clone(), small_number(reset));
+        }
+    }
+    if rejected {
+        if let Some(retry_after) = decision.retry_after() {
+            let seconds = retry_after.as_nanos().div_ceil(1_000_000_000).max(1);
+            headers.insert(
+                RETRY_AFTER,
+                HeaderValue::from(u64::try_from(seconds).unwrap_or(u64::MAX)),
+            );
+        }
+    }
+}
+
+/// Header values of small numbers come from a table built at compile time.
+fn small_number(value: u64) -> HeaderValue {
+    const DIGITS: [&str; 64] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+        "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31",
+        "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46",
+        "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61",
+        "62", "63",
+    ];
+    match usize::try_from(value)
+        .ok()
+        .and_then(|index| DIGITS.get(index))
+    {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::QuotaState;
+    use crate::plan::Plan;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const DAY: u64 = 86_400_000_000_000;
+
+    fn decision(requests: u64, at: u64) -> (Decision, HeaderMap) {
+        let plan = Arc::new(Plan::starter());
+        let mut states = [QuotaState::default(); 2];
+        let mut outcome = plan.check(&mut states, at, 1);
+        for _ in 1..requests {
+            outcome = plan.check(&mut states, at, 1);
+        }
+        let decision = Decision::new(plan, outcome, 1, Duration::from_nanos(at), false);
+        let mut headers = HeaderMap::new();
+        apply(
+            HeaderMode::Both,
+            &decision,
+            &mut headers,
+            decision.rejected(),
+        );
+        (decision, headers)
+    }
+
+    #[test]
+    fn allowed_response_reports_the_least_remaining_quota() {
+        let (_, headers) = decision(1, 20_000 * DAY);
+        assert_eq!(
+            headers[&RATELIMIT_POLICY],
+            "\"minute\";q=60;w=60, \"day\";q=1000;w=86400"
+        );
+        assert_eq!(headers[&RATELIMIT], "\"minute\";r=59;t=1");
+        assert_eq!(headers[&X_RATELIMIT_LIMIT], "60");
+        assert_eq!(headers[&X_RATELIMIT_REMAINING], "59");
+        assert_eq!(headers[&X_RATELIMIT_RESET], "1");
+        assert!(!headers.contains_key(RETRY_AFTER));
+    }
+
+    #[test]
+    fn denied_response_reports_retry_after_rounded_up() {
+        let (decision, headers) = decision(61, 20_000 * DAY + 1);
+        assert!(decision.rejected());
+        assert_eq!(headers[&RATELIMIT], "\"minute\";r=0;t=1");
+        assert_eq!(headers[RETRY_AFTER], "1");
+        assert_eq!(headers[&X_RATELIMIT_RESET], "1");
+    }
+
+    #[test]
+    fn modes_select_header_sets() {
+        let (decision, _) = decision(1, 0);
+        for (mode, ietf, legacy) in [
+            (HeaderMode::Ietf, true, false),
+            (HeaderMode::Legacy, false, true),
+            (HeaderMode::None, false, false),
+        ] {
+            let mut headers = HeaderMap::new();
+            apply(mode, &decision, &mut headers, false);
+            assert_eq!(headers.contains_key(&RATELIMIT), ietf);
+            assert_eq!(headers.contains_key(&X_RATELIMIT_LIMIT), legacy);
+        }
+        assert_eq!(small_number(63), "63");
+        assert_eq!(small_number(64), "64");
+    }
+}

@@ -1,0 +1,247 @@
+//! Who a limit applies to: [`KeyExtractor`] and the built-in [`Key`].
+//!
+//! A key extractor writes the parts of a request that identify the limited party (the
+//! client's address, an API key header, the tenant, the route) into a [`KeyBuilder`],
+//! which hashes them into a 128-bit [`Fingerprint`]. Stores only ever see fingerprints:
+//! raw header values are never stored.
+//!
+//! [`Key`] covers the common cases and their combinations in a line:
+//!
+//! | limit | key |
+//! |---|---|
+//! | per IP | `Key::client_ip()` |
+//! | per IP behind a load balancer | `Key::client_ip_behind(trusted)` |
+//! | per endpoint and IP | `Key::client_ip().and(Key::route())` |
+//! | per API key | `Key::header(HeaderName::from_static("x-api-key"))` |
+//! | per tenant | `Key::tenant()` |
+//! | per tenant and endpoint | `Key::tenant().and(Key::route())` |
+//! | one limit for all | `Key::global()` |
+//!
+//! # A missing key
+//!
+//! When a part is absent (no peer address was recorded, the header is missing) the
+//! extractor returns [`MissingKey`], and the layer applies its
+//! [`OnMissingKey`](crate::layer::OnMissingKey) policy: by default it answers
+//! `400 RATE_LIMIT_KEY_MISSING` (never a 500, never a panic).
+//!
+//! # Example
+//!
+//! ```
+//! use http::{HeaderName, Request};
+//! use portcullis_core::client_ip::PeerAddr;
+//! use portcullis_rate_limit::key::{Key, KeyBuilder, KeyExtractor};
+//! use portcullis_rate_limit::request::RequestHead;
+//!
+//! let key = Key::client_ip().and(Key::route());
+//! let mut request = Request::get("/login").body(()).unwrap();
+//! request.extensions_mut().insert(PeerAddr("203.0.113.9:5000".parse().unwrap()));
+//!
+//! let fingerprint = |request: &Request<()>| {
+//!     let mut builder = KeyBuilder::default();
+//!     key.extract(&RequestHead::new(request), &mut builder).map(|()| builder.finish())
+//! };
+//! let login = fingerprint(&request).unwrap();
+//! *request.uri_mut() = "/search".parse().unwrap();
+//! assert_ne!(fingerprint(&request).unwrap(), login);
+//! ```
+
+mod builtin;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::Hasher;
+
+use siphasher::sip128::{Hasher128, SipHasher13};
+
+pub use builtin::Key;
+
+use crate::request::RequestHead;
+
+/// Writes what identifies the limited party of a request into a [`KeyBuilder`].
+///
+/// Implemented by [`Key`], by pairs of extractors (both parts count), and by closures
+/// `Fn(&RequestHead<'_>, &mut KeyBuilder) -> Result<(), MissingKey>`.
+///
+/// ```
+/// use std::hash::Hash;
+/// use portcullis_rate_limit::key::{KeyBuilder, KeyExtractor, MissingKey};
+/// use portcullis_rate_limit::request::RequestHead;
+///
+/// // Per HTTP method, as a closure.
+/// let per_method = |head: &RequestHead<'_>, key: &mut KeyBuilder| {
+///     key.write_part(head.method().as_str().as_bytes());
+///     Ok::<(), MissingKey>(())
+/// };
+/// let request = http::Request::get("/").body(()).unwrap();
+/// let mut key = KeyBuilder::default();
+/// per_method.extract(&RequestHead::new(&request), &mut key).unwrap();
+/// ```
+pub trait KeyExtractor: Send + Sync + 'static {
+    /// Writes the request's key parts, or says which part is missing.
+    fn extract(&self, request: &RequestHead<'_>, key: &mut KeyBuilder) -> Result<(), MissingKey>;
+}
+
+impl<F> KeyExtractor for F
+where
+    F: Fn(&RequestHead<'_>, &mut KeyBuilder) -> Result<(), MissingKey> + Send + Sync + 'static,
+{
+    fn extract(&self, request: &RequestHead<'_>, key: &mut KeyBuilder) -> Result<(), MissingKey> {
+        self(request, key)
+    }
+}
+
+impl<A: KeyExtractor, B: KeyExtractor> KeyExtractor for (A, B) {
+    fn extract(&self, request: &RequestHead<'_>, key: &mut KeyBuilder) -> Result<(), MissingKey> {
+        self.0.extract(request, key)?;
+        self.1.extract(request, key)
+    }
+}
+
+/// The part of a key a request lacked.
+///
+/// ```
+/// use portcullis_rate_limit::key::MissingKey;
+/// let missing = MissingKey::new("header x-api-key");
+/// assert_eq!(missing.to_string(), "the request has no header x-api-key to key its rate limit on");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingKey {
+    what: Cow<'static, str>,
+}
+
+impl MissingKey {
+    /// `what` is missing, e.g. `"client address"` or `"header x-api-key"`.
+    pub fn new(what: impl Into<Cow<'static, str>>) -> Self {
+        Self { what: what.into() }
+    }
+
+    /// What is missing.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl fmt::Display for MissingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the request has no {} to key its rate limit on",
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for MissingKey {}
+
+/// Hashes key parts into a [`Fingerprint`] with SipHash-1-3 (128 bits), keyed by a
+/// secret.
+///
+/// The same secret gives the same fingerprints in every process, which is what shared
+/// stores (Redis) need; set your own secret with
+/// [`RateLimitLayer::key_secret`](crate::layer::RateLimitLayer::key_secret) so nobody
+/// can precompute fingerprints. Parts are length-prefixed, so `("ab", "c")` and
+/// `("a", "bc")` differ.
+///
+/// ```
+/// use portcullis_rate_limit::key::KeyBuilder;
+///
+/// let mut a = KeyBuilder::default();
+/// a.write_part(b"ab");
+/// a.write_part(b"c");
+/// let mut b = KeyBuilder::default();
+/// b.write_part(b"a");
+/// b.write_part(b"bc");
+/// assert_ne!(a.finish(), b.finish());
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeyBuilder {
+    hasher: SipHasher13,
+}
+
+/// The key secret used when none is set.
+pub(crate) const DEFAULT_SECRET: [u8; 16] = *b"portcullis-rl-v1";
+
+impl Default for KeyBuilder {
+    fn default() -> Self {
+        Self::with_secret(&DEFAULT_SECRET)
+    }
+}
+
+impl KeyBuilder {
+    /// A builder keyed by `secret`.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::key::KeyBuilder;
+    /// let mut a = KeyBuilder::with_secret(&[1; 16]);
+    /// let mut b = KeyBuilder::with_secret(&[2; 16]);
+    /// a.write_part(b"x");
+    /// b.write_part(b"x");
+    /// assert_ne!(a.finish(), b.finish());
+    /// ```
+    pub fn with_secret(secret: &[u8; 16]) -> Self {
+        Self {
+            hasher: SipHasher13::new_with_key(secret),
+        }
+    }
+
+    /// Writes one part, length-prefixed.
+    pub fn write_part(&mut self, bytes: &[u8]) {
+        self.hasher.write_usize(bytes.len());
+        self.hasher.write(bytes);
+    }
+
+    /// Writes a tag byte separating kinds of parts.
+    pub fn write_tag(&mut self, tag: u8) {
+        self.hasher.write_u8(tag);
+    }
+
+    /// The fingerprint of everything written.
+    pub fn finish(self) -> Fingerprint {
+        Fingerprint(self.hasher.finish128().as_u128())
+    }
+}
+
+/// Lets extractors feed any `Hash` value: `value.hash(&mut key)`.
+impl Hasher for KeyBuilder {
+    fn finish(&self) -> u64 {
+        self.hasher.finish()
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.hasher.write(bytes);
+    }
+}
+
+/// The 128-bit hash of a request's key: all a store sees of who is limited.
+///
+/// ```
+/// use portcullis_rate_limit::key::Fingerprint;
+/// let fingerprint = Fingerprint::from_u128(0xabc);
+/// assert_eq!(fingerprint.to_string(), "00000000000000000000000000000abc");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(u128);
+
+impl Fingerprint {
+    /// A fingerprint from its bits.
+    pub fn from_u128(bits: u128) -> Self {
+        Self(bits)
+    }
+
+    /// The bits.
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}

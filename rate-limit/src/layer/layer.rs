@@ -1,0 +1,515 @@
+use std::sync::Arc;
+
+use http::StatusCode;
+use portcullis_core::clock::{Clock, SystemClock};
+use serde::Deserialize;
+use tower_layer::Layer;
+
+use super::RateLimit;
+use crate::headers::HeaderMode;
+use crate::key::{DEFAULT_SECRET, Key, KeyExtractor};
+use crate::metrics::Metrics;
+use crate::plan::Plan;
+use crate::request::RequestHead;
+use crate::resolver::{PlanResolver, Plans};
+use crate::store::Store;
+
+#[cfg(feature = "memory")]
+use crate::{algorithm::Algorithm, quota::Quota, store::memory::MemoryStore};
+
+/// The store a layer uses unless told otherwise: the in-memory store with feature
+/// `memory`, else a [`BoxStore`](crate::store::BoxStore).
+#[cfg(feature = "memory")]
+pub type DefaultStore = MemoryStore;
+
+/// The store a layer uses unless told otherwise: the in-memory store with feature
+/// `memory`, else a [`BoxStore`](crate::store::BoxStore).
+#[cfg(not(feature = "memory"))]
+pub type DefaultStore = crate::store::BoxStore;
+
+/// What to do with a request whose key cannot be extracted (no peer address was
+/// recorded, the API-key header is missing, no tenant was set).
+///
+/// ```
+/// use portcullis_rate_limit::layer::OnMissingKey;
+/// assert_eq!(OnMissingKey::default(), OnMissingKey::Reject);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OnMissingKey {
+    /// Answer `400 Bad Request` with a `RATE_LIMIT_KEY_MISSING` problem naming the
+    /// missing part.
+    #[default]
+    Reject,
+    /// Let the request through unlimited. Only safe when another layer guarantees the
+    /// key (an authentication layer that rejects anonymous requests first).
+    Allow,
+    /// Count every keyless request against one shared key.
+    SharedKey,
+}
+
+/// What to do when the store cannot answer (a Redis outage).
+///
+/// ```
+/// use portcullis_rate_limit::layer::OnStoreError;
+/// assert_eq!(OnStoreError::default(), OnStoreError::Allow);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OnStoreError {
+    /// Fail open: let the request through without headers, log and count the error.
+    #[default]
+    Allow,
+    /// Fail closed: answer `503 Service Unavailable` with a `RATE_LIMIT_UNAVAILABLE`
+    /// problem.
+    Reject,
+}
+
+/// A function computing a request's cost.
+pub type CostFn = fn(&RequestHead<'_>) -> u64;
+
+/// Everything but the key, resolver and store.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) headers: HeaderMode,
+    pub(crate) shadow: bool,
+    pub(crate) on_missing_key: OnMissingKey,
+    pub(crate) on_store_error: OnStoreError,
+    pub(crate) refund_if: Option<fn(StatusCode) -> bool>,
+    pub(crate) cost: Option<CostFn>,
+    pub(crate) secret: [u8; 16],
+    pub(crate) metrics: Metrics,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            headers: HeaderMode::default(),
+            shadow: false,
+            on_missing_key: OnMissingKey::default(),
+            on_store_error: OnStoreError::default(),
+            refund_if: None,
+            cost: None,
+            secret: DEFAULT_SECRET,
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+/// The state every clone of a layer and its services share.
+#[derive(Clone, Debug)]
+pub(crate) struct Shared<K, P, St> {
+    pub(crate) key: K,
+    pub(crate) plans: P,
+    pub(crate) store: St,
+    pub(crate) config: Config,
+}
+
+/// Applies [`RateLimit`] to a service; the layer is also the builder.
+///
+/// Type parameters: the key extractor `K`, the plan resolver `P` and the store `St`,
+/// by default [`Key`], [`Plans`] and the in-memory store. Clones share one state (the
+/// counters, the store): layering the same layer onto many routes limits them
+/// together.
+///
+/// ```
+/// use http::HeaderName;
+/// use portcullis_rate_limit::{headers::HeaderMode, key::Key, layer::RateLimitLayer, plan::Plan};
+///
+/// let layer = RateLimitLayer::new()
+///     .key(Key::header(HeaderName::from_static("x-api-key")))
+///     .plan(Plan::starter())
+///     .headers(HeaderMode::Ietf)
+///     .refund_server_errors();
+/// ```
+#[derive(Debug)]
+pub struct RateLimitLayer<K = Key, P = Plans, St = DefaultStore> {
+    pub(crate) shared: Arc<Shared<K, P, St>>,
+}
+
+impl<K, P, St> Clone for RateLimitLayer<K, P, St> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "memory")]
+impl Default for RateLimitLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "memory")]
+impl RateLimitLayer {
+    /// 100 requests per minute per client IP (trusting no proxy), in memory.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::preset(
+            Key::client_ip(),
+            Plans::new(single("default", 100)),
+            OnMissingKey::Reject,
+            None,
+        )
+    }
+
+    /// For local development: 1,000 requests per minute per client IP; requests
+    /// without a peer address pass.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::development();
+    /// ```
+    pub fn development() -> Self {
+        Self::preset(
+            Key::client_ip(),
+            Plans::new(single("development", 1_000)),
+            OnMissingKey::Allow,
+            None,
+        )
+    }
+
+    /// For production: 100 requests per minute per client IP, and a strict `login`
+    /// plan (5 per minute and 30 per hour per IP) on `/login`, `/signin`,
+    /// `/auth/*`, `/oauth/token`, `/password/*`. Behind a load balancer, set the key
+    /// to [`Key::client_ip_behind`] your proxies.
+    ///
+    /// ```
+    /// use portcullis_core::client_ip::TrustedProxies;
+    /// use portcullis_rate_limit::{key::Key, layer::RateLimitLayer};
+    /// let layer = RateLimitLayer::production().key(Key::client_ip_behind(TrustedProxies::private_networks()));
+    /// ```
+    pub fn production() -> Self {
+        let login = Arc::new(login_plan("login", 5, 30));
+        let mut plans = Plans::new(single("default", 100));
+        for route in [
+            "/login",
+            "/signin",
+            "/auth/*",
+            "/oauth/token",
+            "/password/*",
+        ] {
+            plans = plans.route(route, login.clone());
+        }
+        Self::preset(Key::client_ip(), plans, OnMissingKey::Reject, None)
+    }
+
+    /// For a multi-tenant API: keyed by the [`TenantId`](crate::request::TenantId) an
+    /// authentication layer put into the request, with the free, starter and pro
+    /// plans picked by its [`PlanName`](crate::request::PlanName) (free by default).
+    /// Requests without a tenant are refused with 400.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{layer::RateLimitLayer, plan::Plan, resolver::Plans};
+    /// let layer = RateLimitLayer::multi_tenant()
+    ///     .plans(Plans::tiers().tenant("acme", Plan::enterprise(3_000, 1_000_000).unwrap()));
+    /// ```
+    pub fn multi_tenant() -> Self {
+        Self::preset(Key::tenant(), Plans::tiers(), OnMissingKey::Reject, None)
+    }
+
+    /// Against password guessing on a login route: per client IP, 5 attempts per
+    /// minute and 20 per hour; successful (2xx) attempts are refunded, so only
+    /// failures count.
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let app: Router = Router::new()
+    ///     .route("/login", post(|| async { "welcome" }))
+    ///     .route_layer(RateLimitLayer::auth_bruteforce());
+    /// ```
+    pub fn auth_bruteforce() -> Self {
+        Self::preset(
+            Key::client_ip(),
+            Plans::new(login_plan("auth", 5, 20)),
+            OnMissingKey::Reject,
+            Some(refund_success),
+        )
+    }
+
+    fn preset(
+        key: Key,
+        plans: Plans,
+        on_missing_key: OnMissingKey,
+        refund_if: Option<fn(StatusCode) -> bool>,
+    ) -> Self {
+        Self::from_parts(
+            key,
+            plans,
+            MemoryStore::new(),
+            Config {
+                on_missing_key,
+                refund_if,
+                ..Config::default()
+            },
+        )
+    }
+}
+
+#[cfg(feature = "memory")]
+fn single(name: &'static str, per_minute: u64) -> Plan {
+    Plan::from_valid(name.into(), vec![Quota::per_minute("minute", per_minute)])
+}
+
+#[cfg(feature = "memory")]
+fn login_plan(name: &'static str, per_minute: u64, per_hour: u64) -> Plan {
+    Plan::from_valid(
+        name.into(),
+        vec![
+            Quota::per_minute("minute", per_minute),
+            Quota::per_hour("hour", per_hour).with_algorithm(Algorithm::sliding_window()),
+        ],
+    )
+}
+
+#[cfg(feature = "memory")]
+fn refund_success(status: StatusCode) -> bool {
+    status.is_success()
+}
+
+fn refund_server_error(status: StatusCode) -> bool {
+    status.is_server_error()
+}
+
+impl<K, P, St> RateLimitLayer<K, P, St> {
+    fn from_parts(key: K, plans: P, store: St, config: Config) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                key,
+                plans,
+                store,
+                config,
+            }),
+        }
+    }
+
+    /// The counters of this layer's decisions, shared by every clone.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.config.metrics
+    }
+
+    /// The store.
+    pub fn store_ref(&self) -> &St {
+        &self.shared.store
+    }
+}
+
+impl<St: Store> RateLimitLayer<Key, Plans, St> {
+    /// 100 requests per minute per client IP, in `store`.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{layer::RateLimitLayer, store::{BoxStore, memory::MemoryStore}};
+    /// let layer = RateLimitLayer::with_store(BoxStore::new(MemoryStore::new()));
+    /// ```
+    pub fn with_store(store: St) -> Self {
+        Self::from_parts(
+            Key::client_ip(),
+            Plans::new(Plan::from_valid(
+                "default".into(),
+                vec![crate::quota::Quota::per_minute("minute", 100)],
+            )),
+            store,
+            Config::default(),
+        )
+    }
+}
+
+impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
+    fn into_shared(self) -> Shared<K, P, St> {
+        Arc::try_unwrap(self.shared).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    fn map_shared(self, f: impl FnOnce(Shared<K, P, St>) -> Shared<K, P, St>) -> Self {
+        Self {
+            shared: Arc::new(f(self.into_shared())),
+        }
+    }
+
+    fn map_config(self, f: impl FnOnce(&mut Config)) -> Self {
+        self.map_shared(|mut shared| {
+            f(&mut shared.config);
+            shared
+        })
+    }
+
+    /// Keys requests with `key`: see [`crate::key`].
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{key::Key, layer::RateLimitLayer};
+    /// let per_ip_and_endpoint = RateLimitLayer::new().key(Key::client_ip().and(Key::route()));
+    /// ```
+    #[must_use]
+    pub fn key<K2: KeyExtractor>(self, key: K2) -> RateLimitLayer<K2, P, St> {
+        let shared = self.into_shared();
+        RateLimitLayer::from_parts(key, shared.plans, shared.store, shared.config)
+    }
+
+    /// Picks plans with `plans`: see [`crate::resolver`].
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{layer::RateLimitLayer, resolver::Plans};
+    /// let layer = RateLimitLayer::new().plans(Plans::tiers());
+    /// ```
+    #[must_use]
+    pub fn plans<P2: PlanResolver>(self, plans: P2) -> RateLimitLayer<K, P2, St> {
+        let shared = self.into_shared();
+        RateLimitLayer::from_parts(shared.key, plans, shared.store, shared.config)
+    }
+
+    /// Keeps state in `store`.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{layer::RateLimitLayer, store::memory::MemoryStore};
+    /// let layer = RateLimitLayer::production().store(MemoryStore::new().max_keys(1_000_000));
+    /// ```
+    #[must_use]
+    pub fn store<St2: Store>(self, store: St2) -> RateLimitLayer<K, P, St2> {
+        let shared = self.into_shared();
+        RateLimitLayer::from_parts(shared.key, shared.plans, store, shared.config)
+    }
+
+    /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
+    /// in tests).
+    ///
+    /// ```
+    /// use portcullis_core::clock::ManualClock;
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::new().clock(ManualClock::default());
+    /// ```
+    #[must_use]
+    pub fn clock(self, clock: impl Clock) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        self.map_config(|config| config.clock = clock)
+    }
+
+    /// Which rate-limit headers to send (both sets by default); see
+    /// [`crate::headers`].
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{headers::HeaderMode, layer::RateLimitLayer};
+    /// let layer = RateLimitLayer::new().headers(HeaderMode::Ietf);
+    /// ```
+    #[must_use]
+    pub fn headers(self, mode: HeaderMode) -> Self {
+        self.map_config(|config| config.headers = mode)
+    }
+
+    /// Shadow (dry-run) mode: decide, send headers, record and count, but never
+    /// refuse. For trying limits out in production.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::production().shadow(true);
+    /// ```
+    #[must_use]
+    pub fn shadow(self, shadow: bool) -> Self {
+        self.map_config(|config| config.shadow = shadow)
+    }
+
+    /// What to do when a request's key cannot be extracted (refuse with 400 by
+    /// default).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{OnMissingKey, RateLimitLayer};
+    /// let layer = RateLimitLayer::new().on_missing_key(OnMissingKey::SharedKey);
+    /// ```
+    #[must_use]
+    pub fn on_missing_key(self, policy: OnMissingKey) -> Self {
+        self.map_config(|config| config.on_missing_key = policy)
+    }
+
+    /// What to do when the store fails (let requests through by default).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{OnStoreError, RateLimitLayer};
+    /// let layer = RateLimitLayer::new().on_store_error(OnStoreError::Reject);
+    /// ```
+    #[must_use]
+    pub fn on_store_error(self, policy: OnStoreError) -> Self {
+        self.map_config(|config| config.on_store_error = policy)
+    }
+
+    /// Gives the cost back after the response when `refund_if(status)` holds.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// // Only failed logins count.
+    /// let layer = RateLimitLayer::new().refund_if(|status| status.is_success());
+    /// ```
+    #[must_use]
+    pub fn refund_if(self, refund_if: fn(StatusCode) -> bool) -> Self {
+        self.map_config(|config| config.refund_if = Some(refund_if))
+    }
+
+    /// Does not count requests answered with a 5xx.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::new().refund_server_errors();
+    /// ```
+    #[must_use]
+    pub fn refund_server_errors(self) -> Self {
+        self.refund_if(refund_server_error)
+    }
+
+    /// Computes a request's cost (1 by default). A
+    /// [`RequestCost`](crate::request::RequestCost) in the request extensions wins.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// // Batch calls cost 10.
+    /// let layer = RateLimitLayer::new().cost(|head| if head.uri().path().starts_with("/batch") { 10 } else { 1 });
+    /// ```
+    #[must_use]
+    pub fn cost(self, cost: CostFn) -> Self {
+        self.map_config(|config| config.cost = Some(cost))
+    }
+
+    /// Keys fingerprints with this secret instead of the public default, so nobody
+    /// can precompute them. Every process sharing a store needs the same secret.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::new().key_secret(*b"0123456789abcdef");
+    /// ```
+    #[must_use]
+    pub fn key_secret(self, secret: [u8; 16]) -> Self {
+        self.map_config(|config| config.secret = secret)
+    }
+}
+
+impl<K: Clone, St: Clone> RateLimitLayer<K, Plans, St> {
+    /// Limits by this one plan (sets the [`Plans`] default).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{layer::RateLimitLayer, plan::Plan};
+    /// let layer = RateLimitLayer::new().plan(Plan::pro());
+    /// ```
+    #[must_use]
+    pub fn plan(self, plan: impl Into<Arc<Plan>>) -> Self {
+        let plan = plan.into();
+        self.map_shared(|shared| Shared {
+            plans: shared.plans.default_plan(plan),
+            ..shared
+        })
+    }
+}
+
+impl<S, K, P, St> Layer<S> for RateLimitLayer<K, P, St> {
+    type Service = RateLimit<S, K, P, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit::from_shared(inner, self.shared.clone())
+    }
+}

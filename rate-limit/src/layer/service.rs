@@ -1,0 +1,176 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response, StatusCode};
+use portcullis_core::body::ResponseBody;
+use portcullis_core::grpc::is_grpc_request;
+use portcullis_core::problem::Problem;
+use tower_service::Service;
+
+use super::future::{Rejection, ResponseFuture};
+use super::layer::{OnMissingKey, Shared};
+use super::{DefaultStore, RateLimitLayer};
+use crate::key::{Key, KeyBuilder, KeyExtractor, MissingKey};
+use crate::metrics::Event;
+use crate::request::{RequestCost, RequestHead};
+use crate::resolver::{PlanResolver, Plans};
+use crate::store::Store;
+
+/// Limits the requests to an inner service; built by [`RateLimitLayer`].
+///
+/// ```
+/// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
+/// use tower::service_fn;
+///
+/// let inner = service_fn(|_: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// });
+/// let service = RateLimit::new(inner, RateLimitLayer::development());
+/// let inner = service.into_inner();
+/// ```
+pub struct RateLimit<S, K = Key, P = Plans, St = DefaultStore> {
+    inner: S,
+    shared: Arc<Shared<K, P, St>>,
+}
+
+impl<S: Clone, K, P, St> Clone for RateLimit<S, K, P, St> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, K: fmt::Debug, P: fmt::Debug, St: fmt::Debug> fmt::Debug
+    for RateLimit<S, K, P, St>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+#[cfg(feature = "memory")]
+impl<S> RateLimit<S> {
+    /// The layer with the default configuration, [`RateLimitLayer::new`].
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimit;
+    /// let layer = RateLimit::<()>::layer();
+    /// ```
+    pub fn layer() -> RateLimitLayer {
+        RateLimitLayer::new()
+    }
+}
+
+impl<S, K, P, St> RateLimit<S, K, P, St> {
+    /// Limits `inner` as `layer` says, sharing the layer's state.
+    pub fn new(inner: S, layer: RateLimitLayer<K, P, St>) -> Self {
+        Self::from_shared(inner, layer.shared)
+    }
+
+    pub(crate) fn from_shared(inner: S, shared: Arc<Shared<K, P, St>>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The counters of this service's decisions (shared with its layer).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.config.metrics
+    }
+}
+
+impl<S, K, P, St, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, K, P, St>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    K: KeyExtractor,
+    P: PlanResolver,
+    St: Store,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, K, P, St>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let shared = &self.shared;
+        let config = &shared.config;
+        let head = RequestHead::new(&request);
+        let mut builder = KeyBuilder::with_secret(&config.secret);
+        let key = match shared.key.extract(&head, &mut builder) {
+            Ok(()) => builder.finish(),
+            Err(missing) => {
+                config.metrics.record(Event::MissingKey);
+                tracing::warn!(
+                    target: "portcullis_rate_limit",
+                    missing = %missing.what(),
+                    policy = ?config.on_missing_key,
+                    "rate-limit key missing",
+                );
+                match config.on_missing_key {
+                    OnMissingKey::Allow => {
+                        return ResponseFuture::calling(
+                            self.shared.clone(),
+                            self.inner.call(request),
+                        );
+                    }
+                    OnMissingKey::SharedKey => {
+                        let mut shared_key = KeyBuilder::with_secret(&config.secret);
+                        shared_key.write_tag(0);
+                        shared_key.finish()
+                    }
+                    _ => {
+                        let rejection = Rejection {
+                            problem: missing_key_problem(&missing),
+                            grpc: is_grpc_request(request.headers()),
+                            decision: None,
+                        };
+                        return ResponseFuture::rejected(self.shared.clone(), rejection);
+                    }
+                }
+            }
+        };
+        let cost = match request.extensions().get::<RequestCost>() {
+            Some(RequestCost(cost)) => *cost,
+            None => config.cost.map_or(1, |cost| cost(&head)),
+        };
+        let plan = shared.plans.resolve(&head);
+        // The ready service goes into the future; its clone stays for the next call.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::resolving(self.shared.clone(), plan, request, inner, key, cost)
+    }
+}
+
+fn missing_key_problem(missing: &MissingKey) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "RATE_LIMIT_KEY_MISSING",
+        "Rate-limit key missing",
+    )
+    .with_detail(format!(
+        "The request has no {} to apply its rate limit to.",
+        missing.what()
+    ))
+}

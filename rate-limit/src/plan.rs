@@ -1,0 +1,415 @@
+//! A [`Plan`]: the quotas a request must all pass, and the product tiers as presets.
+//!
+//! A request passes only if **every** quota of its plan allows it; if one denies, none
+//! is consumed. [`Plan::check`] is that all-or-nothing decision as a pure function over
+//! the plan's states, shared by every store.
+//!
+//! # Example
+//!
+//! ```
+//! use portcullis_rate_limit::algorithm::QuotaState;
+//! use portcullis_rate_limit::plan::Plan;
+//!
+//! let plan = Plan::free(); // 10 per minute and 100 per day
+//! let mut states = [QuotaState::default(); 2];
+//! let now = 1_700_000_000_000_000_000;
+//! for _ in 0..10 {
+//!     assert!(plan.check(&mut states, now, 1).allowed());
+//! }
+//! let denied = plan.check(&mut states, now, 1);
+//! assert!(!denied.allowed());
+//! assert_eq!(denied.statuses()[1].remaining(), 90); // the day quota was not touched
+//!
+//! // Plans load from TOML or JSON.
+//! let plan: Plan = toml::from_str(r#"
+//!     name = "partner"
+//!     quotas = [
+//!         { name = "minute", limit = 120, window = "1m" },
+//!         { name = "day", limit = 5000, window = "1d", algorithm = "fixed_window" },
+//!     ]
+//! "#).unwrap();
+//! assert_eq!(plan.quotas().len(), 2);
+//! ```
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::hash::Hasher;
+
+use http::HeaderValue;
+use serde::Deserialize;
+use siphasher::sip::SipHasher13;
+
+use crate::algorithm::{Algorithm, QuotaState};
+use crate::decision::{MAX_QUOTAS, Outcome, QuotaStatus};
+use crate::error::{ConfigError, valid_name};
+use crate::quota::Quota;
+
+/// A named set of quotas that a request must all pass.
+///
+/// ```
+/// use portcullis_rate_limit::{plan::Plan, quota::Quota};
+///
+/// let plan = Plan::new("partner", [Quota::per_minute("minute", 120), Quota::per_day("day", 5_000)]).unwrap();
+/// assert_eq!(plan.name(), "partner");
+/// assert_eq!(plan.quotas()[0].limit(), 120);
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "PlanConfig")]
+pub struct Plan {
+    name: Cow<'static, str>,
+    quotas: Vec<Quota>,
+    id: u64,
+    policy: HeaderValue,
+    limits: Vec<HeaderValue>,
+}
+
+impl PartialEq for Plan {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.quotas == other.quotas
+    }
+}
+
+impl Eq for Plan {}
+
+impl Plan {
+    /// A plan of these quotas (1 to [`MAX_QUOTAS`], distinct names).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, quota::Quota};
+    /// assert!(Plan::new("empty", Vec::<Quota>::new()).is_err());
+    /// assert!(Plan::new("twice", [Quota::per_minute("m", 1), Quota::per_hour("m", 9)]).is_err());
+    /// ```
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        quotas: impl IntoIterator<Item = Quota>,
+    ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        let quotas: Vec<Quota> = quotas.into_iter().collect();
+        if !valid_name(&name) {
+            return Err(ConfigError::InvalidName {
+                name: name.into_owned(),
+            });
+        }
+        if quotas.is_empty() {
+            return Err(ConfigError::EmptyPlan {
+                plan: name.into_owned(),
+            });
+        }
+        if quotas.len() > MAX_QUOTAS {
+            return Err(ConfigError::TooManyQuotas {
+                plan: name.into_owned(),
+                count: quotas.len(),
+                max: MAX_QUOTAS,
+            });
+        }
+        for (index, quota) in quotas.iter().enumerate() {
+            quota.validate()?;
+            if quotas[..index].iter().any(|q| q.name() == quota.name()) {
+                return Err(ConfigError::DuplicateQuota {
+                    plan: name.into_owned(),
+                    quota: quota.name().to_owned(),
+                });
+            }
+        }
+        Ok(Self::from_valid(name, quotas))
+    }
+
+    /// The free tier: 10 per minute (GCRA) and 100 per UTC day.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::plan::Plan;
+    /// let free = Plan::free();
+    /// assert_eq!((free.quotas()[0].limit(), free.quotas()[1].limit()), (10, 100));
+    /// ```
+    pub fn free() -> Self {
+        Self::tier("free", 10, 100)
+    }
+
+    /// The starter tier: 60 per minute (GCRA) and 1,000 per UTC day.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::plan::Plan;
+    /// assert_eq!(Plan::starter().quotas()[1].limit(), 1_000);
+    /// ```
+    pub fn starter() -> Self {
+        Self::tier("starter", 60, 1_000)
+    }
+
+    /// The pro tier: 300 per minute (GCRA) and 10,000 per UTC day.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::plan::Plan;
+    /// assert_eq!(Plan::pro().quotas()[0].limit(), 300);
+    /// ```
+    pub fn pro() -> Self {
+        Self::tier("pro", 300, 10_000)
+    }
+
+    /// The enterprise tier, with the limits of the customer's contract.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::plan::Plan;
+    /// let plan = Plan::enterprise(3_000, 1_000_000).unwrap();
+    /// assert_eq!(plan.name(), "enterprise");
+    /// assert!(Plan::enterprise(0, 10).is_err());
+    /// ```
+    pub fn enterprise(per_minute: u64, per_day: u64) -> Result<Self, ConfigError> {
+        Self::new("enterprise", tier_quotas(per_minute, per_day))
+    }
+
+    fn tier(name: &'static str, per_minute: u64, per_day: u64) -> Self {
+        Self::from_valid(
+            Cow::Borrowed(name),
+            tier_quotas(per_minute, per_day).to_vec(),
+        )
+    }
+
+    pub(crate) fn from_valid(name: Cow<'static, str>, quotas: Vec<Quota>) -> Self {
+        let mut id = SipHasher13::new_with_keys(0x706f_7274_6375_6c6c, 0x6973_2d70_6c61_6e73);
+        id.write(name.as_bytes());
+        id.write_u8(0xff);
+        for quota in &quotas {
+            // Limits are left out on purpose: raising a limit keeps the counters.
+            id.write(quota.name().as_bytes());
+            id.write_u8(0xff);
+            id.write(quota.algorithm().name().as_bytes());
+            id.write_u64(quota.window_ns());
+        }
+        let mut policy = String::new();
+        for (index, quota) in quotas.iter().enumerate() {
+            if index > 0 {
+                policy.push_str(", ");
+            }
+            let _ = write!(
+                policy,
+                "\"{}\";q={};w={}",
+                quota.name(),
+                quota.limit(),
+                quota.window().as_secs().max(1)
+            );
+        }
+        Self {
+            id: id.finish(),
+            policy: header_value(policy),
+            limits: quotas
+                .iter()
+                .map(|quota| HeaderValue::from(quota.limit()))
+                .collect(),
+            name,
+            quotas,
+        }
+    }
+
+    /// The plan's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The quotas, in the order their states are kept.
+    pub fn quotas(&self) -> &[Quota] {
+        &self.quotas
+    }
+
+    /// A stable 64-bit identity of the plan's shape (its name and its quotas' names,
+    /// algorithms and windows, not their limits): stores key state by it, so raising a
+    /// limit keeps the counters while reshaping a plan starts afresh.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, quota::Quota};
+    /// let a = Plan::new("p", [Quota::per_minute("m", 10)]).unwrap();
+    /// let b = Plan::new("p", [Quota::per_minute("m", 20)]).unwrap();
+    /// let c = Plan::new("p", [Quota::per_hour("m", 10)]).unwrap();
+    /// assert_eq!(a.id(), b.id());
+    /// assert_ne!(a.id(), c.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The all-or-nothing decision for a request of `cost` at `now_ns` (ns since the
+    /// Unix epoch): checks every quota against its state in `states` (one per quota, in
+    /// order; missing ones count as fresh) and, only when all allow, writes the new
+    /// states back.
+    ///
+    /// When the request is denied, the statuses describe the quotas as they are
+    /// (nothing consumed).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{algorithm::QuotaState, plan::Plan};
+    /// let plan = Plan::free();
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 11);
+    /// assert!(!outcome.allowed());
+    /// assert_eq!(states, [QuotaState::default(); 2]);
+    /// ```
+    pub fn check(&self, states: &mut [QuotaState], now_ns: u64, cost: u64) -> Outcome {
+        let mut outcome = Outcome::empty();
+        let mut next = [QuotaState::default(); MAX_QUOTAS];
+        let mut allowed = true;
+        for (index, quota) in self.quotas.iter().enumerate() {
+            let state = states.get(index).copied().unwrap_or_default();
+            let check = quota.check(state, now_ns, cost);
+            allowed &= check.allowed;
+            next[index] = check.state;
+            outcome.push(QuotaStatus::from(check));
+        }
+        if allowed {
+            for (slot, state) in states.iter_mut().zip(next) {
+                *slot = state;
+            }
+        } else {
+            outcome.unconsume(cost);
+        }
+        outcome
+    }
+
+    /// Gives back `cost` units consumed at `consumed_at_ns` to every quota, as far as
+    /// they still count (a refund after the response, e.g. for a 5xx).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{algorithm::QuotaState, plan::Plan};
+    /// let plan = Plan::free();
+    /// let mut states = [QuotaState::default(); 2];
+    /// plan.check(&mut states, 0, 10);
+    /// plan.refund(&mut states, 0, 10);
+    /// assert_eq!(plan.check(&mut states, 0, 10).statuses()[1].remaining(), 90);
+    /// ```
+    pub fn refund(&self, states: &mut [QuotaState], consumed_at_ns: u64, cost: u64) {
+        for (state, quota) in states.iter_mut().zip(&self.quotas) {
+            *state = quota.refund(*state, consumed_at_ns, cost);
+        }
+    }
+
+    /// When these states stop mattering (ns since the epoch): the latest expiry of any
+    /// quota. A store may forget the key afterwards.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{algorithm::QuotaState, plan::Plan, quota::Quota};
+    /// let plan = Plan::new("p", [Quota::per_second("s", 1)]).unwrap();
+    /// let mut states = [QuotaState::default()];
+    /// plan.check(&mut states, 0, 1);
+    /// assert_eq!(plan.expires_at(&states), 1_000_000_000);
+    /// ```
+    pub fn expires_at(&self, states: &[QuotaState]) -> u64 {
+        states
+            .iter()
+            .zip(&self.quotas)
+            .map(|(state, quota)| quota.expires_at(*state))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The `RateLimit-Policy` header value, built once.
+    pub(crate) fn policy_header(&self) -> &HeaderValue {
+        &self.policy
+    }
+
+    /// The `X-RateLimit-Limit` header value of quota `index`, built once.
+    pub(crate) fn limit_header(&self, index: usize) -> Option<&HeaderValue> {
+        self.limits.get(index)
+    }
+}
+
+fn tier_quotas(per_minute: u64, per_day: u64) -> [Quota; 2] {
+    [
+        Quota::per_minute("minute", per_minute).with_algorithm(Algorithm::gcra()),
+        Quota::per_day("day", per_day).with_algorithm(Algorithm::fixed_window()),
+    ]
+}
+
+/// Names are validated, so policy text is always a valid header value.
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanConfig {
+    name: String,
+    quotas: Vec<Quota>,
+}
+
+impl TryFrom<PlanConfig> for Plan {
+    type Error = ConfigError;
+
+    fn try_from(config: PlanConfig) -> Result<Self, Self::Error> {
+        Self::new(config.name, config.quotas)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn day_quota_untouched_when_minute_denies() {
+        let plan = Plan::free();
+        let mut states = [QuotaState::default(); 2];
+        let now = 20_000 * 86_400 * S;
+        for _ in 0..10 {
+            assert!(plan.check(&mut states, now, 1).allowed());
+        }
+        let before = states;
+        let denied = plan.check(&mut states, now, 1);
+        assert!(!denied.allowed());
+        assert_eq!(states, before);
+        assert!(!denied.statuses()[0].allowed());
+        assert!(denied.statuses()[1].allowed());
+        assert_eq!(denied.statuses()[1].remaining(), 90);
+    }
+
+    #[test]
+    fn minute_quota_untouched_when_day_denies() {
+        let plan = Plan::new(
+            "p",
+            [
+                Quota::per_minute("minute", 10),
+                Quota::per_day("day", 3).with_algorithm(Algorithm::fixed_window()),
+            ],
+        )
+        .unwrap();
+        let mut states = [QuotaState::default(); 2];
+        let now = 20_000 * 86_400 * S;
+        for _ in 0..3 {
+            assert!(plan.check(&mut states, now, 1).allowed());
+        }
+        let before = states;
+        let denied = plan.check(&mut states, now, 1);
+        assert!(!denied.allowed());
+        assert_eq!(states, before);
+        assert_eq!(denied.statuses()[0].remaining(), 7);
+        assert!(denied.statuses()[0].allowed());
+        assert!(!denied.statuses()[1].allowed());
+    }
+
+    #[test]
+    fn policy_header_lists_every_quota() {
+        assert_eq!(
+            Plan::starter().policy_header(),
+            "\"minute\";q=60;w=60, \"day\";q=1000;w=86400"
+        );
+        assert_eq!(Plan::pro().limit_header(1).unwrap(), "10000");
+    }
+
+    #[test]
+    fn rejects_too_many_quotas_and_bad_names() {
+        let quotas = (0..=MAX_QUOTAS).map(|i| Quota::per_minute(format!("q{i}"), 1));
+        assert!(matches!(
+            Plan::new("big", quotas),
+            Err(ConfigError::TooManyQuotas { .. })
+        ));
+        assert!(Plan::new("a\"b", [Quota::per_minute("m", 1)]).is_err());
+    }
+
+    #[test]
+    fn json_plans_load() {
+        let plan: Plan = serde_json::from_str(
+            r#"{"name":"team","quotas":[{"name":"minute","limit":100,"window":60}]}"#,
+        )
+        .unwrap();
+        assert_eq!(plan.quotas()[0].limit(), 100);
+        assert!(serde_json::from_str::<Plan>(r#"{"name":"team","quotas":[]}"#).is_err());
+    }
+}

@@ -1,0 +1,356 @@
+//! The in-memory store: sharded, bounded, for one process.
+//!
+//! Keys are spread over shards, each a `Mutex<HashMap>` keyed by the 128-bit
+//! fingerprint (already a good hash, so the map does not hash again). A check on a key
+//! the store already holds locks one shard, updates its states in place and allocates
+//! nothing.
+//!
+//! # Bounded memory
+//!
+//! The store holds at most [`max_keys`](MemoryStore::max_keys) keys. Each shard keeps
+//! its keys in a queue; every insertion of a new key looks at a couple of the oldest
+//! ones and drops those whose state has expired (equals a fresh state: removing them
+//! changes no decision) or rotates them to the back. When a shard is full, its oldest
+//! key is dropped even if live: memory stays bounded under a flood of distinct
+//! addresses, at the price of forgetting (so forgiving) the longest-untouched keys.
+//! [`purge_expired`](MemoryStore::purge_expired) sweeps everything at once.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
+//!
+//! let store = MemoryStore::new().max_keys(10_000);
+//! let plan = Arc::new(Plan::free());
+//! let now = Duration::from_secs(1_700_000_000);
+//! let outcome = store.check_now(Fingerprint::from_u128(1), &plan, 1, now);
+//! assert!(outcome.allowed());
+//! assert_eq!(store.len(), 1);
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{Ready, ready};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::{Store, StoreError, unix_nanos};
+use crate::algorithm::QuotaState;
+use crate::decision::{MAX_QUOTAS, Outcome};
+use crate::key::Fingerprint;
+use crate::plan::Plan;
+
+const DEFAULT_MAX_KEYS: usize = 100_000;
+const DEFAULT_SHARDS: usize = 64;
+/// Old keys examined per insertion.
+const SWEEP_STEPS: usize = 2;
+
+/// The in-memory store; clones share the same state. See the [module docs](self).
+///
+/// ```
+/// use portcullis_rate_limit::store::memory::MemoryStore;
+/// let store = MemoryStore::new().max_keys(1_000).shards(8);
+/// assert_eq!(store.capacity(), 1_000);
+/// assert!(store.is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: usize,
+    shard_capacity: usize,
+    max_keys: usize,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    map: HashMap<u128, Entry, BuildHasherDefault<FingerprintHasher>>,
+    order: VecDeque<u128>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    states: Box<[QuotaState]>,
+    expires_at: u64,
+}
+
+/// Fingerprints are uniformly distributed already: use their low bits as the hash.
+#[derive(Default)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store of at most 100,000 keys in 64 shards.
+    pub fn new() -> Self {
+        Self::build(DEFAULT_MAX_KEYS, DEFAULT_SHARDS)
+    }
+
+    /// Holds at most `max_keys` keys (at least one per shard). Configure before use:
+    /// the store is rebuilt empty.
+    #[must_use]
+    pub fn max_keys(self, max_keys: usize) -> Self {
+        Self::build(max_keys, self.inner.shards.len())
+    }
+
+    /// Spreads keys over `shards` locks (rounded up to a power of two). Configure
+    /// before use: the store is rebuilt empty.
+    #[must_use]
+    pub fn shards(self, shards: usize) -> Self {
+        Self::build(self.inner.max_keys, shards)
+    }
+
+    fn build(max_keys: usize, shards: usize) -> Self {
+        let shards = shards.clamp(1, 1 << 16).next_power_of_two();
+        let max_keys = max_keys.max(shards);
+        Self {
+            inner: Arc::new(Inner {
+                shards: (0..shards).map(|_| Mutex::default()).collect(),
+                shard_mask: shards - 1,
+                shard_capacity: max_keys.div_ceil(shards),
+                max_keys,
+            }),
+        }
+    }
+
+    /// The most keys the store holds (rounded up to a multiple of the shard count).
+    pub fn capacity(&self) -> usize {
+        self.inner.shard_capacity * self.inner.shards.len()
+    }
+
+    /// How many (key, plan) states the store holds now.
+    pub fn len(&self) -> usize {
+        (0..self.inner.shards.len())
+            .map(|index| self.shard(index).map.len())
+            .sum()
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every state that has expired at `now` (since the Unix epoch).
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, quota::Quota, store::memory::MemoryStore};
+    ///
+    /// let store = MemoryStore::new();
+    /// let plan = Arc::new(Plan::new("p", [Quota::per_second("s", 5)]).unwrap());
+    /// store.check_now(Fingerprint::from_u128(1), &plan, 1, Duration::from_secs(100));
+    /// store.purge_expired(Duration::from_secs(101));
+    /// assert!(store.is_empty());
+    /// ```
+    pub fn purge_expired(&self, now: Duration) {
+        let now = unix_nanos(now);
+        for index in 0..self.inner.shards.len() {
+            let mut shard = self.shard(index);
+            let Shard { map, order } = &mut *shard;
+            map.retain(|_, entry| entry.expires_at > now);
+            order.retain(|key| map.contains_key(key));
+        }
+    }
+
+    /// [`Store::check`] without a future: the memory store never waits.
+    pub fn check_now(&self, key: Fingerprint, plan: &Plan, cost: u64, now: Duration) -> Outcome {
+        let now = unix_nanos(now);
+        let map_key = map_key(key, plan);
+        let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
+        if let Some(entry) = shard.map.get_mut(&map_key) {
+            if entry.states.len() != plan.quotas().len() {
+                entry.states = vec![QuotaState::default(); plan.quotas().len()].into();
+            }
+            let outcome = plan.check(&mut entry.states, now, cost);
+            if outcome.allowed() {
+                entry.expires_at = plan.expires_at(&entry.states);
+            }
+            return outcome;
+        }
+        let mut states = [QuotaState::default(); MAX_QUOTAS];
+        let states = &mut states[..plan.quotas().len().min(MAX_QUOTAS)];
+        let outcome = plan.check(states, now, cost);
+        if outcome.allowed() {
+            let entry = Entry {
+                states: states.into(),
+                expires_at: plan.expires_at(states),
+            };
+            shard.insert(map_key, entry, now, self.inner.shard_capacity);
+        }
+        outcome
+    }
+
+    /// [`Store::refund`] without a future.
+    pub fn refund_now(&self, key: Fingerprint, plan: &Plan, cost: u64, consumed_at: Duration) {
+        let consumed_at = unix_nanos(consumed_at);
+        let map_key = map_key(key, plan);
+        let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
+        if let Some(entry) = shard.map.get_mut(&map_key) {
+            plan.refund(&mut entry.states, consumed_at, cost);
+        }
+    }
+
+    fn shard(&self, index: usize) -> MutexGuard<'_, Shard> {
+        // A panic while holding a shard cannot leave a state half-written (states are
+        // plain integers written together), so a poisoned lock is still usable.
+        self.inner.shards[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Shard {
+    fn insert(&mut self, key: u128, entry: Entry, now: u64, capacity: usize) {
+        self.map.insert(key, entry);
+        self.order.push_back(key);
+        // Amortized sweep: look at the oldest few keys.
+        for _ in 0..SWEEP_STEPS {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            match self.map.get(&oldest) {
+                Some(entry) if entry.expires_at > now => self.order.push_back(oldest),
+                _ => {
+                    self.map.remove(&oldest);
+                }
+            }
+        }
+        // Hard bound: drop the oldest keys, live or not.
+        while self.map.len() > capacity {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.map.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// One map key per (key, plan): the plan's id folded into the fingerprint.
+fn map_key(key: Fingerprint, plan: &Plan) -> u128 {
+    let id = u128::from(plan.id());
+    key.as_u128() ^ (id << 64 | id).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+}
+
+fn shard_index(map_key: u128, mask: usize) -> usize {
+    (map_key >> 96) as usize & mask
+}
+
+impl Store for MemoryStore {
+    type CheckFuture = Ready<Result<Outcome, StoreError>>;
+    type RefundFuture = Ready<Result<(), StoreError>>;
+
+    fn check(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now: Duration,
+    ) -> Self::CheckFuture {
+        ready(Ok(self.check_now(key, plan, cost, now)))
+    }
+
+    fn refund(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        consumed_at: Duration,
+    ) -> Self::RefundFuture {
+        self.refund_now(key, plan, cost, consumed_at);
+        ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::Quota;
+
+    const NOW: Duration = Duration::from_secs(1_700_000_000);
+
+    #[test]
+    fn a_flood_of_distinct_keys_stays_bounded() {
+        let store = MemoryStore::new().max_keys(1_000).shards(4);
+        let plan = Plan::new("p", [Quota::per_hour("hour", 10)]).unwrap();
+        for key in 0..50_000u128 {
+            let key =
+                Fingerprint::from_u128(key.wrapping_mul(0x9e37_79b9_7f4a_7c15_1234_5678_9abc_def1));
+            assert!(store.check_now(key, &plan, 1, NOW).allowed());
+            assert!(store.len() <= store.capacity());
+        }
+        assert_eq!(store.len(), 1_000);
+        for index in 0..store.inner.shards.len() {
+            let shard = store.shard(index);
+            assert_eq!(shard.map.len(), shard.order.len());
+        }
+    }
+
+    #[test]
+    fn expired_keys_are_swept_as_new_keys_arrive() {
+        let store = MemoryStore::new().max_keys(100_000).shards(1);
+        let plan = Plan::new("p", [Quota::per_second("second", 10)]).unwrap();
+        for key in 0..1_000u128 {
+            store.check_now(Fingerprint::from_u128(key), &plan, 1, NOW);
+        }
+        assert_eq!(store.len(), 1_000);
+        // A minute later, every old state has expired: new keys sweep them out.
+        let later = NOW + Duration::from_secs(60);
+        for key in 1_000..1_600u128 {
+            store.check_now(Fingerprint::from_u128(key), &plan, 1, later);
+        }
+        assert!(store.len() <= 600 + 1, "{}", store.len());
+        store.purge_expired(later + Duration::from_secs(60));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn plans_keep_separate_counters_for_one_key() {
+        let store = MemoryStore::new();
+        let a = Plan::new("a", [Quota::per_minute("minute", 1)]).unwrap();
+        let b = Plan::new("b", [Quota::per_minute("minute", 1)]).unwrap();
+        let key = Fingerprint::from_u128(42);
+        assert!(store.check_now(key, &a, 1, NOW).allowed());
+        assert!(!store.check_now(key, &a, 1, NOW).allowed());
+        assert!(store.check_now(key, &b, 1, NOW).allowed());
+    }
+
+    #[test]
+    fn denied_first_requests_store_nothing() {
+        let store = MemoryStore::new();
+        let plan = Plan::new("p", [Quota::per_minute("minute", 2)]).unwrap();
+        assert!(
+            !store
+                .check_now(Fingerprint::from_u128(1), &plan, 3, NOW)
+                .allowed()
+        );
+        assert!(store.is_empty());
+    }
+}

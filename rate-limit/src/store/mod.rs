@@ -1,0 +1,253 @@
+//! Where quota state lives: the [`Store`] trait and its backends.
+//!
+//! The trait is shaped by the one operation the layer needs: *atomically check a
+//! request against every quota of its plan and consume them all, or none*. A store
+//! keeps one small integer [`QuotaState`](crate::algorithm::QuotaState) per quota for
+//! each (key, plan) and decides with [`Plan::check`], so every backend decides the same
+//! way; a Redis store runs the same algorithm over every quota in one script.
+//!
+//! - [`MemoryStore`](memory::MemoryStore) (feature `memory`, default): sharded and
+//!   bounded, for one process.
+//! - [`BoxStore`]: any store behind an `Arc<dyn DynStore>`, to choose a backend at run
+//!   time.
+//! - `conformance` (feature `conformance`): the suite every backend must pass.
+//!
+//! Store futures are named by associated types, so the layer's response future holds
+//! them without a `Box`; they must be `'static` (clone the store's cheap handle into
+//! them rather than borrowing `&self`).
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use portcullis_rate_limit::key::Fingerprint;
+//! use portcullis_rate_limit::plan::Plan;
+//! use portcullis_rate_limit::store::{Store, memory::MemoryStore};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let plan = Arc::new(Plan::free());
+//! let key = Fingerprint::from_u128(7);
+//! let now = Duration::from_secs(1_700_000_000);
+//! let outcome = store.check(key, &plan, 1, now).await.unwrap();
+//! assert!(outcome.allowed());
+//! assert_eq!(outcome.statuses()[0].remaining(), 9);
+//! # });
+//! ```
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "memory")]
+pub mod memory;
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::decision::Outcome;
+use crate::key::Fingerprint;
+use crate::plan::Plan;
+
+/// A boxed error from a store's backend.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a store could not answer.
+///
+/// ```
+/// use portcullis_rate_limit::store::StoreError;
+/// let error = StoreError::backend(std::io::Error::other("connection reset"));
+/// assert_eq!(error.to_string(), "rate-limit store failed: connection reset");
+/// assert!(std::error::Error::source(&error).is_some());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (connection, protocol, script error).
+    #[error("rate-limit store failed: {source}")]
+    Backend {
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The backend returned something the store cannot read.
+    #[error("rate-limit store returned malformed state: {reason}")]
+    Malformed {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            source: source.into(),
+        }
+    }
+}
+
+/// Atomic, all-or-nothing quota checks keyed by (key, plan).
+///
+/// Implementations must decide with [`Plan::check`] (or an exact port of it, such as
+/// a server-side script) and be atomic per (key, plan): concurrent checks on one key
+/// must never admit more than the limits allow. They must pass the `conformance` suite.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::Store};
+///
+/// async fn remaining<S: Store>(store: &S, key: Fingerprint) -> u64 {
+///     let plan = Arc::new(Plan::starter());
+///     let outcome = store.check(key, &plan, 1, Duration::from_secs(1_700_000_000)).await.unwrap();
+///     outcome.statuses()[0].remaining()
+/// }
+/// ```
+pub trait Store: Send + Sync + 'static {
+    /// The future of [`check`](Self::check).
+    type CheckFuture: Future<Output = Result<Outcome, StoreError>> + Send + 'static;
+    /// The future of [`refund`](Self::refund).
+    type RefundFuture: Future<Output = Result<(), StoreError>> + Send + 'static;
+
+    /// Checks a request of `cost` by `key` at `now` (since the Unix epoch) against
+    /// every quota of `plan`, consuming all of them if all allow, none otherwise.
+    fn check(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now: Duration,
+    ) -> Self::CheckFuture;
+
+    /// Gives back `cost` units that a check at `consumed_at` consumed (a refund after
+    /// the response), as far as they still count.
+    fn refund(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        consumed_at: Duration,
+    ) -> Self::RefundFuture;
+}
+
+/// A boxed future of a [`DynStore`].
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The object-safe form of [`Store`], implemented for every store: put one behind an
+/// `Arc<dyn DynStore>` (or a [`BoxStore`]) to pick the backend at run time.
+///
+/// ```
+/// use std::sync::Arc;
+/// use portcullis_rate_limit::store::{DynStore, memory::MemoryStore};
+/// let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+/// ```
+pub trait DynStore: Send + Sync + 'static {
+    /// [`Store::check`], boxed.
+    fn check_boxed(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now: Duration,
+    ) -> BoxFuture<Result<Outcome, StoreError>>;
+
+    /// [`Store::refund`], boxed.
+    fn refund_boxed(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        consumed_at: Duration,
+    ) -> BoxFuture<Result<(), StoreError>>;
+}
+
+impl<S: Store> DynStore for S {
+    fn check_boxed(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now: Duration,
+    ) -> BoxFuture<Result<Outcome, StoreError>> {
+        Box::pin(self.check(key, plan, cost, now))
+    }
+
+    fn refund_boxed(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        consumed_at: Duration,
+    ) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(self.refund(key, plan, cost, consumed_at))
+    }
+}
+
+/// Any store, chosen at run time: a [`Store`] over an `Arc<dyn DynStore>`.
+///
+/// Costs a `Box` per check; prefer the concrete store type when it is known at
+/// compile time.
+///
+/// ```
+/// use portcullis_rate_limit::store::{BoxStore, memory::MemoryStore};
+/// let store = BoxStore::new(MemoryStore::new());
+/// let clone = store.clone(); // shares the same state
+/// ```
+#[derive(Clone)]
+pub struct BoxStore {
+    inner: Arc<dyn DynStore>,
+}
+
+impl BoxStore {
+    /// Boxes `store`.
+    pub fn new(store: impl Store) -> Self {
+        Self {
+            inner: Arc::new(store),
+        }
+    }
+
+    /// Wraps a store already behind an `Arc<dyn DynStore>`.
+    pub fn from_arc(inner: Arc<dyn DynStore>) -> Self {
+        Self { inner }
+    }
+}
+
+impl fmt::Debug for BoxStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoxStore").finish_non_exhaustive()
+    }
+}
+
+impl Store for BoxStore {
+    type CheckFuture = BoxFuture<Result<Outcome, StoreError>>;
+    type RefundFuture = BoxFuture<Result<(), StoreError>>;
+
+    fn check(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now: Duration,
+    ) -> Self::CheckFuture {
+        self.inner.check_boxed(key, plan, cost, now)
+    }
+
+    fn refund(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        consumed_at: Duration,
+    ) -> Self::RefundFuture {
+        self.inner.refund_boxed(key, plan, cost, consumed_at)
+    }
+}
+
+/// A duration since the epoch in whole nanoseconds (saturating; good until 2554).
+pub(crate) fn unix_nanos(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
+}
