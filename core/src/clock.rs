@@ -2,7 +2,8 @@
 //!
 //! Layers that decide by time (rate limits, signature tolerances, cache expiry) take a
 //! [`Clock`] so that tests drive time explicitly with a [`ManualClock`] instead of
-//! sleeping.
+//! sleeping. [`FastClock`] reads the wall clock several times faster than
+//! [`SystemClock`], for hot paths that read it on every request.
 //!
 //! # Example
 //!
@@ -53,6 +54,102 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+}
+
+/// The wall clock read through the CPU's time-stamp counter: a few nanoseconds per read
+/// instead of a `clock_gettime` call, for hot paths (a rate limiter reads the time on
+/// every request). Clones share one anchor.
+///
+/// The time is the system clock at the last anchor plus the monotonic time elapsed
+/// since, and the clock re-anchors to the system clock every second; a step of the
+/// system clock (NTP) therefore shows within a second, and each re-anchor may move the
+/// time by the drift accumulated in that second (microseconds at most). Where the CPU
+/// has no usable counter it falls back to the OS monotonic clock.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use portcullis_core::clock::{Clock, FastClock};
+///
+/// let clock = FastClock::new();
+/// let system = SystemTime::now();
+/// let fast = clock.now();
+/// let skew = fast.duration_since(system).unwrap_or_else(|e| e.duration());
+/// assert!(skew < Duration::from_millis(100));
+/// ```
+#[derive(Clone, Debug)]
+pub struct FastClock {
+    inner: Arc<FastClockInner>,
+}
+
+#[derive(Debug)]
+struct FastClockInner {
+    counter: quanta::Clock,
+    start: quanta::Instant,
+    /// Wall-clock nanoseconds minus monotonic nanoseconds, wrapping.
+    offset: AtomicU64,
+    /// Monotonic nanoseconds at the last anchor.
+    anchored_at: AtomicU64,
+}
+
+/// How often [`FastClock`] re-reads the system clock.
+const REANCHOR_NANOS: u64 = 1_000_000_000;
+
+impl Default for FastClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FastClock {
+    /// A clock anchored to the system clock now. The first one in a process calibrates
+    /// the counter, which takes a few milliseconds.
+    pub fn new() -> Self {
+        let counter = quanta::Clock::new();
+        let start = counter.now();
+        let clock = Self {
+            inner: Arc::new(FastClockInner {
+                counter,
+                start,
+                offset: AtomicU64::new(0),
+                anchored_at: AtomicU64::new(0),
+            }),
+        };
+        clock.anchor(0);
+        clock
+    }
+
+    fn monotonic_nanos(&self) -> u64 {
+        let inner = &self.inner;
+        saturating_nanos(inner.counter.now().duration_since(inner.start))
+    }
+
+    fn anchor(&self, monotonic: u64) {
+        let wall = saturating_nanos(SystemClock.unix_time());
+        self.inner
+            .offset
+            .store(wall.wrapping_sub(monotonic), Ordering::Relaxed);
+        self.inner.anchored_at.store(monotonic, Ordering::Relaxed);
+    }
+
+    fn unix_nanos(&self) -> u64 {
+        let monotonic = self.monotonic_nanos();
+        let anchored_at = self.inner.anchored_at.load(Ordering::Relaxed);
+        if monotonic.wrapping_sub(anchored_at) >= REANCHOR_NANOS {
+            // Racing re-anchors are harmless: each writes a correct offset.
+            self.anchor(monotonic);
+        }
+        monotonic.wrapping_add(self.inner.offset.load(Ordering::Relaxed))
+    }
+}
+
+impl Clock for FastClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.unix_nanos())
+    }
+
+    fn unix_time(&self) -> Duration {
+        Duration::from_nanos(self.unix_nanos())
     }
 }
 
@@ -136,6 +233,39 @@ mod tests {
     fn times_before_epoch_clamp_to_epoch() {
         let clock = ManualClock::new(UNIX_EPOCH - Duration::from_secs(5));
         assert_eq!(clock.unix_time(), Duration::ZERO);
+    }
+
+    #[test]
+    fn fast_clock_follows_the_system_clock() {
+        let fast = FastClock::new();
+        let clone = fast.clone();
+        for _ in 0..3 {
+            let system = SystemClock.unix_time();
+            let read = clone.unix_time();
+            let skew = read.abs_diff(system);
+            assert!(skew < Duration::from_millis(50), "skew {skew:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let a = fast.unix_time();
+        let b = fast.unix_time();
+        assert!(b >= a);
+    }
+
+    #[test]
+    fn fast_clock_reanchors_after_a_second() {
+        let fast = FastClock::new();
+        let before = fast.inner.anchored_at.load(Ordering::Relaxed);
+        let _ = fast.unix_time();
+        assert_eq!(fast.inner.anchored_at.load(Ordering::Relaxed), before);
+        // Pretend the last anchor is old: the next read re-anchors.
+        fast.inner.anchored_at.store(0, Ordering::Relaxed);
+        fast.inner.offset.store(0, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(5));
+        fast.inner
+            .anchored_at
+            .store(u64::MAX - REANCHOR_NANOS, Ordering::Relaxed);
+        let read = fast.unix_time();
+        assert!(read.abs_diff(SystemClock.unix_time()) < Duration::from_millis(50));
     }
 
     #[test]
