@@ -39,6 +39,19 @@ pub trait Clock: Debug + Send + Sync + 'static {
     fn unix_time(&self) -> Duration {
         self.now().duration_since(UNIX_EPOCH).unwrap_or_default()
     }
+
+    /// The current time in whole nanoseconds since the Unix epoch (zero before 1970,
+    /// saturating in 2554): the unit integer-based algorithms count in, read without
+    /// going through a `Duration` where the clock allows.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_core::clock::{Clock, ManualClock};
+    /// assert_eq!(ManualClock::at_unix(Duration::from_secs(2)).unix_nanos(), 2_000_000_000);
+    /// ```
+    fn unix_nanos(&self) -> u64 {
+        saturating_nanos(self.unix_time())
+    }
 }
 
 /// The operating system's clock.
@@ -132,7 +145,7 @@ impl FastClock {
         self.inner.anchored_at.store(monotonic, Ordering::Relaxed);
     }
 
-    fn unix_nanos(&self) -> u64 {
+    fn read_nanos(&self) -> u64 {
         let monotonic = self.monotonic_nanos();
         let anchored_at = self.inner.anchored_at.load(Ordering::Relaxed);
         if monotonic.wrapping_sub(anchored_at) >= REANCHOR_NANOS {
@@ -145,11 +158,15 @@ impl FastClock {
 
 impl Clock for FastClock {
     fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(self.unix_nanos())
+        UNIX_EPOCH + Duration::from_nanos(self.read_nanos())
     }
 
     fn unix_time(&self) -> Duration {
         Duration::from_nanos(self.unix_nanos())
+    }
+
+    fn unix_nanos(&self) -> u64 {
+        self.read_nanos()
     }
 }
 
@@ -201,11 +218,23 @@ impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(self.unix_nanos.load(Ordering::SeqCst))
     }
+
+    fn unix_nanos(&self) -> u64 {
+        self.unix_nanos.load(Ordering::SeqCst)
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> SystemTime {
         (**self).now()
+    }
+
+    fn unix_time(&self) -> Duration {
+        (**self).unix_time()
+    }
+
+    fn unix_nanos(&self) -> u64 {
+        (**self).unix_nanos()
     }
 }
 
@@ -249,6 +278,11 @@ mod tests {
         let a = fast.unix_time();
         let b = fast.unix_time();
         assert!(b >= a);
+        let nanos = fast.unix_nanos();
+        assert!(
+            Duration::from_nanos(nanos).abs_diff(SystemClock.unix_time())
+                < Duration::from_millis(50)
+        );
     }
 
     #[test]
