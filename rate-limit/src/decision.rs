@@ -41,9 +41,9 @@ pub const MAX_QUOTAS: usize = 8;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QuotaStatus {
-    allowed: bool,
     remaining: u64,
     reset_ns: u64,
+    /// 0 when allowed, at least 1 when denied.
     retry_after_ns: u64,
 }
 
@@ -51,16 +51,19 @@ impl QuotaStatus {
     /// A status, for stores that compute decisions elsewhere (a Redis script).
     pub fn new(allowed: bool, remaining: u64, reset: Duration, retry_after: Duration) -> Self {
         Self {
-            allowed,
             remaining,
             reset_ns: nanos(reset),
-            retry_after_ns: if allowed { 0 } else { nanos(retry_after) },
+            retry_after_ns: if allowed {
+                0
+            } else {
+                nanos(retry_after).max(1)
+            },
         }
     }
 
     /// Whether this quota had room for the request.
     pub fn allowed(&self) -> bool {
-        self.allowed
+        self.retry_after_ns == 0
     }
 
     /// Requests of cost 1 that still fit.
@@ -76,7 +79,7 @@ impl QuotaStatus {
 
     /// For a quota that denied, how long until the request would fit.
     pub fn retry_after(&self) -> Option<Duration> {
-        (!self.allowed).then(|| Duration::from_nanos(self.retry_after_ns))
+        (!self.allowed()).then(|| Duration::from_nanos(self.retry_after_ns))
     }
 
     /// [`reset`](Self::reset) in whole seconds, rounded up.
@@ -93,10 +96,13 @@ impl QuotaStatus {
 impl From<Check> for QuotaStatus {
     fn from(check: Check) -> Self {
         Self {
-            allowed: check.allowed,
             remaining: check.remaining,
             reset_ns: check.reset,
-            retry_after_ns: check.retry_after,
+            retry_after_ns: if check.allowed {
+                0
+            } else {
+                check.retry_after.max(1)
+            },
         }
     }
 }
@@ -151,14 +157,14 @@ impl Outcome {
     /// On an overall denial nothing was consumed: quotas that had room report the
     /// remaining before this request.
     pub(crate) fn unconsume(&mut self, cost: u64) {
-        for status in self.statuses.iter_mut().filter(|status| status.allowed) {
+        for status in self.statuses.iter_mut().filter(|status| status.allowed()) {
             status.remaining = status.remaining.saturating_add(cost);
         }
     }
 
     /// Whether every quota allowed the request (and so it was consumed).
     pub fn allowed(&self) -> bool {
-        self.statuses().iter().all(|status| status.allowed)
+        self.statuses().iter().all(QuotaStatus::allowed)
     }
 
     /// The status of each quota, in plan order.
@@ -177,80 +183,97 @@ impl Outcome {
 /// let plan = Arc::new(Plan::free());
 /// let mut states = [QuotaState::default(); 2];
 /// let outcome = plan.check(&mut states, 0, 1);
-/// let decision = Decision::new(plan, outcome, 1, std::time::Duration::ZERO, false);
+/// let decision = Decision::new(plan, outcome, 1, 0, false);
 /// assert!(decision.allowed());
 /// assert_eq!(decision.most_constraining().unwrap().0.name(), "minute");
 /// ```
+///
+/// Cheap to clone: the decision is shared behind an `Arc`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
+    inner: Arc<DecisionInner>,
+}
+
+#[derive(Debug, PartialEq)]
+struct DecisionInner {
     plan: Arc<Plan>,
     outcome: Outcome,
     cost: u64,
-    decided_at: Duration,
+    decided_at_ns: u64,
     shadow: bool,
 }
 
 impl Decision {
-    /// A decision over `plan` for a request of `cost`, decided at `decided_at` (since
-    /// the Unix epoch); `shadow` when the layer only observes.
+    /// A decision over `plan` for a request of `cost`, decided at `decided_at_ns`
+    /// (nanoseconds since the Unix epoch); `shadow` when the layer only observes.
     pub fn new(
         plan: Arc<Plan>,
         outcome: Outcome,
         cost: u64,
-        decided_at: Duration,
+        decided_at_ns: u64,
         shadow: bool,
     ) -> Self {
         Self {
-            plan,
-            outcome,
-            cost,
-            decided_at,
-            shadow,
+            inner: Arc::new(DecisionInner {
+                plan,
+                outcome,
+                cost,
+                decided_at_ns,
+                shadow,
+            }),
         }
     }
 
     /// The plan the request was checked against.
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        &self.inner.plan
     }
 
     pub(crate) fn plan_arc(&self) -> &Arc<Plan> {
-        &self.plan
+        &self.inner.plan
     }
 
     /// The store's outcome.
     pub fn outcome(&self) -> &Outcome {
-        &self.outcome
+        &self.inner.outcome
     }
 
     /// Whether every quota allowed the request.
     pub fn allowed(&self) -> bool {
-        self.outcome.allowed()
+        self.inner.outcome.allowed()
     }
 
     /// Whether the request was refused: denied and not in shadow mode.
     pub fn rejected(&self) -> bool {
-        !self.allowed() && !self.shadow
+        !self.allowed() && !self.inner.shadow
     }
 
     /// Whether the layer runs in shadow (dry-run) mode: a denial was only recorded.
     pub fn shadow(&self) -> bool {
-        self.shadow
+        self.inner.shadow
     }
 
     /// The request's cost.
     pub fn cost(&self) -> u64 {
-        self.cost
+        self.inner.cost
     }
 
     /// When the decision was made, since the Unix epoch.
     pub fn decided_at(&self) -> Duration {
-        self.decided_at
+        Duration::from_nanos(self.inner.decided_at_ns)
+    }
+
+    pub(crate) fn decided_at_ns(&self) -> u64 {
+        self.inner.decided_at_ns
     }
 
     /// Each quota with its status, in plan order.
     pub fn quotas(&self) -> impl Iterator<Item = (&Quota, &QuotaStatus)> {
-        self.plan.quotas().iter().zip(self.outcome.statuses())
+        self.inner
+            .plan
+            .quotas()
+            .iter()
+            .zip(self.inner.outcome.statuses())
     }
 
     /// The quotas that denied the request.
@@ -265,14 +288,14 @@ impl Decision {
     pub fn most_constraining(&self) -> Option<(&Quota, &QuotaStatus)> {
         self.most_constraining_index().and_then(|index| {
             Some((
-                self.plan.quotas().get(index)?,
-                self.outcome.statuses().get(index)?,
+                self.inner.plan.quotas().get(index)?,
+                self.inner.outcome.statuses().get(index)?,
             ))
         })
     }
 
     pub(crate) fn most_constraining_index(&self) -> Option<usize> {
-        let statuses = self.outcome.statuses();
+        let statuses = self.inner.outcome.statuses();
         if self.allowed() {
             (0..statuses.len()).min_by(|&a, &b| {
                 let (a, b) = (&statuses[a], &statuses[b]);
@@ -282,14 +305,15 @@ impl Decision {
             })
         } else {
             (0..statuses.len())
-                .filter(|&index| !statuses[index].allowed)
+                .filter(|&index| !statuses[index].allowed())
                 .max_by_key(|&index| statuses[index].retry_after_ns)
         }
     }
 
     /// When denied, how long until the request would fit every quota.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.outcome
+        self.inner
+            .outcome
             .statuses()
             .iter()
             .filter_map(QuotaStatus::retry_after)

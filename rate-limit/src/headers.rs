@@ -78,6 +78,8 @@ pub(crate) fn apply(
     let quota = index.and_then(|index| Some((index, decision.plan().quotas().get(index)?)));
     let status = index.and_then(|index| decision.outcome().statuses().get(index));
     if let (Some((index, quota)), Some(status)) = (quota, status) {
+        // Grow the map once, not once per header.
+        headers.reserve(6);
         let reset = if decision.allowed() {
             status.reset_secs()
         } else {
@@ -146,7 +148,6 @@ mod tests {
     use crate::algorithm::QuotaState;
     use crate::plan::Plan;
     use std::sync::Arc;
-    use std::time::Duration;
 
     const DAY: u64 = 86_400_000_000_000;
 
@@ -157,7 +158,7 @@ mod tests {
         for _ in 1..requests {
             outcome = plan.check(&mut states, at, 1);
         }
-        let decision = Decision::new(plan, outcome, 1, Duration::from_nanos(at), false);
+        let decision = Decision::new(plan, outcome, 1, at, false);
         let mut headers = HeaderMap::new();
         apply(
             HeaderMode::Both,

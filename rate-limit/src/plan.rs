@@ -244,12 +244,37 @@ impl Plan {
     /// ```
     pub fn check(&self, states: &mut [QuotaState], now_ns: u64, cost: u64) -> Outcome {
         let mut outcome = Outcome::empty();
+        self.check_into(states, now_ns, cost, &mut outcome);
+        outcome
+    }
+
+    /// [`check`](Self::check) writing into `outcome` (which must be empty); returns
+    /// when the states expire if admitted, 0 otherwise.
+    pub(crate) fn check_into(
+        &self,
+        states: &mut [QuotaState],
+        now_ns: u64,
+        cost: u64,
+        outcome: &mut Outcome,
+    ) -> u64 {
+        if let ([quota], [state]) = (self.quotas.as_slice(), &mut *states) {
+            // One quota: nothing to hold back.
+            let check = quota.check(*state, now_ns, cost);
+            outcome.push(QuotaStatus::from(check));
+            if check.allowed {
+                *state = check.state;
+                return check.expires_at;
+            }
+            return 0;
+        }
         let mut next = [QuotaState::default(); MAX_QUOTAS];
         let mut allowed = true;
+        let mut expires_at = 0;
         for (index, quota) in self.quotas.iter().enumerate() {
             let state = states.get(index).copied().unwrap_or_default();
             let check = quota.check(state, now_ns, cost);
             allowed &= check.allowed;
+            expires_at = expires_at.max(check.expires_at);
             next[index] = check.state;
             outcome.push(QuotaStatus::from(check));
         }
@@ -257,10 +282,11 @@ impl Plan {
             for (slot, state) in states.iter_mut().zip(next) {
                 *slot = state;
             }
+            expires_at
         } else {
             outcome.unconsume(cost);
+            0
         }
-        outcome
     }
 
     /// Gives back `cost` units consumed at `consumed_at_ns` to every quota, as far as

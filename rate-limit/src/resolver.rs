@@ -67,6 +67,14 @@ pub trait PlanResolver: Send + Sync + 'static {
 
     /// Starts resolving the plan of `request`.
     fn resolve(&self, request: &RequestHead<'_>) -> Self::Future;
+
+    /// The plan of `request` when it is known without waiting (`Some`), so the layer
+    /// decides in `call` and skips a state of its response future. `None`, the
+    /// default, makes the layer await [`resolve`](Self::resolve).
+    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Option<Arc<Plan>>> {
+        let _ = request;
+        None
+    }
 }
 
 impl<F, Fut> PlanResolver for F
@@ -237,6 +245,10 @@ impl PlanResolver for Plans {
 
     fn resolve(&self, request: &RequestHead<'_>) -> Self::Future {
         ready(self.lookup(request))
+    }
+
+    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Option<Arc<Plan>>> {
+        Some(self.lookup(request))
     }
 }
 

@@ -550,13 +550,13 @@ impl Store for DownStore {
     type CheckFuture = Ready<Result<Outcome, StoreError>>;
     type RefundFuture = Ready<Result<(), StoreError>>;
 
-    fn check(&self, _: Fingerprint, _: &Arc<Plan>, _: u64, _: Duration) -> Self::CheckFuture {
+    fn check(&self, _: Fingerprint, _: &Arc<Plan>, _: u64, _: u64) -> Self::CheckFuture {
         ready(Err(StoreError::backend(std::io::Error::other(
             "connection refused",
         ))))
     }
 
-    fn refund(&self, _: Fingerprint, _: &Arc<Plan>, _: u64, _: Duration) -> Self::RefundFuture {
+    fn refund(&self, _: Fingerprint, _: &Arc<Plan>, _: u64, _: u64) -> Self::RefundFuture {
         ready(Ok(()))
     }
 }

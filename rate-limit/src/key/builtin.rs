@@ -1,4 +1,4 @@
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -224,13 +224,14 @@ impl KeyExtractor for Key {
                     let client =
                         resolver.resolve_parts(peer.ip(), request.headers(), request.uri());
                     match grouping.group(client.ip) {
+                        // The tag fixes the length: no prefix needed.
                         IpAddr::V4(v4) => {
                             key.write_tag(4);
-                            key.write_part(&v4.octets());
+                            key.write(&v4.octets());
                         }
                         IpAddr::V6(v6) => {
                             key.write_tag(6);
-                            key.write_part(&v6.octets());
+                            key.write(&v6.octets());
                         }
                     }
                 }

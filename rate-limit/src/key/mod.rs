@@ -46,6 +46,7 @@
 //! ```
 
 mod builtin;
+mod sip;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -155,8 +156,18 @@ impl std::error::Error for MissingKey {}
 /// ```
 #[derive(Clone, Debug)]
 pub struct KeyBuilder {
-    hasher: SipHasher13,
+    k0: u64,
+    k1: u64,
+    // Parts are gathered here and hashed in one go: most keys fit. Longer keys spill
+    // into a streaming hasher, which computes the same function.
+    len: usize,
+    /// `BUFFER` bytes of key, then a zero word so the last word can always be read
+    /// whole.
+    buffer: [u8; BUFFER + 8],
+    spilled: Option<Box<SipHasher13>>,
 }
+
+const BUFFER: usize = 64;
 
 /// The key secret used when none is set.
 pub(crate) const DEFAULT_SECRET: [u8; 16] = *b"portcullis-rl-v1";
@@ -179,36 +190,74 @@ impl KeyBuilder {
     /// assert_ne!(a.finish(), b.finish());
     /// ```
     pub fn with_secret(secret: &[u8; 16]) -> Self {
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p] = *secret;
         Self {
-            hasher: SipHasher13::new_with_key(secret),
+            k0: u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            k1: u64::from_le_bytes([i, j, k, l, m, n, o, p]),
+            len: 0,
+            buffer: [0; BUFFER + 8],
+            spilled: None,
         }
     }
 
-    /// Writes one part, length-prefixed.
+    /// Writes one part, prefixed by its length (as 8 little-endian bytes, so
+    /// fingerprints are the same on every platform).
+    #[inline]
     pub fn write_part(&mut self, bytes: &[u8]) {
-        self.hasher.write_usize(bytes.len());
-        self.hasher.write(bytes);
+        self.push(&(bytes.len() as u64).to_le_bytes());
+        self.push(bytes);
     }
 
     /// Writes a tag byte separating kinds of parts.
+    #[inline]
     pub fn write_tag(&mut self, tag: u8) {
-        self.hasher.write_u8(tag);
+        self.push(&[tag]);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() <= BUFFER {
+            self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            self.spill(bytes);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, bytes: &[u8]) {
+        let (k0, k1) = (self.k0, self.k1);
+        let hasher = self
+            .spilled
+            .get_or_insert_with(|| Box::new(SipHasher13::new_with_keys(k0, k1)));
+        hasher.write(&self.buffer[..self.len]);
+        hasher.write(bytes);
+        self.len = 0;
     }
 
     /// The fingerprint of everything written.
+    #[inline]
     pub fn finish(self) -> Fingerprint {
-        Fingerprint(self.hasher.finish128().as_u128())
+        Fingerprint(match self.spilled {
+            None => sip::sip13_128_padded(self.k0, self.k1, &self.buffer, self.len),
+            Some(mut hasher) => {
+                hasher.write(&self.buffer[..self.len]);
+                hasher.finish128().as_u128()
+            }
+        })
     }
 }
 
 /// Lets extractors feed any `Hash` value: `value.hash(&mut key)`.
 impl Hasher for KeyBuilder {
     fn finish(&self) -> u64 {
-        self.hasher.finish()
+        self.clone().finish().as_u128() as u64
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        self.hasher.write(bytes);
+        self.push(bytes);
     }
 }
 
@@ -243,5 +292,36 @@ impl fmt::Display for Fingerprint {
 impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Fingerprint({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_keys_spill_into_the_same_function() {
+        let data: Vec<u8> = (0..500u32).map(|i| (i * 31) as u8).collect();
+        for split in [0, 1, 63, 64, 65, 200, 500] {
+            let mut a = KeyBuilder::default();
+            a.write_part(&data[..split]);
+            a.write_part(&data[split..]);
+            let mut b = KeyBuilder::default();
+            b.push(&(split as u64).to_le_bytes());
+            b.push(&data[..split]);
+            b.push(&((data.len() - split) as u64).to_le_bytes());
+            for chunk in data[split..].chunks(7) {
+                b.push(chunk);
+            }
+            let mut stream = Vec::new();
+            stream.extend_from_slice(&(split as u64).to_le_bytes());
+            stream.extend_from_slice(&data[..split]);
+            stream.extend_from_slice(&((data.len() - split) as u64).to_le_bytes());
+            stream.extend_from_slice(&data[split..]);
+            let one_shot = sip::sip13_128(a.k0, a.k1, &stream);
+            let a = a.finish();
+            assert_eq!(a, b.finish(), "split {split}");
+            assert_eq!(a.as_u128(), one_shot, "split {split}");
+        }
     }
 }

@@ -3,7 +3,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -12,14 +11,14 @@ use portcullis_core::grpc::is_grpc_request;
 use portcullis_core::problem::Problem;
 use tower_service::Service;
 
-use super::layer::{OnStoreError, Shared};
-use crate::decision::Decision;
+use super::layer::{Config, OnStoreError, Shared};
+use crate::decision::{Decision, Outcome};
 use crate::headers;
 use crate::key::Fingerprint;
 use crate::metrics::Event;
 use crate::plan::Plan;
 use crate::resolver::PlanResolver;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// A refusal the future answers with.
 #[derive(Debug)]
@@ -69,7 +68,7 @@ pin_project! {
             plan: Option<Arc<Plan>>,
             key: Fingerprint,
             cost: u64,
-            now: Duration,
+            now: u64,
         },
         Calling {
             #[pin]
@@ -126,12 +125,42 @@ where
         }
     }
 
-    pub(crate) fn calling(shared: Arc<Shared<K, P, St>>, future: S::Future) -> Self {
+    pub(crate) fn calling(
+        shared: Arc<Shared<K, P, St>>,
+        future: S::Future,
+        decision: Option<Decision>,
+        key: Fingerprint,
+    ) -> Self {
         Self {
             state: State::Calling {
                 future,
-                decision: None,
-                key: Fingerprint::from_u128(0),
+                decision,
+                key,
+            },
+            shared,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn checking(
+        shared: Arc<Shared<K, P, St>>,
+        future: St::CheckFuture,
+        request: Request<ReqBody>,
+        inner: S,
+        plan: Arc<Plan>,
+        key: Fingerprint,
+        cost: u64,
+        now: u64,
+    ) -> Self {
+        Self {
+            state: State::Checking {
+                future,
+                request: Some(request),
+                inner: Some(inner),
+                plan: Some(plan),
+                key,
+                cost,
+                now,
             },
             shared,
         }
@@ -174,7 +203,7 @@ where
                     };
                     match plan {
                         Some(plan) => {
-                            let now = config.clock.unix_time();
+                            let now = config.clock.unix_nanos();
                             State::Checking {
                                 future: shared.store.check(*key, &plan, *cost, now),
                                 request: Some(request),
@@ -206,52 +235,16 @@ where
                     else {
                         unreachable!("polled after completion")
                     };
-                    match checked {
-                        Ok(outcome) => {
-                            let decision = Decision::new(plan, outcome, *cost, *now, config.shadow);
-                            if decision.allowed() {
-                                config.metrics.record(Event::Allowed);
-                            } else {
-                                record_denial(&decision, *key, config.shadow);
-                                config.metrics.record(if config.shadow {
-                                    Event::ShadowDenied
-                                } else {
-                                    Event::Denied
-                                });
-                            }
-                            if decision.rejected() {
-                                State::Rejected {
-                                    rejection: Some(Rejection {
-                                        problem: quota_exceeded(&decision),
-                                        grpc: is_grpc_request(request.headers()),
-                                        decision: Some(decision),
-                                    }),
-                                }
-                            } else {
+                    match decide(config, plan, checked, *cost, *now, *key, &request) {
+                        Verdict::Pass(decision) => {
+                            if let Some(decision) = &decision {
                                 request.extensions_mut().insert(decision.clone());
-                                call(inner, request, Some(decision), *key)
                             }
+                            call(inner, request, decision, *key)
                         }
-                        Err(error) => {
-                            config.metrics.record(Event::StoreError);
-                            tracing::error!(
-                                target: "portcullis_rate_limit",
-                                error = &error as &dyn std::error::Error,
-                                plan = %plan.name(),
-                                policy = ?config.on_store_error,
-                                "rate-limit store failed",
-                            );
-                            match config.on_store_error {
-                                OnStoreError::Reject => State::Rejected {
-                                    rejection: Some(Rejection {
-                                        problem: unavailable(),
-                                        grpc: is_grpc_request(request.headers()),
-                                        decision: None,
-                                    }),
-                                },
-                                _ => call(inner, request, None, *key),
-                            }
-                        }
+                        Verdict::Reject(rejection) => State::Rejected {
+                            rejection: Some(rejection),
+                        },
                     }
                 }
                 StateProj::Calling {
@@ -273,7 +266,7 @@ where
                                 *key,
                                 decision.plan_arc(),
                                 decision.cost(),
-                                decision.decided_at(),
+                                decision.decided_at_ns(),
                             );
                             State::Refunding {
                                 future,
@@ -369,6 +362,65 @@ fn reject<K, P, St, ResBody>(
         response.extensions_mut().insert(decision);
     }
     response
+}
+
+/// What to do with a checked request.
+pub(crate) enum Verdict {
+    /// Call the inner service, with the decision when there is one.
+    Pass(Option<Decision>),
+    /// Answer with this refusal.
+    Reject(Rejection),
+}
+
+/// Turns a store's answer into a verdict: counts it, logs denials and failures, and
+/// applies shadow mode and the store-failure policy.
+pub(crate) fn decide<B>(
+    config: &Config,
+    plan: Arc<Plan>,
+    checked: Result<Outcome, StoreError>,
+    cost: u64,
+    now: u64,
+    key: Fingerprint,
+    request: &Request<B>,
+) -> Verdict {
+    match checked {
+        Ok(outcome) => {
+            let decision = Decision::new(plan, outcome, cost, now, config.shadow);
+            if decision.allowed() {
+                config.metrics.record(Event::Allowed);
+                return Verdict::Pass(Some(decision));
+            }
+            record_denial(&decision, key, config.shadow);
+            if config.shadow {
+                config.metrics.record(Event::ShadowDenied);
+                return Verdict::Pass(Some(decision));
+            }
+            config.metrics.record(Event::Denied);
+            Verdict::Reject(Rejection {
+                problem: quota_exceeded(&decision),
+                grpc: is_grpc_request(request.headers()),
+                decision: Some(decision),
+            })
+        }
+        Err(error) => {
+            config.metrics.record(Event::StoreError);
+            tracing::error!(
+                target: "portcullis_rate_limit",
+                error = &error as &dyn std::error::Error,
+                plan = %plan.name(),
+                policy = ?config.on_store_error,
+                "rate-limit store failed",
+            );
+            match config.on_store_error {
+                OnStoreError::Reject => Verdict::Reject(Rejection {
+                    problem: unavailable(),
+                    grpc: is_grpc_request(request.headers()),
+                    decision: None,
+                }),
+                _ => Verdict::Pass(None),
+            }
+        }
+    }
 }
 
 fn record_denial(decision: &Decision, key: Fingerprint, shadow: bool) {

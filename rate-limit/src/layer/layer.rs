@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use portcullis_core::clock::{Clock, SystemClock};
+use portcullis_core::clock::{Clock, FastClock};
 use serde::Deserialize;
 use tower_layer::Layer;
 
@@ -87,7 +87,7 @@ pub(crate) struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(FastClock::new()),
             headers: HeaderMode::default(),
             shadow: false,
             on_missing_key: OnMissingKey::default(),

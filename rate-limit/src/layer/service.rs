@@ -8,10 +8,10 @@ use portcullis_core::grpc::is_grpc_request;
 use portcullis_core::problem::Problem;
 use tower_service::Service;
 
-use super::future::{Rejection, ResponseFuture};
+use super::future::{Rejection, ResponseFuture, Verdict, decide};
 use super::layer::{OnMissingKey, Shared};
 use super::{DefaultStore, RateLimitLayer};
-use crate::key::{Key, KeyBuilder, KeyExtractor, MissingKey};
+use crate::key::{Fingerprint, Key, KeyBuilder, KeyExtractor, MissingKey};
 use crate::metrics::Event;
 use crate::request::{RequestCost, RequestHead};
 use crate::resolver::{PlanResolver, Plans};
@@ -130,9 +130,12 @@ where
                 );
                 match config.on_missing_key {
                     OnMissingKey::Allow => {
+                        let future = self.inner.call(request);
                         return ResponseFuture::calling(
                             self.shared.clone(),
-                            self.inner.call(request),
+                            future,
+                            None,
+                            Fingerprint::from_u128(0),
                         );
                     }
                     OnMissingKey::SharedKey => {
@@ -155,11 +158,53 @@ where
             Some(RequestCost(cost)) => *cost,
             None => config.cost.map_or(1, |cost| cost(&head)),
         };
-        let plan = shared.plans.resolve(&head);
-        // The ready service goes into the future; its clone stays for the next call.
+        // Decide right here when the plan and the store answer without waiting (the
+        // in-memory store): no clone of the inner service, no extra state.
+        let Some(plan) = shared.plans.resolve_immediately(&head) else {
+            let plan = shared.plans.resolve(&head);
+            let inner = self.take_ready_inner();
+            return ResponseFuture::resolving(self.shared.clone(), plan, request, inner, key, cost);
+        };
+        let Some(plan) = plan else {
+            config.metrics.record(Event::Exempt);
+            let future = self.inner.call(request);
+            return ResponseFuture::calling(self.shared.clone(), future, None, key);
+        };
+        let now = config.clock.unix_nanos();
+        let Some(checked) = shared.store.check_immediately(key, &plan, cost, now) else {
+            let future = shared.store.check(key, &plan, cost, now);
+            let inner = self.take_ready_inner();
+            return ResponseFuture::checking(
+                self.shared.clone(),
+                future,
+                request,
+                inner,
+                plan,
+                key,
+                cost,
+                now,
+            );
+        };
+        match decide(config, plan, checked, cost, now, key, &request) {
+            Verdict::Pass(decision) => {
+                let mut request = request;
+                if let Some(decision) = &decision {
+                    request.extensions_mut().insert(decision.clone());
+                }
+                let future = self.inner.call(request);
+                ResponseFuture::calling(self.shared.clone(), future, decision, key)
+            }
+            Verdict::Reject(rejection) => ResponseFuture::rejected(self.shared.clone(), rejection),
+        }
+    }
+}
+
+impl<S: Clone, K, P, St> RateLimit<S, K, P, St> {
+    /// The ready inner service, for a future that calls it later; its clone stays for
+    /// the next call (tower-service docs, "Be careful when cloning inner services").
+    fn take_ready_inner(&mut self) -> S {
         let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::resolving(self.shared.clone(), plan, request, inner, key, cost)
+        std::mem::replace(&mut self.inner, clone)
     }
 }
 

@@ -56,7 +56,12 @@ async fn check<S: Store>(
     at: Duration,
 ) -> Outcome {
     store
-        .check(Fingerprint::from_u128(key), plan, cost, at)
+        .check(
+            Fingerprint::from_u128(key),
+            plan,
+            cost,
+            super::unix_nanos(at),
+        )
         .await
         .unwrap_or_else(|error| panic!("conformance: store failed: {error}"))
 }
@@ -240,7 +245,12 @@ pub async fn refunds<S: Store>(store: S) {
         );
     }
     store
-        .refund(Fingerprint::from_u128(1), &plan, 2, EPOCH)
+        .refund(
+            Fingerprint::from_u128(1),
+            &plan,
+            2,
+            super::unix_nanos(EPOCH),
+        )
         .await
         .unwrap_or_else(|error| panic!("conformance: refund failed: {error}"));
     let after = check(&store, 1, &plan, 1, EPOCH).await;

@@ -9,8 +9,10 @@
 //!
 //! The store holds at most [`max_keys`](MemoryStore::max_keys) keys. Each shard keeps
 //! its keys in a queue; every insertion of a new key looks at a couple of the oldest
-//! ones and drops those whose state has expired (equals a fresh state: removing them
-//! changes no decision) or rotates them to the back. When a shard is full, its oldest
+//! ones and drops those that are idle (their state has expired, so it equals a fresh
+//! state and removing it changes no decision, and has stayed so for the
+//! [`idle_timeout`](MemoryStore::idle_timeout), so returning clients keep their entry)
+//! or rotates them to the back. When a shard is full, its oldest
 //! key is dropped even if live: memory stays bounded under a flood of distinct
 //! addresses, at the price of forgetting (so forgiving) the longest-untouched keys.
 //! [`purge_expired`](MemoryStore::purge_expired) sweeps everything at once.
@@ -19,12 +21,11 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use std::time::Duration;
 //! use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
 //!
 //! let store = MemoryStore::new().max_keys(10_000);
 //! let plan = Arc::new(Plan::free());
-//! let now = Duration::from_secs(1_700_000_000);
+//! let now = 1_700_000_000_000_000_000; // ns since the Unix epoch
 //! let outcome = store.check_now(Fingerprint::from_u128(1), &plan, 1, now);
 //! assert!(outcome.allowed());
 //! assert_eq!(store.len(), 1);
@@ -44,6 +45,7 @@ use crate::plan::Plan;
 
 const DEFAULT_MAX_KEYS: usize = 100_000;
 const DEFAULT_SHARDS: usize = 64;
+const DEFAULT_IDLE_NANOS: u64 = 60_000_000_000;
 /// Old keys examined per insertion.
 const SWEEP_STEPS: usize = 2;
 
@@ -66,6 +68,7 @@ struct Inner {
     shard_mask: usize,
     shard_capacity: usize,
     max_keys: usize,
+    idle_nanos: u64,
 }
 
 #[derive(Debug, Default)]
@@ -107,26 +110,44 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store of at most 100,000 keys in 64 shards.
+    /// A store of at most 100,000 keys in 64 shards, dropping keys idle for a minute.
     pub fn new() -> Self {
-        Self::build(DEFAULT_MAX_KEYS, DEFAULT_SHARDS)
+        Self::build(DEFAULT_MAX_KEYS, DEFAULT_SHARDS, DEFAULT_IDLE_NANOS)
     }
 
     /// Holds at most `max_keys` keys (at least one per shard). Configure before use:
     /// the store is rebuilt empty.
     #[must_use]
     pub fn max_keys(self, max_keys: usize) -> Self {
-        Self::build(max_keys, self.inner.shards.len())
+        Self::build(max_keys, self.inner.shards.len(), self.inner.idle_nanos)
     }
 
     /// Spreads keys over `shards` locks (rounded up to a power of two). Configure
     /// before use: the store is rebuilt empty.
     #[must_use]
     pub fn shards(self, shards: usize) -> Self {
-        Self::build(self.inner.max_keys, shards)
+        Self::build(self.inner.max_keys, shards, self.inner.idle_nanos)
     }
 
-    fn build(max_keys: usize, shards: usize) -> Self {
+    /// How long a key whose state has expired stays before the sweep may drop it (a
+    /// minute by default): a client coming back within it reuses its entry instead of
+    /// allocating a new one. Configure before use: the store is rebuilt empty.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::store::memory::MemoryStore;
+    /// let store = MemoryStore::new().idle_timeout(Duration::from_secs(300));
+    /// ```
+    #[must_use]
+    pub fn idle_timeout(self, idle: Duration) -> Self {
+        Self::build(
+            self.inner.max_keys,
+            self.inner.shards.len(),
+            unix_nanos(idle),
+        )
+    }
+
+    fn build(max_keys: usize, shards: usize, idle_nanos: u64) -> Self {
         let shards = shards.clamp(1, 1 << 16).next_power_of_two();
         let max_keys = max_keys.max(shards);
         Self {
@@ -135,6 +156,7 @@ impl MemoryStore {
                 shard_mask: shards - 1,
                 shard_capacity: max_keys.div_ceil(shards),
                 max_keys,
+                idle_nanos,
             }),
         }
     }
@@ -156,20 +178,21 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// Removes every state that has expired at `now` (since the Unix epoch).
+    /// Removes every state that has expired at `now_ns` (ns since the Unix epoch).
     ///
     /// ```
-    /// use std::{sync::Arc, time::Duration};
+    /// use std::sync::Arc;
     /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, quota::Quota, store::memory::MemoryStore};
     ///
+    /// const SECOND: u64 = 1_000_000_000;
     /// let store = MemoryStore::new();
     /// let plan = Arc::new(Plan::new("p", [Quota::per_second("s", 5)]).unwrap());
-    /// store.check_now(Fingerprint::from_u128(1), &plan, 1, Duration::from_secs(100));
-    /// store.purge_expired(Duration::from_secs(101));
+    /// store.check_now(Fingerprint::from_u128(1), &plan, 1, 100 * SECOND);
+    /// store.purge_expired(101 * SECOND);
     /// assert!(store.is_empty());
     /// ```
-    pub fn purge_expired(&self, now: Duration) {
-        let now = unix_nanos(now);
+    pub fn purge_expired(&self, now_ns: u64) {
+        let now = now_ns;
         for index in 0..self.inner.shards.len() {
             let mut shard = self.shard(index);
             let Shard { map, order } = &mut *shard;
@@ -179,36 +202,37 @@ impl MemoryStore {
     }
 
     /// [`Store::check`] without a future: the memory store never waits.
-    pub fn check_now(&self, key: Fingerprint, plan: &Plan, cost: u64, now: Duration) -> Outcome {
-        let now = unix_nanos(now);
+    pub fn check_now(&self, key: Fingerprint, plan: &Plan, cost: u64, now_ns: u64) -> Outcome {
+        let mut outcome = Outcome::empty();
         let map_key = map_key(key, plan);
         let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
         if let Some(entry) = shard.map.get_mut(&map_key) {
             if entry.states.len() != plan.quotas().len() {
                 entry.states = vec![QuotaState::default(); plan.quotas().len()].into();
             }
-            let outcome = plan.check(&mut entry.states, now, cost);
-            if outcome.allowed() {
-                entry.expires_at = plan.expires_at(&entry.states);
+            let expires_at = plan.check_into(&mut entry.states, now_ns, cost, &mut outcome);
+            if expires_at > 0 {
+                entry.expires_at = expires_at;
             }
             return outcome;
         }
         let mut states = [QuotaState::default(); MAX_QUOTAS];
         let states = &mut states[..plan.quotas().len().min(MAX_QUOTAS)];
-        let outcome = plan.check(states, now, cost);
+        let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
         if outcome.allowed() {
             let entry = Entry {
                 states: states.into(),
-                expires_at: plan.expires_at(states),
+                expires_at,
             };
-            shard.insert(map_key, entry, now, self.inner.shard_capacity);
+            let idle_before = now_ns.saturating_sub(self.inner.idle_nanos);
+            shard.insert(map_key, entry, idle_before, self.inner.shard_capacity);
         }
         outcome
     }
 
     /// [`Store::refund`] without a future.
-    pub fn refund_now(&self, key: Fingerprint, plan: &Plan, cost: u64, consumed_at: Duration) {
-        let consumed_at = unix_nanos(consumed_at);
+    pub fn refund_now(&self, key: Fingerprint, plan: &Plan, cost: u64, consumed_at_ns: u64) {
+        let consumed_at = consumed_at_ns;
         let map_key = map_key(key, plan);
         let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
         if let Some(entry) = shard.map.get_mut(&map_key) {
@@ -226,7 +250,8 @@ impl MemoryStore {
 }
 
 impl Shard {
-    fn insert(&mut self, key: u128, entry: Entry, now: u64, capacity: usize) {
+    /// Inserts a new key; drops keys whose state expired before `idle_before`.
+    fn insert(&mut self, key: u128, entry: Entry, idle_before: u64, capacity: usize) {
         self.map.insert(key, entry);
         self.order.push_back(key);
         // Amortized sweep: look at the oldest few keys.
@@ -235,7 +260,7 @@ impl Shard {
                 break;
             };
             match self.map.get(&oldest) {
-                Some(entry) if entry.expires_at > now => self.order.push_back(oldest),
+                Some(entry) if entry.expires_at > idle_before => self.order.push_back(oldest),
                 _ => {
                     self.map.remove(&oldest);
                 }
@@ -272,9 +297,19 @@ impl Store for MemoryStore {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        now: Duration,
+        now_ns: u64,
     ) -> Self::CheckFuture {
-        ready(Ok(self.check_now(key, plan, cost, now)))
+        ready(Ok(self.check_now(key, plan, cost, now_ns)))
+    }
+
+    fn check_immediately(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Option<Result<Outcome, StoreError>> {
+        Some(Ok(self.check_now(key, plan, cost, now_ns)))
     }
 
     fn refund(
@@ -282,9 +317,9 @@ impl Store for MemoryStore {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        consumed_at: Duration,
+        consumed_at_ns: u64,
     ) -> Self::RefundFuture {
-        self.refund_now(key, plan, cost, consumed_at);
+        self.refund_now(key, plan, cost, consumed_at_ns);
         ready(Ok(()))
     }
 }
@@ -294,7 +329,8 @@ mod tests {
     use super::*;
     use crate::quota::Quota;
 
-    const NOW: Duration = Duration::from_secs(1_700_000_000);
+    const NOW: u64 = 1_700_000_000_000_000_000;
+    const SECOND: u64 = 1_000_000_000;
 
     #[test]
     fn a_flood_of_distinct_keys_stays_bounded() {
@@ -315,19 +351,23 @@ mod tests {
 
     #[test]
     fn expired_keys_are_swept_as_new_keys_arrive() {
-        let store = MemoryStore::new().max_keys(100_000).shards(1);
+        let store = MemoryStore::new()
+            .max_keys(100_000)
+            .shards(1)
+            .idle_timeout(Duration::from_secs(10));
         let plan = Plan::new("p", [Quota::per_second("second", 10)]).unwrap();
         for key in 0..1_000u128 {
             store.check_now(Fingerprint::from_u128(key), &plan, 1, NOW);
         }
         assert_eq!(store.len(), 1_000);
-        // A minute later, every old state has expired: new keys sweep them out.
-        let later = NOW + Duration::from_secs(60);
+        // A minute later, every old state has been idle for 10 s: new keys sweep them
+        // out.
+        let later = NOW + 60 * SECOND;
         for key in 1_000..1_600u128 {
             store.check_now(Fingerprint::from_u128(key), &plan, 1, later);
         }
         assert!(store.len() <= 600 + 1, "{}", store.len());
-        store.purge_expired(later + Duration::from_secs(60));
+        store.purge_expired(later + 60 * SECOND);
         assert!(store.is_empty());
     }
 

@@ -20,7 +20,6 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use std::time::Duration;
 //! use portcullis_rate_limit::key::Fingerprint;
 //! use portcullis_rate_limit::plan::Plan;
 //! use portcullis_rate_limit::store::{Store, memory::MemoryStore};
@@ -29,7 +28,7 @@
 //! let store = MemoryStore::new();
 //! let plan = Arc::new(Plan::free());
 //! let key = Fingerprint::from_u128(7);
-//! let now = Duration::from_secs(1_700_000_000);
+//! let now = 1_700_000_000_000_000_000; // ns since the Unix epoch
 //! let outcome = store.check(key, &plan, 1, now).await.unwrap();
 //! assert!(outcome.allowed());
 //! assert_eq!(outcome.statuses()[0].remaining(), 9);
@@ -46,7 +45,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::decision::Outcome;
 use crate::key::Fingerprint;
@@ -98,12 +96,11 @@ impl StoreError {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use std::time::Duration;
 /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::Store};
 ///
 /// async fn remaining<S: Store>(store: &S, key: Fingerprint) -> u64 {
 ///     let plan = Arc::new(Plan::starter());
-///     let outcome = store.check(key, &plan, 1, Duration::from_secs(1_700_000_000)).await.unwrap();
+///     let outcome = store.check(key, &plan, 1, 1_700_000_000_000_000_000).await.unwrap();
 ///     outcome.statuses()[0].remaining()
 /// }
 /// ```
@@ -113,24 +110,39 @@ pub trait Store: Send + Sync + 'static {
     /// The future of [`refund`](Self::refund).
     type RefundFuture: Future<Output = Result<(), StoreError>> + Send + 'static;
 
-    /// Checks a request of `cost` by `key` at `now` (since the Unix epoch) against
-    /// every quota of `plan`, consuming all of them if all allow, none otherwise.
+    /// Checks a request of `cost` by `key` at `now_ns` (nanoseconds since the Unix
+    /// epoch, the unit of the [algorithms](crate::algorithm)) against every quota of
+    /// `plan`, consuming all of them if all allow, none otherwise.
     fn check(
         &self,
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        now: Duration,
+        now_ns: u64,
     ) -> Self::CheckFuture;
 
-    /// Gives back `cost` units that a check at `consumed_at` consumed (a refund after
-    /// the response), as far as they still count.
+    /// The answer of [`check`](Self::check) when the store has it without waiting (an
+    /// in-memory store), so the layer decides in `call`; it must decide and consume
+    /// exactly as `check` would. `None`, the default, makes the layer await `check`.
+    fn check_immediately(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Option<Result<Outcome, StoreError>> {
+        let _ = (key, plan, cost, now_ns);
+        None
+    }
+
+    /// Gives back `cost` units that a check at `consumed_at_ns` consumed (a refund
+    /// after the response), as far as they still count.
     fn refund(
         &self,
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        consumed_at: Duration,
+        consumed_at_ns: u64,
     ) -> Self::RefundFuture;
 }
 
@@ -152,8 +164,17 @@ pub trait DynStore: Send + Sync + 'static {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        now: Duration,
+        now_ns: u64,
     ) -> BoxFuture<Result<Outcome, StoreError>>;
+
+    /// [`Store::check_immediately`].
+    fn check_immediately_dyn(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Option<Result<Outcome, StoreError>>;
 
     /// [`Store::refund`], boxed.
     fn refund_boxed(
@@ -161,7 +182,7 @@ pub trait DynStore: Send + Sync + 'static {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        consumed_at: Duration,
+        consumed_at_ns: u64,
     ) -> BoxFuture<Result<(), StoreError>>;
 }
 
@@ -171,9 +192,19 @@ impl<S: Store> DynStore for S {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        now: Duration,
+        now_ns: u64,
     ) -> BoxFuture<Result<Outcome, StoreError>> {
-        Box::pin(self.check(key, plan, cost, now))
+        Box::pin(self.check(key, plan, cost, now_ns))
+    }
+
+    fn check_immediately_dyn(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Option<Result<Outcome, StoreError>> {
+        self.check_immediately(key, plan, cost, now_ns)
     }
 
     fn refund_boxed(
@@ -181,9 +212,9 @@ impl<S: Store> DynStore for S {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        consumed_at: Duration,
+        consumed_at_ns: u64,
     ) -> BoxFuture<Result<(), StoreError>> {
-        Box::pin(self.refund(key, plan, cost, consumed_at))
+        Box::pin(self.refund(key, plan, cost, consumed_at_ns))
     }
 }
 
@@ -231,9 +262,19 @@ impl Store for BoxStore {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        now: Duration,
+        now_ns: u64,
     ) -> Self::CheckFuture {
-        self.inner.check_boxed(key, plan, cost, now)
+        self.inner.check_boxed(key, plan, cost, now_ns)
+    }
+
+    fn check_immediately(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Option<Result<Outcome, StoreError>> {
+        self.inner.check_immediately_dyn(key, plan, cost, now_ns)
     }
 
     fn refund(
@@ -241,13 +282,14 @@ impl Store for BoxStore {
         key: Fingerprint,
         plan: &Arc<Plan>,
         cost: u64,
-        consumed_at: Duration,
+        consumed_at_ns: u64,
     ) -> Self::RefundFuture {
-        self.inner.refund_boxed(key, plan, cost, consumed_at)
+        self.inner.refund_boxed(key, plan, cost, consumed_at_ns)
     }
 }
 
-/// A duration since the epoch in whole nanoseconds (saturating; good until 2554).
-pub(crate) fn unix_nanos(time: Duration) -> u64 {
+/// A duration in whole nanoseconds (saturating; as a time since the epoch, good until
+/// 2554).
+pub(crate) fn unix_nanos(time: std::time::Duration) -> u64 {
     u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
 }
