@@ -160,6 +160,12 @@ fn layers(c: &mut Criterion) {
             .key(Key::client_ip())
             .plan(one_quota()),
     );
+    let portcullis_no_headers = route().layer(
+        RateLimitLayer::new()
+            .key(Key::client_ip())
+            .plan(one_quota())
+            .headers(portcullis_rate_limit::headers::HeaderMode::None),
+    );
     let portcullis_two = route().layer(
         RateLimitLayer::new()
             .key(Key::client_ip())
@@ -181,6 +187,7 @@ fn layers(c: &mut Criterion) {
         ("axum_bare", bare),
         ("tower_governor", tower_governor),
         ("portcullis_one_quota", portcullis),
+        ("portcullis_no_headers", portcullis_no_headers),
         ("portcullis_two_quotas", portcullis_two),
     ] {
         runtime.block_on(async {

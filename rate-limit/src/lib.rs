@@ -3,7 +3,7 @@
 //! A SaaS API limits each client by its *plan*: 60 requests per minute **and** 1,000
 //! per day, say. A request passes only if every quota of its plan allows it, and when
 //! one says no, none is consumed. This crate does that atomically through a pluggable
-//! [store](store), with one algorithm core shared by every store:
+//! [`store`], with one algorithm core shared by every store:
 //!
 //! - [`algorithm`]: GCRA, sliding-window and fixed-window (UTC-aligned) counters as
 //!   pure functions over tiny integer states.
