@@ -27,6 +27,12 @@ use crate::plan::Plan;
 use crate::quota::Quota;
 
 /// The most quotas one plan may have.
+///
+/// ```
+/// use portcullis_rate_limit::{decision::MAX_QUOTAS, plan::Plan, quota::Quota};
+/// let quotas = (0..=MAX_QUOTAS).map(|i| Quota::per_minute(format!("q{i}"), 1));
+/// assert!(Plan::new("too-many", quotas).is_err());
+/// ```
 pub const MAX_QUOTAS: usize = 8;
 
 /// How one quota stood after a check.
@@ -49,6 +55,13 @@ pub struct QuotaStatus {
 
 impl QuotaStatus {
     /// A status, for stores that compute decisions elsewhere (a Redis script).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::QuotaStatus;
+    /// let status = QuotaStatus::new(true, 9, Duration::from_secs(6), Duration::ZERO);
+    /// assert!(status.allowed());
+    /// ```
     pub fn new(allowed: bool, remaining: u64, reset: Duration, retry_after: Duration) -> Self {
         Self {
             remaining,
@@ -62,22 +75,47 @@ impl QuotaStatus {
     }
 
     /// Whether this quota had room for the request.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::QuotaStatus;
+    /// assert!(!QuotaStatus::new(false, 0, Duration::from_secs(1), Duration::from_secs(1)).allowed());
+    /// ```
     pub fn allowed(&self) -> bool {
         self.retry_after_ns == 0
     }
 
     /// Requests of cost 1 that still fit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::QuotaStatus;
+    /// assert_eq!(QuotaStatus::new(true, 4, Duration::ZERO, Duration::ZERO).remaining(), 4);
+    /// ```
     pub fn remaining(&self) -> u64 {
         self.remaining
     }
 
     /// Time until the quota resets (its window ends or its bucket is full); for a
     /// quota that denied, until the request would fit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::QuotaStatus;
+    /// let status = QuotaStatus::new(true, 4, Duration::from_secs(30), Duration::ZERO);
+    /// assert_eq!(status.reset(), Duration::from_secs(30));
+    /// ```
     pub fn reset(&self) -> Duration {
         Duration::from_nanos(self.reset_ns)
     }
 
     /// For a quota that denied, how long until the request would fit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::QuotaStatus;
+    /// assert_eq!(QuotaStatus::new(true, 4, Duration::ZERO, Duration::ZERO).retry_after(), None);
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         (!self.allowed()).then(|| Duration::from_nanos(self.retry_after_ns))
     }
@@ -132,6 +170,13 @@ pub struct Outcome {
 
 impl Outcome {
     /// An outcome of these statuses (at most [`MAX_QUOTAS`] are kept).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::{Outcome, QuotaStatus};
+    /// let outcome = Outcome::from_statuses([QuotaStatus::new(true, 1, Duration::ZERO, Duration::ZERO)]);
+    /// assert!(outcome.allowed());
+    /// ```
     pub fn from_statuses(statuses: impl IntoIterator<Item = QuotaStatus>) -> Self {
         let mut outcome = Self::empty();
         for status in statuses {
@@ -163,11 +208,25 @@ impl Outcome {
     }
 
     /// Whether every quota allowed the request (and so it was consumed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::{Outcome, QuotaStatus};
+    /// let denied = QuotaStatus::new(false, 0, Duration::from_secs(1), Duration::from_secs(1));
+    /// assert!(!Outcome::from_statuses([denied]).allowed());
+    /// ```
     pub fn allowed(&self) -> bool {
         self.statuses().iter().all(QuotaStatus::allowed)
     }
 
     /// The status of each quota, in plan order.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{algorithm::QuotaState, plan::Plan};
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = Plan::free().check(&mut states, 0, 1);
+    /// assert_eq!(outcome.statuses().len(), 2);
+    /// ```
     pub fn statuses(&self) -> &[QuotaStatus] {
         &self.statuses[..usize::from(self.len)]
     }
@@ -206,6 +265,16 @@ struct DecisionInner {
 impl Decision {
     /// A decision over `plan` for a request of `cost`, decided at `decided_at_ns`
     /// (nanoseconds since the Unix epoch); `shadow` when the layer only observes.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert!(decision.allowed());
+    /// ```
     pub fn new(
         plan: Arc<Plan>,
         outcome: Outcome,
@@ -225,6 +294,16 @@ impl Decision {
     }
 
     /// The plan the request was checked against.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.plan().name(), "free");
+    /// ```
     pub fn plan(&self) -> &Plan {
         &self.inner.plan
     }
@@ -234,31 +313,91 @@ impl Decision {
     }
 
     /// The store's outcome.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.outcome().statuses()[0].remaining(), 9);
+    /// ```
     pub fn outcome(&self) -> &Outcome {
         &self.inner.outcome
     }
 
     /// Whether every quota allowed the request.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert!(decision.allowed());
+    /// ```
     pub fn allowed(&self) -> bool {
         self.inner.outcome.allowed()
     }
 
     /// Whether the request was refused: denied and not in shadow mode.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert!(!decision.rejected());
+    /// ```
     pub fn rejected(&self) -> bool {
         !self.allowed() && !self.inner.shadow
     }
 
     /// Whether the layer runs in shadow (dry-run) mode: a denial was only recorded.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert!(!decision.shadow());
+    /// ```
     pub fn shadow(&self) -> bool {
         self.inner.shadow
     }
 
     /// The request's cost.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.cost(), 1);
+    /// ```
     pub fn cost(&self) -> u64 {
         self.inner.cost
     }
 
     /// When the decision was made, since the Unix epoch.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.decided_at(), std::time::Duration::from_secs(5));
+    /// ```
     pub fn decided_at(&self) -> Duration {
         Duration::from_nanos(self.inner.decided_at_ns)
     }
@@ -268,6 +407,17 @@ impl Decision {
     }
 
     /// Each quota with its status, in plan order.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// let names: Vec<_> = decision.quotas().map(|(quota, _)| quota.name()).collect();
+    /// assert_eq!(names, ["minute", "day"]);
+    /// ```
     pub fn quotas(&self) -> impl Iterator<Item = (&Quota, &QuotaStatus)> {
         self.inner
             .plan
@@ -277,6 +427,16 @@ impl Decision {
     }
 
     /// The quotas that denied the request.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.violated().count(), 0);
+    /// ```
     pub fn violated(&self) -> impl Iterator<Item = &Quota> {
         self.quotas()
             .filter(|(_, status)| !status.allowed())
@@ -285,6 +445,17 @@ impl Decision {
 
     /// The quota the headers report: when denied, the denying quota with the longest
     /// wait; when allowed, the one with the least remaining (the later reset on ties).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// let (quota, status) = decision.most_constraining().unwrap();
+    /// assert_eq!((quota.name(), status.remaining()), ("minute", 9));
+    /// ```
     pub fn most_constraining(&self) -> Option<(&Quota, &QuotaStatus)> {
         self.most_constraining_index().and_then(|index| {
             Some((
@@ -311,6 +482,16 @@ impl Decision {
     }
 
     /// When denied, how long until the request would fit every quota.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.retry_after(), None);
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner
             .outcome

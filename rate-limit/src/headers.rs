@@ -31,17 +31,42 @@ use serde::Deserialize;
 use crate::decision::Decision;
 
 /// `RateLimit-Policy`.
+///
+/// ```
+/// assert_eq!(portcullis_rate_limit::headers::RATELIMIT_POLICY.as_str(), "ratelimit-policy");
+/// ```
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `RateLimit`.
+///
+/// ```
+/// assert_eq!(portcullis_rate_limit::headers::RATELIMIT.as_str(), "ratelimit");
+/// ```
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// `X-RateLimit-Limit`.
+///
+/// ```
+/// assert_eq!(portcullis_rate_limit::headers::X_RATELIMIT_LIMIT.as_str(), "x-ratelimit-limit");
+/// ```
 pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 /// `X-RateLimit-Remaining`.
+///
+/// ```
+/// assert_eq!(portcullis_rate_limit::headers::X_RATELIMIT_REMAINING.as_str(), "x-ratelimit-remaining");
+/// ```
 pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 /// `X-RateLimit-Reset`.
+///
+/// ```
+/// assert_eq!(portcullis_rate_limit::headers::X_RATELIMIT_RESET.as_str(), "x-ratelimit-reset");
+/// ```
 pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// Which rate-limit headers responses carry.
+///
+/// ```
+/// use portcullis_rate_limit::{headers::HeaderMode, layer::RateLimitLayer};
+/// let layer = RateLimitLayer::new().headers(HeaderMode::Legacy);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

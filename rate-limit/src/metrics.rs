@@ -19,6 +19,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shared counters of a layer's decisions; clones count together.
+///
+/// ```
+/// use portcullis_rate_limit::layer::RateLimitLayer;
+/// let layer = RateLimitLayer::new();
+/// let metrics = layer.clone().metrics().clone();
+/// assert_eq!(metrics.snapshot(), layer.metrics().snapshot());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
     counters: Arc<Counters>,
@@ -63,6 +70,11 @@ pub struct MetricsSnapshot {
 
 impl MetricsSnapshot {
     /// Every request counted (refunds aside).
+    ///
+    /// ```
+    /// let snapshot = portcullis_rate_limit::layer::RateLimitLayer::new().metrics().snapshot();
+    /// assert_eq!(snapshot.total(), 0);
+    /// ```
     pub fn total(&self) -> u64 {
         self.allowed
             + self.denied
@@ -87,6 +99,11 @@ pub(crate) enum Event {
 
 impl Metrics {
     /// Reads every counter.
+    ///
+    /// ```
+    /// let snapshot = portcullis_rate_limit::layer::RateLimitLayer::new().metrics().snapshot();
+    /// assert_eq!(snapshot.denied, 0);
+    /// ```
     pub fn snapshot(&self) -> MetricsSnapshot {
         let c = &self.counters;
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);

@@ -201,11 +201,20 @@ impl Plan {
     }
 
     /// The plan's name.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::plan::Plan::pro().name(), "pro");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The quotas, in the order their states are kept.
+    ///
+    /// ```
+    /// let plan = portcullis_rate_limit::plan::Plan::free();
+    /// assert_eq!(plan.quotas()[1].name(), "day");
+    /// ```
     pub fn quotas(&self) -> &[Quota] {
         &self.quotas
     }

@@ -144,26 +144,49 @@ impl Quota {
     }
 
     /// The name, used in headers (`RateLimit-Policy: "minute";q=60;w=60`) and problems.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::quota::Quota::per_day("day", 1).name(), "day");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// How many units of cost a window allows.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::quota::Quota::per_day("day", 100).limit(), 100);
+    /// ```
     pub fn limit(&self) -> u64 {
         self.limit
     }
 
     /// The window.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::quota::Quota::per_hour("hour", 1).window().as_secs(), 3_600);
+    /// ```
     pub fn window(&self) -> Duration {
         self.window
     }
 
     /// The algorithm.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{algorithm::Algorithm, quota::Quota};
+    /// assert_eq!(Quota::per_hour("hour", 1).algorithm(), Algorithm::gcra());
+    /// ```
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 
     /// How many requests may pass at once: the GCRA burst, else the limit.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::quota::Quota;
+    /// assert_eq!(Quota::per_minute("minute", 60).burst(), 60);
+    /// assert_eq!(Quota::per_minute("minute", 60).with_burst(5).burst(), 5);
+    /// ```
     pub fn burst(&self) -> u64 {
         match self.algorithm {
             Algorithm::Gcra { burst: Some(burst) } => burst,

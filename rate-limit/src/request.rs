@@ -40,6 +40,11 @@ pub struct RequestHead<'a> {
 
 impl<'a> RequestHead<'a> {
     /// The head of `request`.
+    ///
+    /// ```
+    /// let request = http::Request::get("/").body(()).unwrap();
+    /// let head = portcullis_rate_limit::request::RequestHead::new(&request);
+    /// ```
     pub fn new<B>(request: &'a Request<B>) -> Self {
         Self {
             method: request.method(),
@@ -66,21 +71,42 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The method.
+    ///
+    /// ```
+    /// let request = http::Request::delete("/").body(()).unwrap();
+    /// assert_eq!(portcullis_rate_limit::request::RequestHead::new(&request).method(), http::Method::DELETE);
+    /// ```
     pub fn method(&self) -> &'a Method {
         self.method
     }
 
     /// The URI.
+    ///
+    /// ```
+    /// let request = http::Request::get("/a?b=c").body(()).unwrap();
+    /// assert_eq!(portcullis_rate_limit::request::RequestHead::new(&request).uri().query(), Some("b=c"));
+    /// ```
     pub fn uri(&self) -> &'a Uri {
         self.uri
     }
 
     /// The headers.
+    ///
+    /// ```
+    /// let request = http::Request::get("/").header("x-k", "v").body(()).unwrap();
+    /// assert_eq!(portcullis_rate_limit::request::RequestHead::new(&request).headers()["x-k"], "v");
+    /// ```
     pub fn headers(&self) -> &'a HeaderMap {
         self.headers
     }
 
     /// The extensions.
+    ///
+    /// ```
+    /// let mut request = http::Request::get("/").body(()).unwrap();
+    /// request.extensions_mut().insert(7u8);
+    /// assert_eq!(portcullis_rate_limit::request::RequestHead::new(&request).extensions().get::<u8>(), Some(&7));
+    /// ```
     pub fn extensions(&self) -> &'a Extensions {
         self.extensions
     }
@@ -134,11 +160,19 @@ pub struct TenantId(pub std::borrow::Cow<'static, str>);
 
 impl TenantId {
     /// A tenant id.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::request::TenantId::new("acme").0, "acme");
+    /// ```
     pub fn new(id: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         Self(id.into())
     }
 
     /// The id.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::request::TenantId::new("acme").as_str(), "acme");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -157,11 +191,19 @@ pub struct PlanName(pub std::borrow::Cow<'static, str>);
 
 impl PlanName {
     /// A plan name.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::request::PlanName::new("pro").0, "pro");
+    /// ```
     pub fn new(name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         Self(name.into())
     }
 
     /// The name.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::request::PlanName::new("pro").as_str(), "pro");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }

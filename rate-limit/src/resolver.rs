@@ -176,6 +176,14 @@ impl Plans {
 
     /// Makes `plan` selectable by a [`PlanName`] of its name (replacing a plan of the
     /// same name).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, request::{PlanName, RequestHead}, resolver::Plans};
+    /// let plans = Plans::new(Plan::free()).plan(Plan::pro());
+    /// let mut request = http::Request::new(());
+    /// request.extensions_mut().insert(PlanName::new("pro"));
+    /// assert_eq!(plans.lookup(&RequestHead::new(&request)).unwrap().name(), "pro");
+    /// ```
     #[must_use]
     pub fn plan(mut self, plan: impl Into<Arc<Plan>>) -> Self {
         let plan = plan.into();
@@ -184,6 +192,13 @@ impl Plans {
     }
 
     /// Sets the default plan.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, request::RequestHead, resolver::Plans};
+    /// let plans = Plans::without_default().default_plan(Plan::starter());
+    /// let request = http::Request::new(());
+    /// assert_eq!(plans.lookup(&RequestHead::new(&request)).unwrap().name(), "starter");
+    /// ```
     #[must_use]
     pub fn default_plan(mut self, plan: impl Into<Arc<Plan>>) -> Self {
         self.default = Some(plan.into());
@@ -191,6 +206,14 @@ impl Plans {
     }
 
     /// Gives the tenant with exactly this [`TenantId`] its own plan, whatever its tier.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, request::{RequestHead, TenantId}, resolver::Plans};
+    /// let plans = Plans::new(Plan::free()).tenant("acme", Plan::pro());
+    /// let mut request = http::Request::new(());
+    /// request.extensions_mut().insert(TenantId::new("acme"));
+    /// assert_eq!(plans.lookup(&RequestHead::new(&request)).unwrap().name(), "pro");
+    /// ```
     #[must_use]
     pub fn tenant(mut self, tenant: impl Into<String>, plan: impl Into<Arc<Plan>>) -> Self {
         self.tenants.insert(tenant.into(), plan.into());
@@ -200,6 +223,13 @@ impl Plans {
     /// Applies `plan` to requests whose route (axum's matched template, else the path)
     /// is `pattern`, or starts with it when it ends in `*`. The first matching route
     /// wins. A route plan has its own counters, separate from the default plan's.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, request::RequestHead, resolver::Plans};
+    /// let plans = Plans::new(Plan::pro()).route("/login", Plan::free());
+    /// let request = http::Request::post("/login").body(()).unwrap();
+    /// assert_eq!(plans.lookup(&RequestHead::new(&request)).unwrap().name(), "free");
+    /// ```
     #[must_use]
     pub fn route(mut self, pattern: &str, plan: impl Into<Arc<Plan>>) -> Self {
         self.routes.push((Route::parse(pattern), plan.into()));
@@ -207,6 +237,12 @@ impl Plans {
     }
 
     /// The plan of `request`, without waiting.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, request::RequestHead, resolver::Plans};
+    /// let request = http::Request::new(());
+    /// assert!(Plans::new(Plan::free()).lookup(&RequestHead::new(&request)).is_some());
+    /// ```
     pub fn lookup(&self, request: &RequestHead<'_>) -> Option<Arc<Plan>> {
         if !self.routes.is_empty() {
             let route = request.route();

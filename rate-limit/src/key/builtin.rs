@@ -190,6 +190,10 @@ impl Key {
     }
 
     /// How many parts the key has.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::key::Key::client_ip().parts(), 1);
+    /// ```
     pub fn parts(&self) -> usize {
         self.parts.len()
     }

@@ -112,11 +112,20 @@ pub struct MissingKey {
 
 impl MissingKey {
     /// `what` is missing, e.g. `"client address"` or `"header x-api-key"`.
+    ///
+    /// ```
+    /// let missing = portcullis_rate_limit::key::MissingKey::new("tenant");
+    /// assert_eq!(missing.what(), "tenant");
+    /// ```
     pub fn new(what: impl Into<Cow<'static, str>>) -> Self {
         Self { what: what.into() }
     }
 
     /// What is missing.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_rate_limit::key::MissingKey::new("client address").what(), "client address");
+    /// ```
     pub fn what(&self) -> &str {
         &self.what
     }
@@ -202,6 +211,13 @@ impl KeyBuilder {
 
     /// Writes one part, prefixed by its length (as 8 little-endian bytes, so
     /// fingerprints are the same on every platform).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::key::KeyBuilder;
+    /// let mut key = KeyBuilder::default();
+    /// key.write_part(b"sk_live_1234");
+    /// let fingerprint = key.finish();
+    /// ```
     #[inline]
     pub fn write_part(&mut self, bytes: &[u8]) {
         self.push(&(bytes.len() as u64).to_le_bytes());
@@ -209,6 +225,14 @@ impl KeyBuilder {
     }
 
     /// Writes a tag byte separating kinds of parts.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::key::KeyBuilder;
+    /// let (mut a, mut b) = (KeyBuilder::default(), KeyBuilder::default());
+    /// a.write_tag(1);
+    /// b.write_tag(2);
+    /// assert_ne!(a.finish(), b.finish());
+    /// ```
     #[inline]
     pub fn write_tag(&mut self, tag: u8) {
         self.push(&[tag]);
@@ -237,6 +261,14 @@ impl KeyBuilder {
     }
 
     /// The fingerprint of everything written.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::key::KeyBuilder;
+    /// let (mut a, mut b) = (KeyBuilder::default(), KeyBuilder::default());
+    /// a.write_part(b"same");
+    /// b.write_part(b"same");
+    /// assert_eq!(a.finish(), b.finish());
+    /// ```
     #[inline]
     pub fn finish(self) -> Fingerprint {
         Fingerprint(match self.spilled {
@@ -273,11 +305,21 @@ pub struct Fingerprint(u128);
 
 impl Fingerprint {
     /// A fingerprint from its bits.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::key::Fingerprint;
+    /// assert_eq!(Fingerprint::from_u128(5).as_u128(), 5);
+    /// ```
     pub fn from_u128(bits: u128) -> Self {
         Self(bits)
     }
 
     /// The bits.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::key::Fingerprint;
+    /// assert_eq!(Fingerprint::from_u128(u128::MAX).as_u128(), u128::MAX);
+    /// ```
     pub fn as_u128(self) -> u128 {
         self.0
     }

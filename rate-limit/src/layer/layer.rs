@@ -19,11 +19,21 @@ use crate::{algorithm::Algorithm, quota::Quota, store::memory::MemoryStore};
 
 /// The store a layer uses unless told otherwise: the in-memory store with feature
 /// `memory`, else a [`BoxStore`](crate::store::BoxStore).
+///
+/// ```
+/// use portcullis_rate_limit::layer::{DefaultStore, RateLimitLayer};
+/// let layer: RateLimitLayer = RateLimitLayer::new();
+/// let store: &DefaultStore = layer.store_ref();
+/// ```
 #[cfg(feature = "memory")]
 pub type DefaultStore = MemoryStore;
 
 /// The store a layer uses unless told otherwise: the in-memory store with feature
 /// `memory`, else a [`BoxStore`](crate::store::BoxStore).
+///
+/// ```
+/// use portcullis_rate_limit::layer::DefaultStore;
+/// ```
 #[cfg(not(feature = "memory"))]
 pub type DefaultStore = crate::store::BoxStore;
 
@@ -68,6 +78,11 @@ pub enum OnStoreError {
 }
 
 /// A function computing a request's cost.
+///
+/// ```
+/// use portcullis_rate_limit::{layer::CostFn, request::RequestHead};
+/// let cost: CostFn = |head: &RequestHead<'_>| if head.method() == http::Method::POST { 5 } else { 1 };
+/// ```
 pub type CostFn = fn(&RequestHead<'_>) -> u64;
 
 /// Everything but the key, resolver and store.
@@ -295,11 +310,21 @@ impl<K, P, St> RateLimitLayer<K, P, St> {
     }
 
     /// The counters of this layer's decisions, shared by every clone.
+    ///
+    /// ```
+    /// let layer = portcullis_rate_limit::layer::RateLimitLayer::new();
+    /// assert_eq!(layer.metrics().snapshot().allowed, 0);
+    /// ```
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.shared.config.metrics
     }
 
     /// The store.
+    ///
+    /// ```
+    /// let layer = portcullis_rate_limit::layer::RateLimitLayer::new();
+    /// assert!(layer.store_ref().is_empty());
+    /// ```
     pub fn store_ref(&self) -> &St {
         &self.shared.store
     }

@@ -69,6 +69,14 @@ impl<S> RateLimit<S> {
 
 impl<S, K, P, St> RateLimit<S, K, P, St> {
     /// Limits `inner` as `layer` says, sharing the layer's state.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
+    /// ```
     pub fn new(inner: S, layer: RateLimitLayer<K, P, St>) -> Self {
         Self::from_shared(inner, layer.shared)
     }
@@ -78,21 +86,57 @@ impl<S, K, P, St> RateLimit<S, K, P, St> {
     }
 
     /// The inner service.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
+    /// let inner = service.get_ref();
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
+    /// let inner = service.get_mut();
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
+    /// let inner = service.into_inner();
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
 
     /// The counters of this service's decisions (shared with its layer).
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
+    /// assert_eq!(service.metrics().snapshot().total(), 0);
+    /// ```
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.shared.config.metrics
     }

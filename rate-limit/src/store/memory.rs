@@ -111,12 +111,22 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     /// A store of at most 100,000 keys in 64 shards, dropping keys idle for a minute.
+    ///
+    /// ```
+    /// let store = portcullis_rate_limit::store::memory::MemoryStore::new();
+    /// assert_eq!(store.capacity(), 100_032);
+    /// ```
     pub fn new() -> Self {
         Self::build(DEFAULT_MAX_KEYS, DEFAULT_SHARDS, DEFAULT_IDLE_NANOS)
     }
 
     /// Holds at most `max_keys` keys (at least one per shard). Configure before use:
     /// the store is rebuilt empty.
+    ///
+    /// ```
+    /// let store = portcullis_rate_limit::store::memory::MemoryStore::new().max_keys(6_400);
+    /// assert_eq!(store.capacity(), 6_400);
+    /// ```
     #[must_use]
     pub fn max_keys(self, max_keys: usize) -> Self {
         Self::build(max_keys, self.inner.shards.len(), self.inner.idle_nanos)
@@ -124,6 +134,11 @@ impl MemoryStore {
 
     /// Spreads keys over `shards` locks (rounded up to a power of two). Configure
     /// before use: the store is rebuilt empty.
+    ///
+    /// ```
+    /// let store = portcullis_rate_limit::store::memory::MemoryStore::new().max_keys(1_000).shards(3);
+    /// assert_eq!(store.capacity(), 1_000); // 4 shards of 250
+    /// ```
     #[must_use]
     pub fn shards(self, shards: usize) -> Self {
         Self::build(self.inner.max_keys, shards, self.inner.idle_nanos)
@@ -162,11 +177,23 @@ impl MemoryStore {
     }
 
     /// The most keys the store holds (rounded up to a multiple of the shard count).
+    ///
+    /// ```
+    /// let store = portcullis_rate_limit::store::memory::MemoryStore::new().shards(4).max_keys(10);
+    /// assert_eq!(store.capacity(), 12); // 4 shards of 3
+    /// ```
     pub fn capacity(&self) -> usize {
         self.inner.shard_capacity * self.inner.shards.len()
     }
 
     /// How many (key, plan) states the store holds now.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
+    /// let store = MemoryStore::new();
+    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// assert_eq!(store.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         (0..self.inner.shards.len())
             .map(|index| self.shard(index).map.len())
@@ -174,6 +201,13 @@ impl MemoryStore {
     }
 
     /// Whether the store holds nothing.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
+    /// let store = MemoryStore::new();
+    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// assert!(!store.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -202,6 +236,14 @@ impl MemoryStore {
     }
 
     /// [`Store::check`] without a future: the memory store never waits.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
+    /// let store = MemoryStore::new();
+    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// let outcome = store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// assert_eq!(outcome.statuses()[0].remaining(), 8);
+    /// ```
     pub fn check_now(&self, key: Fingerprint, plan: &Plan, cost: u64, now_ns: u64) -> Outcome {
         let mut outcome = Outcome::empty();
         let map_key = map_key(key, plan);
@@ -231,6 +273,15 @@ impl MemoryStore {
     }
 
     /// [`Store::refund`] without a future.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
+    /// let store = MemoryStore::new();
+    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// store.refund_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// let outcome = store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// assert_eq!(outcome.statuses()[0].remaining(), 9);
+    /// ```
     pub fn refund_now(&self, key: Fingerprint, plan: &Plan, cost: u64, consumed_at_ns: u64) {
         let consumed_at = consumed_at_ns;
         let map_key = map_key(key, plan);

@@ -51,6 +51,12 @@ use crate::key::Fingerprint;
 use crate::plan::Plan;
 
 /// A boxed error from a store's backend.
+///
+/// ```
+/// use portcullis_rate_limit::store::BoxError;
+/// let error: BoxError = "backend down".into();
+/// assert_eq!(error.to_string(), "backend down");
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Why a store could not answer.
@@ -81,6 +87,12 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a backend error.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::store::StoreError;
+    /// let error = StoreError::backend("timed out");
+    /// assert!(matches!(error, StoreError::Backend { .. }));
+    /// ```
     pub fn backend(source: impl Into<BoxError>) -> Self {
         Self::Backend {
             source: source.into(),
@@ -147,6 +159,11 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// A boxed future of a [`DynStore`].
+///
+/// ```
+/// use portcullis_rate_limit::store::BoxFuture;
+/// let future: BoxFuture<u8> = Box::pin(async { 1 });
+/// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The object-safe form of [`Store`], implemented for every store: put one behind an
@@ -235,6 +252,11 @@ pub struct BoxStore {
 
 impl BoxStore {
     /// Boxes `store`.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::store::{BoxStore, memory::MemoryStore};
+    /// let store = BoxStore::new(MemoryStore::new().max_keys(10));
+    /// ```
     pub fn new(store: impl Store) -> Self {
         Self {
             inner: Arc::new(store),
@@ -242,6 +264,13 @@ impl BoxStore {
     }
 
     /// Wraps a store already behind an `Arc<dyn DynStore>`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::store::{BoxStore, DynStore, memory::MemoryStore};
+    /// let shared: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    /// let store = BoxStore::from_arc(shared);
+    /// ```
     pub fn from_arc(inner: Arc<dyn DynStore>) -> Self {
         Self { inner }
     }
