@@ -79,8 +79,44 @@ struct Shard {
 
 #[derive(Debug)]
 struct Entry {
-    states: Box<[QuotaState]>,
+    states: States,
     expires_at: u64,
+}
+
+/// How many states an entry keeps inline (a minute + day plan); more go to the heap.
+const INLINE: usize = 2;
+
+/// An entry's states: inline for small plans, so neither a check nor an insertion
+/// allocates, else boxed.
+#[derive(Debug)]
+enum States {
+    Inline {
+        len: usize,
+        states: [QuotaState; INLINE],
+    },
+    Heap(Box<[QuotaState]>),
+}
+
+impl States {
+    fn new(states: &[QuotaState]) -> Self {
+        if states.len() <= INLINE {
+            let mut inline = [QuotaState::default(); INLINE];
+            inline[..states.len()].copy_from_slice(states);
+            Self::Inline {
+                len: states.len(),
+                states: inline,
+            }
+        } else {
+            Self::Heap(states.into())
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [QuotaState] {
+        match self {
+            Self::Inline { len, states } => &mut states[..*len],
+            Self::Heap(states) => states,
+        }
+    }
 }
 
 /// Fingerprints are uniformly distributed already: use their low bits as the hash.
@@ -244,15 +280,17 @@ impl MemoryStore {
     /// let outcome = store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
     /// assert_eq!(outcome.statuses()[0].remaining(), 8);
     /// ```
+    #[inline]
     pub fn check_now(&self, key: Fingerprint, plan: &Plan, cost: u64, now_ns: u64) -> Outcome {
         let mut outcome = Outcome::empty();
         let map_key = map_key(key, plan);
         let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
         if let Some(entry) = shard.map.get_mut(&map_key) {
-            if entry.states.len() != plan.quotas().len() {
-                entry.states = vec![QuotaState::default(); plan.quotas().len()].into();
+            if entry.states.as_mut_slice().len() != plan.quotas().len() {
+                entry.states = States::new(&vec![QuotaState::default(); plan.quotas().len()]);
             }
-            let expires_at = plan.check_into(&mut entry.states, now_ns, cost, &mut outcome);
+            let states = entry.states.as_mut_slice();
+            let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
             if expires_at > 0 {
                 entry.expires_at = expires_at;
             }
@@ -263,7 +301,7 @@ impl MemoryStore {
         let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
         if outcome.allowed() {
             let entry = Entry {
-                states: states.into(),
+                states: States::new(states),
                 expires_at,
             };
             let idle_before = now_ns.saturating_sub(self.inner.idle_nanos);
@@ -287,7 +325,7 @@ impl MemoryStore {
         let map_key = map_key(key, plan);
         let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
         if let Some(entry) = shard.map.get_mut(&map_key) {
-            plan.refund(&mut entry.states, consumed_at, cost);
+            plan.refund(entry.states.as_mut_slice(), consumed_at, cost);
         }
     }
 
