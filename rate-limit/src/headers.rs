@@ -22,7 +22,7 @@
 //! assert_eq!(mode, HeaderMode::Ietf);
 //! ```
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -115,16 +115,21 @@ pub(crate) fn apply(
                 RATELIMIT_POLICY.clone(),
                 decision.plan().policy_header().clone(),
             );
-            let mut value = String::with_capacity(quota.name().len() + 32);
-            let _ = write!(
-                value,
+            // Written on the stack, copied once into the header value.
+            let mut buffer = [0u8; 128];
+            let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+            let written = write!(
+                cursor,
                 "\"{}\";r={};t={}",
                 quota.name(),
                 status.remaining(),
                 reset
             );
-            if let Ok(value) = HeaderValue::try_from(value) {
-                headers.insert(RATELIMIT.clone(), value);
+            let len = usize::try_from(cursor.position()).unwrap_or(0);
+            if written.is_ok() {
+                if let Ok(value) = HeaderValue::from_bytes(&buffer[..len]) {
+                    headers.insert(RATELIMIT.clone(), value);
+                }
             }
         }
         if mode.legacy() {
