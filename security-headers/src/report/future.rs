@@ -14,12 +14,29 @@ use pin_project_lite::pin_project;
 
 use super::handler::ReportHandler;
 use super::report::ReportFormat;
-use super::service::{CollectorResponse, CspReportCollector, polled_after_completion};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::service::{BoxError, CollectorResponse, CspReportCollector, polled_after_completion};
 
 pin_project! {
     /// Reads the report body, within the size limit, then answers.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::Full;
+    /// use portcullis_security_headers::report::{CspReportCollector, LogOnly, ResponseFuture};
+    /// use tower_service::Service;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut collector = CspReportCollector::new();
+    /// let request = Request::post("/csp-reports")
+    ///     .header("content-type", "application/reports+json")
+    ///     .body(Full::new(Bytes::from_static(b"[]")))
+    ///     .unwrap();
+    /// let future: ResponseFuture<Full<Bytes>, LogOnly> = collector.call(request);
+    /// assert_eq!(future.await.unwrap().status(), StatusCode::NO_CONTENT);
+    /// # }
+    /// ```
     pub struct ResponseFuture<B, H> {
         #[pin]
         state: State<B, H>,

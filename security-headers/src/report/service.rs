@@ -23,7 +23,7 @@ use super::future::ResponseFuture;
 use super::handler::{LogOnly, ReportHandler};
 use super::report::{CspViolation, ParseError, ReportFormat};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const TRACING_TARGET: &str = "portcullis_security_headers::report";
 
@@ -32,12 +32,25 @@ const TRACING_TARGET: &str = "portcullis_security_headers::report";
 pub(super) type CollectorResponse = Response<ResponseBody<Empty<Bytes>>>;
 
 /// The default largest accepted report body: 64 KiB.
+///
+/// ```
+/// assert_eq!(portcullis_security_headers::report::DEFAULT_MAX_BODY_SIZE, 65_536);
+/// ```
 pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
 
 /// The default time during which a repeated violation is dropped: 60 seconds.
+///
+/// ```
+/// use portcullis_security_headers::report::DEFAULT_DEDUP_WINDOW;
+/// assert_eq!(DEFAULT_DEDUP_WINDOW.as_secs(), 60);
+/// ```
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
 
 /// The default number of violation fingerprints remembered for deduplication.
+///
+/// ```
+/// assert_eq!(portcullis_security_headers::report::DEFAULT_DEDUP_CAPACITY, 10_000);
+/// ```
 pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
 
 /// A Tower service that receives CSP violation reports.
