@@ -76,9 +76,11 @@ pub(crate) enum Decorate {
 pub(crate) enum Answer {
     /// An allowed preflight: 204 with these headers.
     Preflight(HeaderMap),
-    /// A 403.
+    /// A 403, the problem made when polled (it keeps the future small).
     Reject {
-        problem: Problem,
+        code: &'static str,
+        title: &'static str,
+        detail: Option<String>,
         reason: CorsRejection,
         grpc: bool,
     },
@@ -148,10 +150,16 @@ where
                         response
                     }
                     Some(Answer::Reject {
-                        problem,
+                        code,
+                        title,
+                        detail,
                         reason,
                         grpc,
                     }) => {
+                        let mut problem = Problem::new(StatusCode::FORBIDDEN, code, title);
+                        if let Some(detail) = detail {
+                            problem = problem.with_detail(detail);
+                        }
                         let mut response = if grpc {
                             problem.into_grpc_response()
                         } else {

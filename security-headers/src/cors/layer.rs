@@ -271,8 +271,9 @@ impl CorsLayer {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Allows one more origin or origin pattern (see
-    /// [`OriginPattern`] for the forms).
+    /// Allows one more origin or origin pattern (see [`OriginPattern`] for the
+    /// forms), answered by echoing it in
+    /// [`Access-Control-Allow-Origin`](https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin).
     ///
     /// Fails on a malformed origin, `null`, a wildcard over a public suffix, a port
     /// wildcard outside [`development`](Self::development), or when any origin is
@@ -291,7 +292,8 @@ impl CorsLayer {
         self.allow_origins(origin.parse::<OriginPattern>()?)
     }
 
-    /// Allows every origin of a list (the origins allowed before stay allowed).
+    /// Allows every origin of a list (the origins allowed before stay allowed), as
+    /// [`Access-Control-Allow-Origin`](https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin) answers.
     ///
     /// Same checks as [`allow_origin`](Self::allow_origin).
     ///
@@ -327,7 +329,8 @@ impl CorsLayer {
     }
 
     /// Allows the origins of a comma-separated list, as read from an environment
-    /// variable such as `ALLOWED_ORIGINS`. Blank items are skipped; same checks as
+    /// variable such as `ALLOWED_ORIGINS` (see
+    /// [`Access-Control-Allow-Origin`](https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin)). Blank items are skipped; same checks as
     /// [`allow_origin`](Self::allow_origin).
     ///
     /// ```
@@ -342,7 +345,8 @@ impl CorsLayer {
         self.allow_origins(origins.parse::<AllowOrigin>()?)
     }
 
-    /// Allows every origin, answering `Access-Control-Allow-Origin: *`.
+    /// Allows every origin, answering
+    /// [`Access-Control-Allow-Origin: *`](https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin).
     ///
     /// Only for public, unauthenticated resources. Fails when credentials are
     /// allowed or origins were listed. Responses then do not vary by origin, so no
@@ -485,7 +489,8 @@ impl CorsLayer {
     }
 
     /// Answers actual (non-preflight) requests from a refused origin with 403
-    /// problem+json instead of passing them, without CORS headers, to the service.
+    /// problem+json ([RFC 9457](https://www.rfc-editor.org/rfc/rfc9457)) instead of
+    /// passing them, without CORS headers, to the service.
     /// Requests a browser marks `Sec-Fetch-Site: same-origin` still pass. On in
     /// [`strict`](Self::strict).
     ///

@@ -1,6 +1,5 @@
 //! [`Cors`]: the service that applies a [`CorsLayer`] configuration.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -9,10 +8,9 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
     ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use portcullis_core::body::ResponseBody;
 use portcullis_core::grpc::is_grpc_request;
-use portcullis_core::problem::Problem;
 use tower_service::Service;
 
 use super::future::{Answer, Decorate, ResponseFuture};
@@ -248,7 +246,13 @@ fn preflight(
         return refuse(CorsRejection::Header, header);
     }
 
-    let mut answer = HeaderMap::with_capacity(8);
+    // Exactly as many entries as inserted below: one allocation, no growth.
+    let entries = 3
+        + usize::from(config.headers.header_value().is_some())
+        + usize::from(config.max_age.is_some())
+        + usize::from(config.credentials)
+        + usize::from(config.private_network);
+    let mut answer = HeaderMap::with_capacity(entries);
     answer.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
     answer.insert(
         ACCESS_CONTROL_ALLOW_METHODS,
@@ -289,23 +293,21 @@ fn reject(
     reason: CorsRejection,
     value: &[u8],
 ) -> Answer {
-    let mut problem = Problem::new(StatusCode::FORBIDDEN, code, title);
-    if config.detailed_rejections {
-        problem = problem.with_detail(detail(reason, value));
-    }
     Answer::Reject {
-        problem,
+        code,
+        title,
+        detail: config.detailed_rejections.then(|| detail(reason, value)),
         reason,
         grpc: is_grpc_request(headers),
     }
 }
 
 /// The development detail: what was refused, quoted (and cut short).
-fn detail(reason: CorsRejection, value: &[u8]) -> Cow<'static, str> {
+fn detail(reason: CorsRejection, value: &[u8]) -> String {
     let quoted = String::from_utf8_lossy(&value[..value.len().min(MAX_QUOTED)]);
-    Cow::Owned(match reason {
+    match reason {
         CorsRejection::Origin => format!("The origin `{quoted}` is not allowed."),
         CorsRejection::Method => format!("The method `{quoted}` is not allowed."),
         CorsRejection::Header => format!("The request header `{quoted}` is not allowed."),
-    })
+    }
 }
