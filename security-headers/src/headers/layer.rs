@@ -704,6 +704,16 @@ impl SecurityHeadersLayer {
         self.state.hsts.as_ref()
     }
 
+    #[cfg(test)]
+    pub(crate) fn shares_state_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn state_arc(&self) -> &Arc<State> {
+        &self.state
+    }
+
     /// The response headers the layer removes.
     pub fn removed_response_headers(&self) -> impl Iterator<Item = &HeaderName> {
         self.state.remove.iter()

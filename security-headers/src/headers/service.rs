@@ -50,6 +50,11 @@ impl<S> SecurityHeaders<S> {
         SecurityHeadersLayer::new()
     }
 
+    #[cfg(test)]
+    pub(crate) fn shares_state_with_layer(&self, layer: &SecurityHeadersLayer) -> bool {
+        Arc::ptr_eq(&self.state, layer.state_arc())
+    }
+
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
