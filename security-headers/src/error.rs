@@ -127,7 +127,6 @@ pub enum ConfigError {
     // ----- csp report collector -----
 
     // ----- cors -----
-
     /// The trusted-proxy or client-IP configuration is invalid.
     #[error(transparent)]
     ClientIp(#[from] portcullis_core::client_ip::ConfigError),

@@ -102,7 +102,12 @@ async fn handlers_change_their_own_headers() {
     let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'self'"));
     assert!(csp.contains("connect-src 'self' https://api.example.com"));
-    assert!(response.extensions().get::<SecurityHeadersOverride>().is_none());
+    assert!(
+        response
+            .extensions()
+            .get::<SecurityHeadersOverride>()
+            .is_none()
+    );
 
     let response = app
         .oneshot(Request::get("/cached").body(Body::empty()).unwrap())
@@ -181,7 +186,11 @@ async fn over_tcp_with_connect_info_and_a_trusted_proxy() {
                 .header("x-forwarded-proto", proto);
         }
         let response = sender
-            .send_request(request.body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap())
+            .send_request(
+                request
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);

@@ -92,10 +92,7 @@ async fn hyper_server_sends_the_headers() {
             .unwrap()
             .to_owned();
         assert!(csp.contains(&format!("script-src 'nonce-{nonce}'")));
-        assert_eq!(
-            csp.contains("upgrade-insecure-requests"),
-            proto == "https"
-        );
+        assert_eq!(csp.contains("upgrade-insecure-requests"), proto == "https");
         nonces.push(nonce);
     }
     assert_ne!(nonces[0], nonces[1]);

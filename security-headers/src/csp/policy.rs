@@ -667,8 +667,8 @@ impl Template {
             value: policy.to_string(),
         };
         if pieces.len() == 1 {
-            let value = HeaderValue::from_maybe_shared(pieces.swap_remove(0))
-                .map_err(|_| invalid())?;
+            let value =
+                HeaderValue::from_maybe_shared(pieces.swap_remove(0)).map_err(|_| invalid())?;
             return Ok(Self::Static(value));
         }
         let len = pieces.iter().map(Bytes::len).sum::<usize>() + (pieces.len() - 1) * NONCE_LEN;
@@ -957,14 +957,17 @@ mod tests {
             policy.sources(Directive::FrameAncestors),
             Some(&[Source::None][..])
         );
-        policy.apply(&PolicyEdit::Replace(Directive::WorkerSrc, vec![api.clone()]));
+        policy.apply(&PolicyEdit::Replace(
+            Directive::WorkerSrc,
+            vec![api.clone()],
+        ));
         assert_eq!(policy.sources(Directive::WorkerSrc), Some(&[api][..]));
     }
 
     #[test]
     fn template_splits_around_nonces() {
-        let template = Template::compile(&Policy::strict(), true, "content-security-policy")
-            .unwrap();
+        let template =
+            Template::compile(&Policy::strict(), true, "content-security-policy").unwrap();
         let Template::Nonce { pieces, len } = &template else {
             panic!("strict has nonces")
         };

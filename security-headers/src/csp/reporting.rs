@@ -96,10 +96,9 @@ impl TryFrom<BTreeMap<String, String>> for ReportingEndpoints {
     type Error = ConfigError;
 
     fn try_from(map: BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        map.iter()
-            .try_fold(Self::new(), |endpoints, (name, url)| {
-                endpoints.endpoint(name, url)
-            })
+        map.iter().try_fold(Self::new(), |endpoints, (name, url)| {
+            endpoints.endpoint(name, url)
+        })
     }
 }
 
@@ -252,7 +251,10 @@ mod tests {
     fn deserializes_from_a_map() {
         let endpoints: ReportingEndpoints =
             serde_json::from_str(r#"{"csp-endpoint": "https://example.com/csp"}"#).unwrap();
-        assert_eq!(endpoints.url("csp-endpoint"), Some("https://example.com/csp"));
+        assert_eq!(
+            endpoints.url("csp-endpoint"),
+            Some("https://example.com/csp")
+        );
         assert!(serde_json::from_str::<ReportingEndpoints>(r#"{"X": "/r"}"#).is_err());
     }
 }

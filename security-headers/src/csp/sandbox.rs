@@ -58,9 +58,7 @@ impl SandboxFlag {
             Self::AllowStorageAccessByUserActivation => "allow-storage-access-by-user-activation",
             Self::AllowTopNavigation => "allow-top-navigation",
             Self::AllowTopNavigationByUserActivation => "allow-top-navigation-by-user-activation",
-            Self::AllowTopNavigationToCustomProtocols => {
-                "allow-top-navigation-to-custom-protocols"
-            }
+            Self::AllowTopNavigationToCustomProtocols => "allow-top-navigation-to-custom-protocols",
         }
     }
 }

@@ -88,8 +88,7 @@ impl Hsts {
 
     /// Refuses `preload` without a one-year `max-age` and `includeSubDomains`.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.preload && (self.max_age < Self::ONE_YEAR.as_secs() || !self.include_subdomains)
-        {
+        if self.preload && (self.max_age < Self::ONE_YEAR.as_secs() || !self.include_subdomains) {
             return Err(ConfigError::HstsPreloadRequirements {
                 max_age: self.max_age,
                 include_subdomains: self.include_subdomains,
@@ -135,7 +134,13 @@ mod tests {
 
     #[test]
     fn preload_rules() {
-        assert!(Hsts::new(Hsts::ONE_YEAR).include_subdomains().preload().validate().is_ok());
+        assert!(
+            Hsts::new(Hsts::ONE_YEAR)
+                .include_subdomains()
+                .preload()
+                .validate()
+                .is_ok()
+        );
         let short = Hsts::new(Duration::from_secs(31_535_999))
             .include_subdomains()
             .preload();

@@ -208,7 +208,10 @@ impl SecurityHeadersLayer {
     /// ));
     /// # Ok::<(), ConfigError>(())
     /// ```
-    pub fn content_security_policy(mut self, policy: impl Into<Policy>) -> Result<Self, ConfigError> {
+    pub fn content_security_policy(
+        mut self,
+        policy: impl Into<Policy>,
+    ) -> Result<Self, ConfigError> {
         let policy = policy.into();
         if self.state.forbid_unsafe_inline_scripts {
             if let Some(directive) = policy.unsafe_inline_script_directive() {
@@ -241,8 +244,10 @@ impl SecurityHeadersLayer {
         mut self,
         policy: impl Into<Policy>,
     ) -> Result<Self, ConfigError> {
-        let compiled =
-            CompiledPolicy::new(policy.into(), SecurityHeader::ContentSecurityPolicyReportOnly)?;
+        let compiled = CompiledPolicy::new(
+            policy.into(),
+            SecurityHeader::ContentSecurityPolicyReportOnly,
+        )?;
         let state = self.state();
         state.csp_report_only = Some(compiled);
         state.refresh();

@@ -89,7 +89,9 @@ mod service;
 mod state;
 
 pub use cross_domain_policies::PermittedCrossDomainPolicies;
-pub use cross_origin::{CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy};
+pub use cross_origin::{
+    CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy,
+};
 pub use dns_prefetch_control::DnsPrefetchControl;
 pub use frame_options::FrameOptions;
 pub use future::ResponseFuture;

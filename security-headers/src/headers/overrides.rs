@@ -119,7 +119,10 @@ impl SecurityHeadersOverride {
         self.edits
             .push(PolicyEdit::Replace(Directive::FrameAncestors, ancestors));
         if only_self {
-            self = self.replace(SecurityHeader::XFrameOptions, FrameOptions::SameOrigin.into());
+            self = self.replace(
+                SecurityHeader::XFrameOptions,
+                FrameOptions::SameOrigin.into(),
+            );
         } else if !nobody {
             self = self.skip(SecurityHeader::XFrameOptions);
         }
@@ -156,8 +159,10 @@ impl SecurityHeadersOverride {
         directive: Directive,
         sources: impl IntoIterator<Item = Source>,
     ) -> Self {
-        self.edits
-            .push(PolicyEdit::Replace(directive, sources.into_iter().collect()));
+        self.edits.push(PolicyEdit::Replace(
+            directive,
+            sources.into_iter().collect(),
+        ));
         self
     }
 
@@ -225,6 +230,9 @@ mod tests {
         let change = SecurityHeadersOverride::new()
             .replace(SecurityHeader::CacheControl, HeaderValue::from_static("a"))
             .replace(SecurityHeader::CacheControl, HeaderValue::from_static("b"));
-        assert_eq!(change.replacement(SecurityHeader::CacheControl).unwrap(), "b");
+        assert_eq!(
+            change.replacement(SecurityHeader::CacheControl).unwrap(),
+            "b"
+        );
     }
 }

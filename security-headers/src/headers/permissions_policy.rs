@@ -133,7 +133,11 @@ impl PermissionsPolicy {
                 reason: "a feature name is lower-case letters, digits and `-`",
             });
         }
-        match self.features.iter_mut().find(|(name, _)| &**name == feature) {
+        match self
+            .features
+            .iter_mut()
+            .find(|(name, _)| &**name == feature)
+        {
             Some((_, existing)) => *existing = allowed,
             None => self.features.push((feature.into(), allowed)),
         }
@@ -194,9 +198,9 @@ fn parse_allowed(entry: &str) -> Result<Allowed, ConfigError> {
         .or_else(|| lower.strip_prefix("http://"));
     let valid = rest.is_some_and(|host| {
         !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'*'))
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'*')
+            })
     });
     if valid {
         Ok(Allowed::Origin(entry.into()))
@@ -252,7 +256,14 @@ mod tests {
 
     #[test]
     fn invalid_entries_are_refused() {
-        for feature in ["", "Camera", "camera=()", "cam era", "1camera", "camera,mic"] {
+        for feature in [
+            "",
+            "Camera",
+            "camera=()",
+            "cam era",
+            "1camera",
+            "camera,mic",
+        ] {
             assert!(matches!(
                 PermissionsPolicy::new().deny(feature),
                 Err(ConfigError::InvalidPermissionsPolicy { .. })

@@ -6,9 +6,9 @@ use tower_service::Service;
 
 use crate::csp::CspNonce;
 
+use super::SecurityHeadersLayer;
 use super::future::ResponseFuture;
 use super::state::State;
-use super::SecurityHeadersLayer;
 
 /// The service of [`SecurityHeadersLayer`]; see the [module docs](super).
 ///

@@ -131,7 +131,9 @@ impl State {
     /// Recomputes the derived flags.
     pub(crate) fn refresh(&mut self) {
         let policies = [&self.csp, &self.csp_report_only];
-        self.needs_nonce = policies.iter().any(|p| p.as_ref().is_some_and(CompiledPolicy::has_nonce));
+        self.needs_nonce = policies
+            .iter()
+            .any(|p| p.as_ref().is_some_and(CompiledPolicy::has_nonce));
         self.needs_https = self.fixed.iter().any(|p| p.https_only)
             || policies
                 .iter()
@@ -139,7 +141,12 @@ impl State {
     }
 
     /// Puts the headers on a response.
-    pub(crate) fn apply<B>(&self, response: &mut Response<B>, https: bool, nonce: Option<&CspNonce>) {
+    pub(crate) fn apply<B>(
+        &self,
+        response: &mut Response<B>,
+        https: bool,
+        nonce: Option<&CspNonce>,
+    ) {
         let overrides = response
             .extensions_mut()
             .remove::<SecurityHeadersOverride>();

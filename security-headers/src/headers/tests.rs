@@ -148,7 +148,11 @@ async fn strict_preset_over_http_has_no_hsts_and_no_upgrade() {
 
 #[tokio::test]
 async fn api_preset_sends_exactly_these_headers() {
-    let (headers, nonce) = run(&SecurityHeadersLayer::api(), get("https://api.example.com/v1")).await;
+    let (headers, nonce) = run(
+        &SecurityHeadersLayer::api(),
+        get("https://api.example.com/v1"),
+    )
+    .await;
     assert_eq!(nonce, None);
     let expected = [
         ("cache-control", "no-store"),
@@ -170,10 +174,17 @@ async fn api_preset_sends_exactly_these_headers() {
     }
     assert_eq!(
         names(&headers),
-        expected.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()
+        expected
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
     );
     // Plain HTTP: everything but HSTS.
-    let (headers, _) = run(&SecurityHeadersLayer::api(), with_host("/v1", "api.example.com")).await;
+    let (headers, _) = run(
+        &SecurityHeadersLayer::api(),
+        with_host("/v1", "api.example.com"),
+    )
+    .await;
     assert_eq!(headers.len(), 6);
     assert!(!headers.contains_key("strict-transport-security"));
     assert_eq!(
@@ -336,9 +347,12 @@ async fn https_from_the_uri_scheme() {
 
 #[tokio::test]
 async fn https_from_a_trusted_proxy_only() {
-    let layer =
-        SecurityHeadersLayer::strict().trusted_proxies("10.0.0.0/8".parse::<TrustedProxies>().unwrap());
-    let xfp = [("x-forwarded-for", "198.51.100.7"), ("x-forwarded-proto", "https")];
+    let layer = SecurityHeadersLayer::strict()
+        .trusted_proxies("10.0.0.0/8".parse::<TrustedProxies>().unwrap());
+    let xfp = [
+        ("x-forwarded-for", "198.51.100.7"),
+        ("x-forwarded-proto", "https"),
+    ];
 
     let (headers, _) = run(&layer, from_peer("10.0.0.5:4000", &xfp)).await;
     assert!(has_hsts(&headers) && has_upgrade(&headers));
@@ -358,7 +372,11 @@ async fn https_from_a_trusted_proxy_only() {
     assert!(!has_hsts(&headers));
 
     // The default layer trusts no proxy at all.
-    let (headers, _) = run(&SecurityHeadersLayer::strict(), from_peer("10.0.0.5:4000", &xfp)).await;
+    let (headers, _) = run(
+        &SecurityHeadersLayer::strict(),
+        from_peer("10.0.0.5:4000", &xfp),
+    )
+    .await;
     assert!(!has_hsts(&headers));
 
     // A trusted proxy saying http.
@@ -379,7 +397,10 @@ async fn https_from_a_trusted_forwarded_header() {
     let (headers, _) = run(&layer, from_peer("127.0.0.1:9000", &forwarded)).await;
     assert!(has_hsts(&headers));
     // X-Forwarded-Proto is not the header this proxy writes.
-    let xfp = [("x-forwarded-for", "198.51.100.7"), ("x-forwarded-proto", "https")];
+    let xfp = [
+        ("x-forwarded-for", "198.51.100.7"),
+        ("x-forwarded-proto", "https"),
+    ];
     let (headers, _) = run(&layer, from_peer("127.0.0.1:9000", &xfp)).await;
     assert!(!has_hsts(&headers));
     // Order of the setters does not matter.
@@ -399,7 +420,13 @@ async fn assume_https_for_in_process_tls() {
     let proxied = layer.clone().trusted_proxies(TrustedProxies::loopback());
     let (headers, _) = run(
         &proxied,
-        from_peer("127.0.0.1:1", &[("x-forwarded-for", "198.51.100.1"), ("x-forwarded-proto", "http")]),
+        from_peer(
+            "127.0.0.1:1",
+            &[
+                ("x-forwarded-for", "198.51.100.1"),
+                ("x-forwarded-proto", "http"),
+            ],
+        ),
     )
     .await;
     assert!(!has_hsts(&headers));
@@ -422,12 +449,18 @@ async fn localhost_and_ip_literals_never_get_hsts() {
         let (headers, _) = run(&layer, with_host("/", host)).await;
         assert!(!has_hsts(&headers) && !has_upgrade(&headers), "{host}");
         let (headers, _) = run(&layer, get(&format!("https://{host}/"))).await;
-        assert!(!has_hsts(&headers) && !has_upgrade(&headers), "https://{host}");
+        assert!(
+            !has_hsts(&headers) && !has_upgrade(&headers),
+            "https://{host}"
+        );
     }
     // Even when a trusted proxy says https.
     let mut request = from_peer(
         "127.0.0.1:1",
-        &[("x-forwarded-for", "198.51.100.1"), ("x-forwarded-proto", "https")],
+        &[
+            ("x-forwarded-for", "198.51.100.1"),
+            ("x-forwarded-proto", "https"),
+        ],
     );
     request
         .headers_mut()
@@ -483,15 +516,20 @@ async fn headers_the_handler_set_are_never_overwritten() {
 async fn override_allows_framing_for_one_route() {
     let layer = SecurityHeadersLayer::strict();
     let (headers, _, response) = run_with(&layer, get("/embed"), |response| {
-        response.extensions_mut().insert(
-            SecurityHeadersOverride::new().allow_framing_by([Source::SelfOrigin]),
-        );
+        response
+            .extensions_mut()
+            .insert(SecurityHeadersOverride::new().allow_framing_by([Source::SelfOrigin]));
     })
     .await;
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("; frame-ancestors 'self';"), "{csp}");
     assert_eq!(headers["x-frame-options"], "SAMEORIGIN");
-    assert!(response.extensions().get::<SecurityHeadersOverride>().is_none());
+    assert!(
+        response
+            .extensions()
+            .get::<SecurityHeadersOverride>()
+            .is_none()
+    );
 
     let partner = Source::host("https://partner.example.com").unwrap();
     let (headers, _, _) = run_with(&layer, get("/embed"), move |response| {
@@ -525,13 +563,19 @@ async fn override_adds_a_source_and_keeps_the_nonce() {
                     Directive::ConnectSrc,
                     Source::host("wss://live.example.com").unwrap(),
                 )
-                .set_directive(Directive::ImgSrc, [Source::SelfOrigin, Source::scheme("data").unwrap()]),
+                .set_directive(
+                    Directive::ImgSrc,
+                    [Source::SelfOrigin, Source::scheme("data").unwrap()],
+                ),
         );
     })
     .await;
     let nonce = nonce.unwrap();
     let expected = strict_csp(&nonce, true)
-        .replace("connect-src 'self'", "connect-src 'self' wss://live.example.com")
+        .replace(
+            "connect-src 'self'",
+            "connect-src 'self' wss://live.example.com",
+        )
         .replace("img-src 'self'", "img-src 'self' data:");
     assert_eq!(headers["content-security-policy"], expected.as_str());
     assert_eq!(headers["cache-control"], "no-store");
@@ -560,10 +604,9 @@ async fn override_skips_and_replaces_headers() {
     assert_eq!(headers["x-frame-options"], "DENY");
 
     let (headers, _, _) = run_with(&layer, get("/"), |response| {
-        response.extensions_mut().insert(
-            SecurityHeadersOverride::new()
-                .skip(SecurityHeader::ContentSecurityPolicy),
-        );
+        response
+            .extensions_mut()
+            .insert(SecurityHeadersOverride::new().skip(SecurityHeader::ContentSecurityPolicy));
     })
     .await;
     assert!(!headers.contains_key("content-security-policy"));
@@ -603,7 +646,10 @@ fn strict_refuses_unsafe_inline_scripts() {
         })
     ));
     let fallback = Policy::new()
-        .directive(Directive::DefaultSrc, [Source::SelfOrigin, Source::UnsafeInline])
+        .directive(
+            Directive::DefaultSrc,
+            [Source::SelfOrigin, Source::UnsafeInline],
+        )
         .unwrap();
     assert!(matches!(
         SecurityHeadersLayer::strict().content_security_policy(fallback),
@@ -616,13 +662,25 @@ fn strict_refuses_unsafe_inline_scripts() {
         .unwrap()
         .directive(Directive::ScriptSrcAttr, [Source::UnsafeInline])
         .unwrap();
-    assert!(SecurityHeadersLayer::strict().content_security_policy(attr).is_err());
+    assert!(
+        SecurityHeadersLayer::strict()
+            .content_security_policy(attr)
+            .is_err()
+    );
     // Styles are not scripts; other presets do not refuse it; report-only only reports.
     let style = Policy::new()
         .directive(Directive::StyleSrc, [Source::UnsafeInline])
         .unwrap();
-    assert!(SecurityHeadersLayer::strict().content_security_policy(style).is_ok());
-    assert!(SecurityHeadersLayer::api().content_security_policy(script.clone()).is_ok());
+    assert!(
+        SecurityHeadersLayer::strict()
+            .content_security_policy(style)
+            .is_ok()
+    );
+    assert!(
+        SecurityHeadersLayer::api()
+            .content_security_policy(script.clone())
+            .is_ok()
+    );
     assert!(
         SecurityHeadersLayer::strict()
             .content_security_policy_report_only(script)
@@ -638,12 +696,23 @@ fn hsts_preload_is_refused_without_its_requirements() {
         .preload();
     assert!(matches!(
         SecurityHeadersLayer::strict().hsts(short),
-        Err(ConfigError::HstsPreloadRequirements { max_age: 86_400, .. })
+        Err(ConfigError::HstsPreloadRequirements {
+            max_age: 86_400,
+            ..
+        })
     ));
     let no_subdomains = Hsts::new(Hsts::TWO_YEARS).preload();
     assert!(SecurityHeadersLayer::strict().hsts(no_subdomains).is_err());
-    assert!(SecurityHeadersLayer::strict().hsts(Hsts::two_years().preload()).is_ok());
-    assert!(SecurityHeadersLayer::strict().hsts(Duration::from_secs(600)).is_ok());
+    assert!(
+        SecurityHeadersLayer::strict()
+            .hsts(Hsts::two_years().preload())
+            .is_ok()
+    );
+    assert!(
+        SecurityHeadersLayer::strict()
+            .hsts(Duration::from_secs(600))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -672,9 +741,10 @@ fn clones_share_one_state() {
     let layer = SecurityHeadersLayer::strict();
     let copy = layer.clone();
     assert!(layer.shares_state_with(&copy));
-    let service = tower_layer::Layer::layer(&layer, service_fn(|_: Request<()>| async {
-        Ok::<_, Infallible>(Response::new(()))
-    }));
+    let service = tower_layer::Layer::layer(
+        &layer,
+        service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }),
+    );
     assert!(service.clone().shares_state_with_layer(&layer));
     // Changing a clone does not change the original.
     let changed = copy.without(SecurityHeader::XFrameOptions);
