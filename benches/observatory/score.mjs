@@ -2,7 +2,7 @@
 // Scores a response with the real MDN HTTP Observatory tests (@mdn/mdn-http-observatory,
 // version pinned in package.json), offline.
 //
-//   node score.mjs fixtures/api.json [--min 130] [--json]
+//   node score.mjs /tmp/api.json [--min 130] [--json]
 //   node score.mjs https://localhost:8443/ [--http-port 8080] [--min 130] [--json]
 //
 // A JSON fixture describes the HTTPS response of the scanned page (see README.md); the

@@ -2,7 +2,7 @@
 // Serves a fixture over HTTPS (and a 301 to it over HTTP) on 127.0.0.1, to check that
 // URL mode and fixture mode of score.mjs agree. See README.md for the test CA.
 //
-//   node serve-fixture.mjs fixtures/strict.json --key leaf.key --cert leaf.pem \
+//   node serve-fixture.mjs /tmp/strict.json --key leaf.key --cert leaf.pem \
 //     [--https-port 8443] [--http-port 8080]
 
 import fs from "node:fs";
