@@ -18,7 +18,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (layer, html) = match preset.as_str() {
         "strict" => (SecurityHeadersLayer::strict(), true),
         "api" => (SecurityHeadersLayer::api(), false),
-        other => return Err(format!("usage: observatory_fixture strict|api (got {other:?})").into()),
+        other => {
+            return Err(format!("usage: observatory_fixture strict|api (got {other:?})").into());
+        }
     };
 
     let app = ServiceBuilder::new().layer(layer).service(service_fn(
