@@ -46,7 +46,6 @@
 //! ```
 
 mod builtin;
-mod sip;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -167,12 +166,11 @@ impl std::error::Error for MissingKey {}
 pub struct KeyBuilder {
     k0: u64,
     k1: u64,
-    // Parts are gathered here and hashed in one go: most keys fit. Longer keys spill
-    // into a streaming hasher, which computes the same function.
+    // Parts are gathered here and hashed in one go (`SipHasher13::hash`): most keys
+    // fit. Longer keys spill into the streaming hasher, which computes the same
+    // function.
     len: usize,
-    /// `BUFFER` bytes of key, then a zero word so the last word can always be read
-    /// whole.
-    buffer: [u8; BUFFER + 8],
+    buffer: [u8; BUFFER],
     spilled: Option<Box<SipHasher13>>,
 }
 
@@ -204,7 +202,7 @@ impl KeyBuilder {
             k0: u64::from_le_bytes([a, b, c, d, e, f, g, h]),
             k1: u64::from_le_bytes([i, j, k, l, m, n, o, p]),
             len: 0,
-            buffer: [0; BUFFER + 8],
+            buffer: [0; BUFFER],
             spilled: None,
         }
     }
@@ -272,7 +270,9 @@ impl KeyBuilder {
     #[inline]
     pub fn finish(self) -> Fingerprint {
         Fingerprint(match self.spilled {
-            None => sip::sip13_128_padded(self.k0, self.k1, &self.buffer, self.len),
+            None => SipHasher13::new_with_keys(self.k0, self.k1)
+                .hash(&self.buffer[..self.len])
+                .as_u128(),
             Some(mut hasher) => {
                 hasher.write(&self.buffer[..self.len]);
                 hasher.finish128().as_u128()
@@ -342,6 +342,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn short_keys_hash_like_the_streaming_hasher() {
+        let data: Vec<u8> = (0..=BUFFER as u32).map(|i| (i * 7 + 3) as u8).collect();
+        for len in 0..=BUFFER {
+            let mut key = KeyBuilder::with_secret(b"0123456789abcdef");
+            key.write(&data[..len]);
+            let mut streaming = SipHasher13::new_with_key(b"0123456789abcdef");
+            streaming.write(&data[..len]);
+            assert_eq!(
+                key.finish().as_u128(),
+                streaming.finish128().as_u128(),
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
     fn long_keys_spill_into_the_same_function() {
         let data: Vec<u8> = (0..500u32).map(|i| (i * 31) as u8).collect();
         for split in [0, 1, 63, 64, 65, 200, 500] {
@@ -360,7 +376,9 @@ mod tests {
             stream.extend_from_slice(&data[..split]);
             stream.extend_from_slice(&((data.len() - split) as u64).to_le_bytes());
             stream.extend_from_slice(&data[split..]);
-            let one_shot = sip::sip13_128(a.k0, a.k1, &stream);
+            let one_shot = SipHasher13::new_with_keys(a.k0, a.k1)
+                .hash(&stream)
+                .as_u128();
             let a = a.finish();
             assert_eq!(a, b.finish(), "split {split}");
             assert_eq!(a.as_u128(), one_shot, "split {split}");
