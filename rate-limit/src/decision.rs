@@ -81,6 +81,7 @@ impl QuotaStatus {
     /// use portcullis_rate_limit::decision::QuotaStatus;
     /// assert!(!QuotaStatus::new(false, 0, Duration::from_secs(1), Duration::from_secs(1)).allowed());
     /// ```
+    #[inline]
     pub fn allowed(&self) -> bool {
         self.retry_after_ns == 0
     }
@@ -132,6 +133,7 @@ impl QuotaStatus {
 }
 
 impl From<Check> for QuotaStatus {
+    #[inline]
     fn from(check: Check) -> Self {
         Self {
             remaining: check.remaining,
@@ -185,6 +187,7 @@ impl Outcome {
         outcome
     }
 
+    #[inline]
     pub(crate) fn empty() -> Self {
         Self {
             len: 0,
@@ -192,6 +195,16 @@ impl Outcome {
         }
     }
 
+    /// The outcome of a one-quota plan.
+    #[inline]
+    pub(crate) fn one(status: QuotaStatus) -> Self {
+        let mut outcome = Self::empty();
+        outcome.statuses[0] = status;
+        outcome.len = 1;
+        outcome
+    }
+
+    #[inline]
     pub(crate) fn push(&mut self, status: QuotaStatus) {
         if let Some(slot) = self.statuses.get_mut(usize::from(self.len)) {
             *slot = status;
@@ -202,7 +215,11 @@ impl Outcome {
     /// On an overall denial nothing was consumed: quotas that had room report the
     /// remaining before this request.
     pub(crate) fn unconsume(&mut self, cost: u64) {
-        for status in self.statuses.iter_mut().filter(|status| status.allowed()) {
+        let len = usize::from(self.len);
+        for status in self.statuses[..len]
+            .iter_mut()
+            .filter(|status| status.allowed())
+        {
             status.remaining = status.remaining.saturating_add(cost);
         }
     }
@@ -215,6 +232,7 @@ impl Outcome {
     /// let denied = QuotaStatus::new(false, 0, Duration::from_secs(1), Duration::from_secs(1));
     /// assert!(!Outcome::from_statuses([denied]).allowed());
     /// ```
+    #[inline]
     pub fn allowed(&self) -> bool {
         self.statuses().iter().all(QuotaStatus::allowed)
     }
@@ -227,6 +245,7 @@ impl Outcome {
     /// let outcome = Plan::free().check(&mut states, 0, 1);
     /// assert_eq!(outcome.statuses().len(), 2);
     /// ```
+    #[inline]
     pub fn statuses(&self) -> &[QuotaStatus] {
         &self.statuses[..usize::from(self.len)]
     }

@@ -205,6 +205,7 @@ impl Quota {
     /// assert!(first.allowed && second.allowed);
     /// assert!(!quota.check(second.state, 0, 1).allowed);
     /// ```
+    #[inline]
     pub fn check(&self, state: QuotaState, now_ns: u64, cost: u64) -> Check {
         match self.algorithm {
             Algorithm::Gcra { .. } => {

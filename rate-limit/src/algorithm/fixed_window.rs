@@ -28,6 +28,7 @@ use super::{Check, QuotaState};
 /// assert!(!fixed_window::check(a.state, 34, 1, 1, 10, false).allowed);
 /// assert!(fixed_window::check(a.state, 35, 1, 1, 10, false).allowed);
 /// ```
+#[inline]
 pub fn check(
     state: QuotaState,
     now: u64,

@@ -48,6 +48,7 @@ pub fn emission_interval(window_ns: u64, limit: u64) -> u64 {
 /// assert!(check.allowed);
 /// assert_eq!((check.state.time, check.remaining, check.reset), (130, 0, 30));
 /// ```
+#[inline]
 pub fn check(state: QuotaState, now: u64, cost: u64, interval: u64, tolerance: u64) -> Check {
     let tat = state.time.max(now);
     let increment = saturate(u128::from(cost) * u128::from(interval));

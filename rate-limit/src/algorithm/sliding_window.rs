@@ -33,6 +33,7 @@ use super::{Check, QuotaState, saturate};
 /// assert_eq!(check.state, QuotaState { time: 0, count: 2, previous: 0 });
 /// assert!(!sliding_window::check(check.state, 6, 1, 2, 10).allowed);
 /// ```
+#[inline]
 pub fn check(state: QuotaState, now: u64, cost: u64, limit: u64, window: u64) -> Check {
     let window = window.max(1);
     let start = now - now % window;

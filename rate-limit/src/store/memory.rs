@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use super::{Store, StoreError, unix_nanos};
 use crate::algorithm::QuotaState;
-use crate::decision::{MAX_QUOTAS, Outcome};
+use crate::decision::{MAX_QUOTAS, Outcome, QuotaStatus};
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 
@@ -111,6 +111,7 @@ impl States {
         }
     }
 
+    #[inline]
     fn as_mut_slice(&mut self) -> &mut [QuotaState] {
         match self {
             Self::Inline { len, states } => &mut states[..*len],
@@ -282,20 +283,25 @@ impl MemoryStore {
     /// ```
     #[inline]
     pub fn check_now(&self, key: Fingerprint, plan: &Plan, cost: u64, now_ns: u64) -> Outcome {
-        let mut outcome = Outcome::empty();
         let map_key = map_key(key, plan);
         let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
         if let Some(entry) = shard.map.get_mut(&map_key) {
-            if entry.states.as_mut_slice().len() != plan.quotas().len() {
-                entry.states = States::new(&vec![QuotaState::default(); plan.quotas().len()]);
+            if let ([quota], [state]) = (plan.quotas(), entry.states.as_mut_slice()) {
+                // One quota, the common case: hold the lock only to update the state,
+                // and build the outcome after releasing it.
+                let check = quota.check(*state, now_ns, cost);
+                if check.allowed {
+                    *state = check.state;
+                    if check.expires_at > 0 {
+                        entry.expires_at = check.expires_at;
+                    }
+                }
+                drop(shard);
+                return Outcome::one(QuotaStatus::from(check));
             }
-            let states = entry.states.as_mut_slice();
-            let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
-            if expires_at > 0 {
-                entry.expires_at = expires_at;
-            }
-            return outcome;
+            return Self::check_entry(entry, plan, cost, now_ns);
         }
+        let mut outcome = Outcome::empty();
         let mut states = [QuotaState::default(); MAX_QUOTAS];
         let states = &mut states[..plan.quotas().len().min(MAX_QUOTAS)];
         let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
@@ -306,6 +312,20 @@ impl MemoryStore {
             };
             let idle_before = now_ns.saturating_sub(self.inner.idle_nanos);
             shard.insert(map_key, entry, idle_before, self.inner.shard_capacity);
+        }
+        outcome
+    }
+
+    /// A check of a key the store holds, for plans of several quotas.
+    fn check_entry(entry: &mut Entry, plan: &Plan, cost: u64, now_ns: u64) -> Outcome {
+        let mut outcome = Outcome::empty();
+        if entry.states.as_mut_slice().len() != plan.quotas().len() {
+            entry.states = States::new(&vec![QuotaState::default(); plan.quotas().len()]);
+        }
+        let states = entry.states.as_mut_slice();
+        let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
+        if expires_at > 0 {
+            entry.expires_at = expires_at;
         }
         outcome
     }
@@ -329,6 +349,7 @@ impl MemoryStore {
         }
     }
 
+    #[inline]
     fn shard(&self, index: usize) -> MutexGuard<'_, Shard> {
         // A panic while holding a shard cannot leave a state half-written (states are
         // plain integers written together), so a poisoned lock is still usable.
