@@ -3,7 +3,10 @@
 //! - `check/*`: one in-memory check of a client IP (fingerprint, clock read, store),
 //!   one quota and two quotas (minute + day), against `governor`'s keyed check.
 //! - `layer/*`: the whole layer on an axum route against `tower_governor`'s layer on
-//!   the same route (with its headers on), and the bare route.
+//!   the same route (with its headers on), and the bare route. `portcullis_one_quota`
+//!   sends the default header set (IETF and legacy, five headers);
+//!   `portcullis_legacy_headers` only the legacy `X-RateLimit-*` three, the closest to
+//!   tower_governor's two `x-ratelimit-*` headers.
 //!
 //! Keys rotate over 1,024 client addresses already in the store; limits are high
 //! enough that every request passes, so every iteration does the same work.
@@ -160,6 +163,12 @@ fn layers(c: &mut Criterion) {
             .key(Key::client_ip())
             .plan(one_quota()),
     );
+    let portcullis_legacy_headers = route().layer(
+        RateLimitLayer::new()
+            .key(Key::client_ip())
+            .plan(one_quota())
+            .headers(portcullis_rate_limit::headers::HeaderMode::Legacy),
+    );
     let portcullis_no_headers = route().layer(
         RateLimitLayer::new()
             .key(Key::client_ip())
@@ -187,6 +196,7 @@ fn layers(c: &mut Criterion) {
         ("axum_bare", bare),
         ("tower_governor", tower_governor),
         ("portcullis_one_quota", portcullis),
+        ("portcullis_legacy_headers", portcullis_legacy_headers),
         ("portcullis_no_headers", portcullis_no_headers),
         ("portcullis_two_quotas", portcullis_two),
     ] {

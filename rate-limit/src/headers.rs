@@ -22,8 +22,7 @@
 //! assert_eq!(mode, HeaderMode::Ietf);
 //! ```
 
-use std::io::Write as _;
-
+use bytes::Bytes;
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -93,70 +92,135 @@ impl HeaderMode {
 }
 
 /// Writes the headers of `decision` into `headers`; `Retry-After` when `rejected`.
+///
+/// Values that never change per plan (`RateLimit-Policy`, `X-RateLimit-Limit`) were
+/// built with the plan; the varying numbers are written on the stack and share one
+/// allocation (small numbers need none), and the map grows at most once.
 pub(crate) fn apply(
     mode: HeaderMode,
     decision: &Decision,
     headers: &mut HeaderMap,
     rejected: bool,
 ) {
+    let retry_after = if rejected {
+        decision.retry_after()
+    } else {
+        None
+    };
     let index = decision.most_constraining_index();
     let quota = index.and_then(|index| Some((index, decision.plan().quotas().get(index)?)));
     let status = index.and_then(|index| decision.outcome().statuses().get(index));
-    if let (Some((index, quota)), Some(status)) = (quota, status) {
-        // Grow the map once, not once per header.
-        headers.reserve(6);
-        let reset = if decision.allowed() {
-            status.reset_secs()
-        } else {
-            status.retry_after_secs()
-        };
-        if mode.ietf() {
-            headers.insert(
-                RATELIMIT_POLICY.clone(),
-                decision.plan().policy_header().clone(),
-            );
-            // Written on the stack, copied once into the header value.
-            let mut buffer = [0u8; 128];
-            let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-            let written = write!(
-                cursor,
-                "\"{}\";r={};t={}",
-                quota.name(),
-                status.remaining(),
-                reset
-            );
-            let len = usize::try_from(cursor.position()).unwrap_or(0);
-            if written.is_ok() {
-                if let Ok(value) = HeaderValue::from_bytes(&buffer[..len]) {
-                    headers.insert(RATELIMIT.clone(), value);
-                }
-            }
+    let (ietf, legacy) = (mode.ietf(), mode.legacy());
+    let Some(((index, quota), status)) = quota.zip(status).filter(|_| ietf || legacy) else {
+        if let Some(retry_after) = retry_after {
+            headers.insert(RETRY_AFTER, retry_after_value(retry_after));
         }
-        if mode.legacy() {
-            if let Some(limit) = decision.plan().limit_header(index) {
-                headers.insert(X_RATELIMIT_LIMIT.clone(), limit.clone());
+        return;
+    };
+    headers.reserve(
+        usize::from(ietf) * 2 + usize::from(legacy) * 3 + usize::from(retry_after.is_some()),
+    );
+    let reset = if decision.allowed() {
+        status.reset_secs()
+    } else {
+        status.retry_after_secs()
+    };
+    let remaining = status.remaining();
+    // `"minute";r=59;t=1`; the legacy values are slices of the same text.
+    let mut text = Text::default();
+    if ietf {
+        text.push(b"\"");
+        text.push(quota.name().as_bytes());
+        text.push(b"\";r=");
+    }
+    let remaining_at = text.push_number(remaining);
+    if ietf {
+        text.push(b";t=");
+    }
+    let reset_at = text.push_number(reset);
+    let mut text = (ietf || remaining >= SMALL || reset >= SMALL).then(|| Bytes::from_owner(text));
+    if ietf {
+        headers.insert(
+            RATELIMIT_POLICY.clone(),
+            decision.plan().policy_header().clone(),
+        );
+        // Shared with the legacy values, else handed over.
+        let ratelimit = if legacy { text.clone() } else { text.take() };
+        if let Some(ratelimit) = ratelimit {
+            if let Ok(value) = HeaderValue::from_maybe_shared(ratelimit) {
+                headers.insert(RATELIMIT.clone(), value);
             }
-            headers.insert(
-                X_RATELIMIT_REMAINING.clone(),
-                small_number(status.remaining()),
-            );
-            headers.insert(X_RATELIMIT_RESET.clone(), small_number(reset));
         }
     }
-    if rejected {
-        if let Some(retry_after) = decision.retry_after() {
-            let seconds = retry_after.as_nanos().div_ceil(1_000_000_000).max(1);
-            headers.insert(
-                RETRY_AFTER,
-                HeaderValue::from(u64::try_from(seconds).unwrap_or(u64::MAX)),
-            );
+    if legacy {
+        if let Some(limit) = decision.plan().limit_header(index) {
+            headers.insert(X_RATELIMIT_LIMIT.clone(), limit.clone());
+        }
+        let number = |value: u64, at: std::ops::Range<usize>| match &text {
+            Some(text) if value >= SMALL => HeaderValue::from_maybe_shared(text.slice(at))
+                .unwrap_or_else(|_| HeaderValue::from(value)),
+            _ => small_number(value),
+        };
+        headers.insert(
+            X_RATELIMIT_REMAINING.clone(),
+            number(remaining, remaining_at),
+        );
+        headers.insert(X_RATELIMIT_RESET.clone(), number(reset, reset_at));
+    }
+    if let Some(retry_after) = retry_after {
+        headers.insert(RETRY_AFTER, retry_after_value(retry_after));
+    }
+}
+
+fn retry_after_value(retry_after: std::time::Duration) -> HeaderValue {
+    let seconds = retry_after.as_nanos().div_ceil(1_000_000_000).max(1);
+    small_number(u64::try_from(seconds).unwrap_or(u64::MAX))
+}
+
+/// The varying header text of one response, written on the stack: a quoted quota name
+/// (at most 64 bytes) and two numbers always fit.
+struct Text {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 128],
+            len: 0,
         }
     }
 }
 
+impl Text {
+    fn push(&mut self, bytes: &[u8]) {
+        if let Some(slot) = self.bytes.get_mut(self.len..self.len + bytes.len()) {
+            slot.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    /// Writes `value` in decimal; returns where it was written.
+    fn push_number(&mut self, value: u64) -> std::ops::Range<usize> {
+        let start = self.len;
+        self.push(itoa::Buffer::new().format(value).as_bytes());
+        start..self.len
+    }
+}
+
+impl AsRef<[u8]> for Text {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Numbers below this come from [`small_number`]'s table.
+const SMALL: u64 = 64;
+
 /// Header values of small numbers come from a table built at compile time.
 fn small_number(value: u64) -> HeaderValue {
-    const DIGITS: [&str; 64] = [
+    const DIGITS: [&str; SMALL as usize] = [
         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
         "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31",
         "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46",
@@ -220,6 +284,26 @@ mod tests {
         assert_eq!(headers[&RATELIMIT], "\"minute\";r=0;t=1");
         assert_eq!(headers[RETRY_AFTER], "1");
         assert_eq!(headers[&X_RATELIMIT_RESET], "1");
+    }
+
+    #[test]
+    fn large_numbers_share_one_value_across_headers() {
+        let plan = Arc::new(Plan::pro());
+        let mut states = [QuotaState::default(); 2];
+        let outcome = plan.check(&mut states, 20_000 * DAY, 1);
+        let decision = Decision::new(plan, outcome, 1, 20_000 * DAY, false);
+        for mode in [HeaderMode::Both, HeaderMode::Legacy, HeaderMode::Ietf] {
+            let mut headers = HeaderMap::new();
+            apply(mode, &decision, &mut headers, false);
+            if mode.ietf() {
+                assert_eq!(headers[&RATELIMIT], "\"minute\";r=299;t=1");
+            }
+            if mode.legacy() {
+                assert_eq!(headers[&X_RATELIMIT_LIMIT], "300");
+                assert_eq!(headers[&X_RATELIMIT_REMAINING], "299");
+                assert_eq!(headers[&X_RATELIMIT_RESET], "1");
+            }
+        }
     }
 
     #[test]
