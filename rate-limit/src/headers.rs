@@ -117,8 +117,10 @@ pub(crate) fn apply(
         }
         return;
     };
+    // Room for these headers and the `Content-Length` the framework adds after us, so
+    // a map too small for them all grows once, before it holds them.
     headers.reserve(
-        usize::from(ietf) * 2 + usize::from(legacy) * 3 + usize::from(retry_after.is_some()),
+        usize::from(ietf) * 2 + usize::from(legacy) * 3 + usize::from(retry_after.is_some()) + 1,
     );
     let reset = if decision.allowed() {
         status.reset_secs()
