@@ -196,6 +196,7 @@ impl Outcome {
     }
 
     /// The outcome of a one-quota plan.
+    #[cfg(feature = "memory")]
     #[inline]
     pub(crate) fn one(status: QuotaStatus) -> Self {
         let mut outcome = Self::empty();
