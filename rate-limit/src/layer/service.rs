@@ -179,7 +179,7 @@ where
                             self.shared.clone(),
                             future,
                             None,
-                            Fingerprint::from_u128(0),
+                            Fingerprint::from_u64(0),
                         );
                     }
                     OnMissingKey::SharedKey => {

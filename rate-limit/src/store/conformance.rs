@@ -62,14 +62,14 @@ pub async fn run<S: Store>(make_store: impl Fn() -> S) {
 
 async fn check<S: Store>(
     store: &S,
-    key: u128,
+    key: u64,
     plan: &Arc<Plan>,
     cost: u64,
     at: Duration,
 ) -> Outcome {
     store
         .check(
-            Fingerprint::from_u128(key),
+            Fingerprint::from_u64(key),
             plan,
             cost,
             super::unix_nanos(at),
@@ -306,12 +306,7 @@ pub async fn refunds<S: Store>(store: S) {
         );
     }
     store
-        .refund(
-            Fingerprint::from_u128(1),
-            &plan,
-            2,
-            super::unix_nanos(EPOCH),
-        )
+        .refund(Fingerprint::from_u64(1), &plan, 2, super::unix_nanos(EPOCH))
         .await
         .unwrap_or_else(|error| panic!("conformance: refund failed: {error}"));
     let after = check(&store, 1, &plan, 1, EPOCH).await;
@@ -370,7 +365,7 @@ pub async fn matches_the_model<S: Store>(store: S) {
         Quota::per_minute("calendar", 60)
             .with_algorithm(Algorithm::fixed_window_from_first_request()),
     ]);
-    let mut model: HashMap<u128, Vec<QuotaState>> = HashMap::new();
+    let mut model: HashMap<u64, Vec<QuotaState>> = HashMap::new();
     let mut now = EPOCH;
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     for step in 0..3_000 {
@@ -378,7 +373,7 @@ pub async fn matches_the_model<S: Store>(store: S) {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         now += Duration::from_millis(seed % 700);
-        let key = u128::from(seed >> 32) % 3;
+        let key = (seed >> 32) % 3;
         let cost = 1 + (seed >> 20) % 3;
         let states = model
             .entry(key)

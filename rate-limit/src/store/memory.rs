@@ -1,6 +1,6 @@
 //! The in-memory store: sharded, bounded, for one process.
 //!
-//! Keys are spread over shards, each a `Mutex<HashMap>` keyed by the 128-bit
+//! Keys are spread over shards, each a `Mutex<HashMap>` keyed by the 64-bit
 //! fingerprint (already a good hash, so the map does not hash again). A check on a key
 //! the store already holds locks one shard, updates its states in place and allocates
 //! nothing.
@@ -26,7 +26,7 @@
 //! let store = MemoryStore::new().max_keys(10_000);
 //! let plan = Arc::new(Plan::free());
 //! let now = 1_700_000_000_000_000_000; // ns since the Unix epoch
-//! let outcome = store.check_now(Fingerprint::from_u128(1), &plan, 1, now);
+//! let outcome = store.check_now(Fingerprint::from_u64(1), &plan, 1, now);
 //! assert!(outcome.allowed());
 //! assert_eq!(store.len(), 1);
 //! ```
@@ -73,8 +73,8 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<u128, Entry, BuildHasherDefault<FingerprintHasher>>,
-    order: VecDeque<u128>,
+    map: HashMap<u64, Entry, BuildHasherDefault<FingerprintHasher>>,
+    order: VecDeque<u64>,
 }
 
 #[derive(Debug)]
@@ -135,8 +135,8 @@ impl Hasher for FingerprintHasher {
         }
     }
 
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
@@ -228,7 +228,7 @@ impl MemoryStore {
     /// ```
     /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
     /// let store = MemoryStore::new();
-    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// store.check_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
     /// assert_eq!(store.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
@@ -242,7 +242,7 @@ impl MemoryStore {
     /// ```
     /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
     /// let store = MemoryStore::new();
-    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// store.check_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
     /// assert!(!store.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -258,7 +258,7 @@ impl MemoryStore {
     /// const SECOND: u64 = 1_000_000_000;
     /// let store = MemoryStore::new();
     /// let plan = Arc::new(Plan::new("p", [Quota::per_second("s", 5)]).unwrap());
-    /// store.check_now(Fingerprint::from_u128(1), &plan, 1, 100 * SECOND);
+    /// store.check_now(Fingerprint::from_u64(1), &plan, 1, 100 * SECOND);
     /// store.purge_expired(101 * SECOND);
     /// assert!(store.is_empty());
     /// ```
@@ -277,8 +277,8 @@ impl MemoryStore {
     /// ```
     /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
     /// let store = MemoryStore::new();
-    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
-    /// let outcome = store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// store.check_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
+    /// let outcome = store.check_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
     /// assert_eq!(outcome.statuses()[0].remaining(), 8);
     /// ```
     #[inline]
@@ -335,9 +335,9 @@ impl MemoryStore {
     /// ```
     /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::memory::MemoryStore};
     /// let store = MemoryStore::new();
-    /// store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
-    /// store.refund_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
-    /// let outcome = store.check_now(Fingerprint::from_u128(1), &Plan::free(), 1, 0);
+    /// store.check_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
+    /// store.refund_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
+    /// let outcome = store.check_now(Fingerprint::from_u64(1), &Plan::free(), 1, 0);
     /// assert_eq!(outcome.statuses()[0].remaining(), 9);
     /// ```
     pub fn refund_now(&self, key: Fingerprint, plan: &Plan, cost: u64, consumed_at_ns: u64) {
@@ -361,7 +361,7 @@ impl MemoryStore {
 
 impl Shard {
     /// Inserts a new key; drops keys whose state expired before `idle_before`.
-    fn insert(&mut self, key: u128, entry: Entry, idle_before: u64, capacity: usize) {
+    fn insert(&mut self, key: u64, entry: Entry, idle_before: u64, capacity: usize) {
         self.map.insert(key, entry);
         self.order.push_back(key);
         // Amortized sweep: look at the oldest few keys.
@@ -389,13 +389,14 @@ impl Shard {
 }
 
 /// One map key per (key, plan): the plan's id folded into the fingerprint.
-fn map_key(key: Fingerprint, plan: &Plan) -> u128 {
-    let id = u128::from(plan.id());
-    key.as_u128() ^ (id << 64 | id).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+fn map_key(key: Fingerprint, plan: &Plan) -> u64 {
+    key.as_u64() ^ plan.id().wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-fn shard_index(map_key: u128, mask: usize) -> usize {
-    (map_key >> 96) as usize & mask
+/// The shard of a map key: bits 32 to 47, apart from the bits the map itself uses
+/// (the low bits pick a bucket, the top seven are its tag).
+fn shard_index(map_key: u64, mask: usize) -> usize {
+    (map_key >> 32) as usize & mask
 }
 
 impl Store for MemoryStore {
@@ -446,9 +447,8 @@ mod tests {
     fn a_flood_of_distinct_keys_stays_bounded() {
         let store = MemoryStore::new().max_keys(1_000).shards(4);
         let plan = Plan::new("p", [Quota::per_hour("hour", 10)]).unwrap();
-        for key in 0..50_000u128 {
-            let key =
-                Fingerprint::from_u128(key.wrapping_mul(0x9e37_79b9_7f4a_7c15_1234_5678_9abc_def1));
+        for key in 0..50_000u64 {
+            let key = Fingerprint::from_u64(key.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             assert!(store.check_now(key, &plan, 1, NOW).allowed());
             assert!(store.len() <= store.capacity());
         }
@@ -466,15 +466,15 @@ mod tests {
             .shards(1)
             .idle_timeout(Duration::from_secs(10));
         let plan = Plan::new("p", [Quota::per_second("second", 10)]).unwrap();
-        for key in 0..1_000u128 {
-            store.check_now(Fingerprint::from_u128(key), &plan, 1, NOW);
+        for key in 0..1_000u64 {
+            store.check_now(Fingerprint::from_u64(key), &plan, 1, NOW);
         }
         assert_eq!(store.len(), 1_000);
         // A minute later, every old state has been idle for 10 s: new keys sweep them
         // out.
         let later = NOW + 60 * SECOND;
-        for key in 1_000..1_600u128 {
-            store.check_now(Fingerprint::from_u128(key), &plan, 1, later);
+        for key in 1_000..1_600u64 {
+            store.check_now(Fingerprint::from_u64(key), &plan, 1, later);
         }
         assert!(store.len() <= 600 + 1, "{}", store.len());
         store.purge_expired(later + 60 * SECOND);
@@ -486,7 +486,7 @@ mod tests {
         let store = MemoryStore::new();
         let a = Plan::new("a", [Quota::per_minute("minute", 1)]).unwrap();
         let b = Plan::new("b", [Quota::per_minute("minute", 1)]).unwrap();
-        let key = Fingerprint::from_u128(42);
+        let key = Fingerprint::from_u64(42);
         assert!(store.check_now(key, &a, 1, NOW).allowed());
         assert!(!store.check_now(key, &a, 1, NOW).allowed());
         assert!(store.check_now(key, &b, 1, NOW).allowed());
@@ -498,7 +498,7 @@ mod tests {
         let plan = Plan::new("p", [Quota::per_minute("minute", 2)]).unwrap();
         assert!(
             !store
-                .check_now(Fingerprint::from_u128(1), &plan, 3, NOW)
+                .check_now(Fingerprint::from_u64(1), &plan, 3, NOW)
                 .allowed()
         );
         assert!(store.is_empty());

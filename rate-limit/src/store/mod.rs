@@ -27,7 +27,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let store = MemoryStore::new();
 //! let plan = Arc::new(Plan::free());
-//! let key = Fingerprint::from_u128(7);
+//! let key = Fingerprint::from_u64(7);
 //! let now = 1_700_000_000_000_000_000; // ns since the Unix epoch
 //! let outcome = store.check(key, &plan, 1, now).await.unwrap();
 //! assert!(outcome.allowed());
