@@ -1,7 +1,8 @@
 //! What the limiter decided for a request, for headers, audit and metrics.
 //!
 //! A store answers a check with an [`Outcome`]: one [`QuotaStatus`] per quota of the
-//! plan, inline (no allocation). The layer wraps it in a [`Decision`] with the plan and
+//! plan, inline for plans of up to two quotas (no allocation). The layer wraps it in a
+//! [`Decision`] with the plan and
 //! puts it into the request extensions (for the handler) and the response extensions
 //! (for an outer audit layer), whether the request passed or not.
 //!
@@ -21,6 +22,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use smallvec::SmallVec;
 
 use crate::algorithm::Check;
 use crate::plan::Plan;
@@ -151,7 +154,11 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A store's answer to a check: the status of each quota, in plan order, kept inline.
+/// How many statuses an [`Outcome`] keeps inline; larger plans' go to the heap.
+const INLINE_STATUSES: usize = 2;
+
+/// A store's answer to a check: the status of each quota, in plan order, kept inline
+/// for plans of up to two quotas.
 ///
 /// ```
 /// use std::time::Duration;
@@ -164,10 +171,9 @@ fn nanos(duration: Duration) -> u64 {
 /// assert!(!outcome.allowed());
 /// assert_eq!(outcome.statuses().len(), 2);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    len: u8,
-    statuses: [QuotaStatus; MAX_QUOTAS],
+    statuses: SmallVec<[QuotaStatus; INLINE_STATUSES]>,
 }
 
 impl Outcome {
@@ -180,18 +186,8 @@ impl Outcome {
     /// assert!(outcome.allowed());
     /// ```
     pub fn from_statuses(statuses: impl IntoIterator<Item = QuotaStatus>) -> Self {
-        let mut outcome = Self::empty();
-        for status in statuses {
-            outcome.push(status);
-        }
-        outcome
-    }
-
-    #[inline]
-    pub(crate) fn empty() -> Self {
         Self {
-            len: 0,
-            statuses: [QuotaStatus::default(); MAX_QUOTAS],
+            statuses: statuses.into_iter().take(MAX_QUOTAS).collect(),
         }
     }
 
@@ -199,29 +195,45 @@ impl Outcome {
     #[cfg(feature = "memory")]
     #[inline]
     pub(crate) fn one(status: QuotaStatus) -> Self {
-        let mut outcome = Self::empty();
-        outcome.statuses[0] = status;
-        outcome.len = 1;
-        outcome
-    }
-
-    #[inline]
-    pub(crate) fn push(&mut self, status: QuotaStatus) {
-        if let Some(slot) = self.statuses.get_mut(usize::from(self.len)) {
-            *slot = status;
-            self.len += 1;
+        Self {
+            statuses: SmallVec::from_buf_and_len([status, QuotaStatus::default()], 1),
         }
     }
 
-    /// On an overall denial nothing was consumed: quotas that had room report the
-    /// remaining before this request.
-    pub(crate) fn unconsume(&mut self, cost: u64) {
-        let len = usize::from(self.len);
-        for status in self.statuses[..len]
-            .iter_mut()
-            .filter(|status| status.allowed())
-        {
-            status.remaining = status.remaining.saturating_add(cost);
+    /// The outcome of a two-quota plan's checks for a request of `cost`.
+    #[cfg(feature = "memory")]
+    #[inline]
+    pub(crate) fn two(first: Check, second: Check, cost: u64) -> Self {
+        let allowed = first.allowed && second.allowed;
+        let status = |check: Check| {
+            let mut status = QuotaStatus::from(check);
+            if !allowed && check.allowed {
+                status.remaining = status.remaining.saturating_add(cost);
+            }
+            status
+        };
+        Self {
+            statuses: SmallVec::from_buf([status(first), status(second)]),
+        }
+    }
+
+    /// The outcome of these checks of a plan's quotas (in plan order) for a request of
+    /// `cost`. On an overall denial nothing was consumed: quotas that had room report
+    /// the remaining before this request.
+    #[inline]
+    pub(crate) fn from_checks(checks: &[Check], cost: u64) -> Self {
+        let allowed = checks.iter().all(|check| check.allowed);
+        Self {
+            statuses: checks
+                .iter()
+                .map(|check| {
+                    let mut status = QuotaStatus::from(*check);
+                    if !allowed && check.allowed {
+                        status.remaining = status.remaining.saturating_add(cost);
+                    }
+                    status
+                })
+                .collect(),
         }
     }
 
@@ -248,7 +260,7 @@ impl Outcome {
     /// ```
     #[inline]
     pub fn statuses(&self) -> &[QuotaStatus] {
-        &self.statuses[..usize::from(self.len)]
+        &self.statuses
     }
 }
 
@@ -267,14 +279,10 @@ impl Outcome {
 /// assert_eq!(decision.most_constraining().unwrap().0.name(), "minute");
 /// ```
 ///
-/// Cheap to clone: the decision is shared behind an `Arc`.
+/// Cheap to clone: the plan is shared behind an `Arc`, and the numbers of plans of up
+/// to two quotas are kept inline, so a clone allocates nothing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
-    inner: Arc<DecisionInner>,
-}
-
-#[derive(Debug, PartialEq)]
-struct DecisionInner {
     plan: Arc<Plan>,
     outcome: Outcome,
     cost: u64,
@@ -303,13 +311,11 @@ impl Decision {
         shadow: bool,
     ) -> Self {
         Self {
-            inner: Arc::new(DecisionInner {
-                plan,
-                outcome,
-                cost,
-                decided_at_ns,
-                shadow,
-            }),
+            plan,
+            outcome,
+            cost,
+            decided_at_ns,
+            shadow,
         }
     }
 
@@ -325,11 +331,11 @@ impl Decision {
     /// assert_eq!(decision.plan().name(), "free");
     /// ```
     pub fn plan(&self) -> &Plan {
-        &self.inner.plan
+        &self.plan
     }
 
     pub(crate) fn plan_arc(&self) -> &Arc<Plan> {
-        &self.inner.plan
+        &self.plan
     }
 
     /// The store's outcome.
@@ -344,7 +350,7 @@ impl Decision {
     /// assert_eq!(decision.outcome().statuses()[0].remaining(), 9);
     /// ```
     pub fn outcome(&self) -> &Outcome {
-        &self.inner.outcome
+        &self.outcome
     }
 
     /// Whether every quota allowed the request.
@@ -359,7 +365,7 @@ impl Decision {
     /// assert!(decision.allowed());
     /// ```
     pub fn allowed(&self) -> bool {
-        self.inner.outcome.allowed()
+        self.outcome.allowed()
     }
 
     /// Whether the request was refused: denied and not in shadow mode.
@@ -374,7 +380,7 @@ impl Decision {
     /// assert!(!decision.rejected());
     /// ```
     pub fn rejected(&self) -> bool {
-        !self.allowed() && !self.inner.shadow
+        !self.allowed() && !self.shadow
     }
 
     /// Whether the layer runs in shadow (dry-run) mode: a denial was only recorded.
@@ -389,7 +395,7 @@ impl Decision {
     /// assert!(!decision.shadow());
     /// ```
     pub fn shadow(&self) -> bool {
-        self.inner.shadow
+        self.shadow
     }
 
     /// The request's cost.
@@ -404,7 +410,7 @@ impl Decision {
     /// assert_eq!(decision.cost(), 1);
     /// ```
     pub fn cost(&self) -> u64 {
-        self.inner.cost
+        self.cost
     }
 
     /// When the decision was made, since the Unix epoch.
@@ -419,11 +425,11 @@ impl Decision {
     /// assert_eq!(decision.decided_at(), std::time::Duration::from_secs(5));
     /// ```
     pub fn decided_at(&self) -> Duration {
-        Duration::from_nanos(self.inner.decided_at_ns)
+        Duration::from_nanos(self.decided_at_ns)
     }
 
     pub(crate) fn decided_at_ns(&self) -> u64 {
-        self.inner.decided_at_ns
+        self.decided_at_ns
     }
 
     /// Each quota with its status, in plan order.
@@ -439,11 +445,7 @@ impl Decision {
     /// assert_eq!(names, ["minute", "day"]);
     /// ```
     pub fn quotas(&self) -> impl Iterator<Item = (&Quota, &QuotaStatus)> {
-        self.inner
-            .plan
-            .quotas()
-            .iter()
-            .zip(self.inner.outcome.statuses())
+        self.plan.quotas().iter().zip(self.outcome.statuses())
     }
 
     /// The quotas that denied the request.
@@ -479,14 +481,14 @@ impl Decision {
     pub fn most_constraining(&self) -> Option<(&Quota, &QuotaStatus)> {
         self.most_constraining_index().and_then(|index| {
             Some((
-                self.inner.plan.quotas().get(index)?,
-                self.inner.outcome.statuses().get(index)?,
+                self.plan.quotas().get(index)?,
+                self.outcome.statuses().get(index)?,
             ))
         })
     }
 
     pub(crate) fn most_constraining_index(&self) -> Option<usize> {
-        let statuses = self.inner.outcome.statuses();
+        let statuses = self.outcome.statuses();
         if self.allowed() {
             (0..statuses.len()).min_by(|&a, &b| {
                 let (a, b) = (&statuses[a], &statuses[b]);
@@ -513,8 +515,7 @@ impl Decision {
     /// assert_eq!(decision.retry_after(), None);
     /// ```
     pub fn retry_after(&self) -> Option<Duration> {
-        self.inner
-            .outcome
+        self.outcome
             .statuses()
             .iter()
             .filter_map(QuotaStatus::retry_after)

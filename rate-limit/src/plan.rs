@@ -38,9 +38,10 @@ use std::hash::Hasher;
 use http::HeaderValue;
 use serde::Deserialize;
 use siphasher::sip::SipHasher13;
+use smallvec::SmallVec;
 
-use crate::algorithm::{Algorithm, QuotaState};
-use crate::decision::{MAX_QUOTAS, Outcome, QuotaStatus};
+use crate::algorithm::{Algorithm, Check, QuotaState};
+use crate::decision::{MAX_QUOTAS, Outcome};
 use crate::error::{ConfigError, valid_name};
 use crate::quota::Quota;
 
@@ -252,50 +253,29 @@ impl Plan {
     /// assert_eq!(states, [QuotaState::default(); 2]);
     /// ```
     pub fn check(&self, states: &mut [QuotaState], now_ns: u64, cost: u64) -> Outcome {
-        let mut outcome = Outcome::empty();
-        self.check_into(states, now_ns, cost, &mut outcome);
-        outcome
+        self.check_all(states, now_ns, cost).0
     }
 
-    /// [`check`](Self::check) writing into `outcome` (which must be empty); returns
-    /// when the states expire if admitted, 0 otherwise.
-    pub(crate) fn check_into(
+    /// [`check`](Self::check), also returning when the states expire if admitted (0
+    /// otherwise).
+    pub(crate) fn check_all(
         &self,
         states: &mut [QuotaState],
         now_ns: u64,
         cost: u64,
-        outcome: &mut Outcome,
-    ) -> u64 {
-        if let ([quota], [state]) = (self.quotas.as_slice(), &mut *states) {
-            // One quota: nothing to hold back.
-            let check = quota.check(*state, now_ns, cost);
-            outcome.push(QuotaStatus::from(check));
-            if check.allowed {
-                *state = check.state;
-                return check.expires_at;
-            }
-            return 0;
-        }
-        let mut next = [QuotaState::default(); MAX_QUOTAS];
-        let mut allowed = true;
-        let mut expires_at = 0;
-        for (index, quota) in self.quotas.iter().enumerate() {
-            let state = states.get(index).copied().unwrap_or_default();
-            let check = quota.check(state, now_ns, cost);
-            allowed &= check.allowed;
-            expires_at = expires_at.max(check.expires_at);
-            next[index] = check.state;
-            outcome.push(QuotaStatus::from(check));
-        }
-        if allowed {
-            for (slot, state) in states.iter_mut().zip(next) {
-                *slot = state;
-            }
-            expires_at
-        } else {
-            outcome.unconsume(cost);
-            0
-        }
+    ) -> (Outcome, u64) {
+        // At most `MAX_QUOTAS` checks, on the stack; no room is cleared beforehand.
+        let checks: SmallVec<[Check; MAX_QUOTAS]> = self
+            .quotas
+            .iter()
+            .enumerate()
+            .map(|(index, quota)| {
+                let state = states.get(index).copied().unwrap_or_default();
+                quota.check(state, now_ns, cost)
+            })
+            .collect();
+        let expires_at = commit(&checks, states);
+        (Outcome::from_checks(&checks, cost), expires_at)
     }
 
     /// Gives back `cost` units consumed at `consumed_at_ns` to every quota, as far as
@@ -343,6 +323,23 @@ impl Plan {
     pub(crate) fn limit_header(&self, index: usize) -> Option<&HeaderValue> {
         self.limits.get(index)
     }
+}
+
+/// All or nothing: when every check allowed, writes the new states and returns when
+/// they expire; else leaves them and returns 0.
+#[inline]
+fn commit(checks: &[Check], states: &mut [QuotaState]) -> u64 {
+    if !checks.iter().all(|check| check.allowed) {
+        return 0;
+    }
+    for (slot, check) in states.iter_mut().zip(checks) {
+        *slot = check.state;
+    }
+    checks
+        .iter()
+        .map(|check| check.expires_at)
+        .max()
+        .unwrap_or(0)
 }
 
 fn tier_quotas(per_minute: u64, per_day: u64) -> [Quota; 2] {

@@ -286,25 +286,41 @@ impl MemoryStore {
         let map_key = map_key(key, plan);
         let mut shard = self.shard(shard_index(map_key, self.inner.shard_mask));
         if let Some(entry) = shard.map.get_mut(&map_key) {
-            if let ([quota], [state]) = (plan.quotas(), entry.states.as_mut_slice()) {
-                // One quota, the common case: hold the lock only to update the state,
-                // and build the outcome after releasing it.
-                let check = quota.check(*state, now_ns, cost);
-                if check.allowed {
-                    *state = check.state;
-                    if check.expires_at > 0 {
-                        entry.expires_at = check.expires_at;
+            // Plans of one or two quotas, the common case: hold the lock only to update
+            // the states, and build the outcome after releasing it.
+            match (plan.quotas(), entry.states.as_mut_slice()) {
+                ([quota], [state]) => {
+                    let check = quota.check(*state, now_ns, cost);
+                    if check.allowed {
+                        *state = check.state;
+                        if check.expires_at > 0 {
+                            entry.expires_at = check.expires_at;
+                        }
                     }
+                    drop(shard);
+                    return Outcome::one(QuotaStatus::from(check));
                 }
-                drop(shard);
-                return Outcome::one(QuotaStatus::from(check));
+                ([first, second], [first_state, second_state]) => {
+                    let a = first.check(*first_state, now_ns, cost);
+                    let b = second.check(*second_state, now_ns, cost);
+                    if a.allowed && b.allowed {
+                        *first_state = a.state;
+                        *second_state = b.state;
+                        let expires_at = a.expires_at.max(b.expires_at);
+                        if expires_at > 0 {
+                            entry.expires_at = expires_at;
+                        }
+                    }
+                    drop(shard);
+                    return Outcome::two(a, b, cost);
+                }
+                _ => {}
             }
             return Self::check_entry(entry, plan, cost, now_ns);
         }
-        let mut outcome = Outcome::empty();
         let mut states = [QuotaState::default(); MAX_QUOTAS];
         let states = &mut states[..plan.quotas().len().min(MAX_QUOTAS)];
-        let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
+        let (outcome, expires_at) = plan.check_all(states, now_ns, cost);
         if outcome.allowed() {
             let entry = Entry {
                 states: States::new(states),
@@ -316,14 +332,13 @@ impl MemoryStore {
         outcome
     }
 
-    /// A check of a key the store holds, for plans of several quotas.
+    /// A check of a key the store holds, for plans of any size.
     fn check_entry(entry: &mut Entry, plan: &Plan, cost: u64, now_ns: u64) -> Outcome {
-        let mut outcome = Outcome::empty();
         if entry.states.as_mut_slice().len() != plan.quotas().len() {
             entry.states = States::new(&vec![QuotaState::default(); plan.quotas().len()]);
         }
         let states = entry.states.as_mut_slice();
-        let expires_at = plan.check_into(states, now_ns, cost, &mut outcome);
+        let (outcome, expires_at) = plan.check_all(states, now_ns, cost);
         if expires_at > 0 {
             entry.expires_at = expires_at;
         }
