@@ -38,10 +38,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::{Store, StoreError, unix_nanos};
-use crate::algorithm::QuotaState;
+use crate::algorithm::{Check, QuotaState};
 use crate::decision::{MAX_QUOTAS, Outcome, QuotaStatus};
 use crate::key::Fingerprint;
 use crate::plan::Plan;
+use crate::quota::Quota;
 
 const DEFAULT_MAX_KEYS: usize = 100_000;
 const DEFAULT_SHARDS: usize = 64;
@@ -301,16 +302,13 @@ impl MemoryStore {
                     return Outcome::one(QuotaStatus::from(check));
                 }
                 ([first, second], [first_state, second_state]) => {
-                    let a = first.check(*first_state, now_ns, cost);
-                    let b = second.check(*second_state, now_ns, cost);
-                    if a.allowed && b.allowed {
-                        *first_state = a.state;
-                        *second_state = b.state;
-                        let expires_at = a.expires_at.max(b.expires_at);
-                        if expires_at > 0 {
-                            entry.expires_at = expires_at;
-                        }
-                    }
+                    let (a, b) = check_pair(
+                        [first, second],
+                        [first_state, second_state],
+                        &mut entry.expires_at,
+                        cost,
+                        now_ns,
+                    );
                     drop(shard);
                     return Outcome::two(a, b, cost);
                 }
@@ -401,6 +399,29 @@ impl Shard {
             }
         }
     }
+}
+
+/// The checks of a two-quota plan, the states updated when both allow. Out of line:
+/// inlined into `check_now`, it slowed the one-quota path by 3 to 5 ns.
+#[inline(never)]
+fn check_pair(
+    [first, second]: [&Quota; 2],
+    [first_state, second_state]: [&mut QuotaState; 2],
+    expires: &mut u64,
+    cost: u64,
+    now_ns: u64,
+) -> (Check, Check) {
+    let a = first.check(*first_state, now_ns, cost);
+    let b = second.check(*second_state, now_ns, cost);
+    if a.allowed && b.allowed {
+        *first_state = a.state;
+        *second_state = b.state;
+        let expires_at = a.expires_at.max(b.expires_at);
+        if expires_at > 0 {
+            *expires = expires_at;
+        }
+    }
+    (a, b)
 }
 
 /// One map key per (key, plan): the plan's id folded into the fingerprint.
