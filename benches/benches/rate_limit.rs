@@ -169,6 +169,12 @@ fn layers(c: &mut Criterion) {
             .plan(one_quota())
             .headers(portcullis_rate_limit::headers::HeaderMode::Legacy),
     );
+    let portcullis_ietf_headers = route().layer(
+        RateLimitLayer::new()
+            .key(Key::client_ip())
+            .plan(one_quota())
+            .headers(portcullis_rate_limit::headers::HeaderMode::Ietf),
+    );
     let portcullis_no_headers = route().layer(
         RateLimitLayer::new()
             .key(Key::client_ip())
@@ -197,6 +203,7 @@ fn layers(c: &mut Criterion) {
         ("tower_governor", tower_governor),
         ("portcullis_one_quota", portcullis),
         ("portcullis_legacy_headers", portcullis_legacy_headers),
+        ("portcullis_ietf_headers", portcullis_ietf_headers),
         ("portcullis_no_headers", portcullis_no_headers),
         ("portcullis_two_quotas", portcullis_two),
     ] {
