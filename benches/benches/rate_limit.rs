@@ -11,7 +11,6 @@
 //! Keys rotate over 1,024 client addresses already in the store; limits are high
 //! enough that every request passes, so every iteration does the same work.
 
-use std::hash::Hasher;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -61,16 +60,7 @@ fn two_quotas() -> Plan {
 /// What the layer does for a client IP before the store: fingerprint it.
 fn fingerprint(ip: IpAddr) -> portcullis_rate_limit::key::Fingerprint {
     let mut key = KeyBuilder::default();
-    match ip {
-        IpAddr::V4(v4) => {
-            key.write_tag(4);
-            key.write(&v4.octets());
-        }
-        IpAddr::V6(v6) => {
-            key.write_tag(6);
-            key.write(&v6.octets());
-        }
-    }
+    key.write_ip(ip);
     key.finish()
 }
 

@@ -1,5 +1,4 @@
-use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use http::{Extensions, HeaderName};
@@ -227,17 +226,7 @@ impl KeyExtractor for Key {
                         .ok_or_else(|| MissingKey::new("client address"))?;
                     let client =
                         resolver.resolve_parts(peer.ip(), request.headers(), request.uri());
-                    match grouping.group(client.ip) {
-                        // The tag fixes the length: no prefix needed.
-                        IpAddr::V4(v4) => {
-                            key.write_tag(4);
-                            key.write(&v4.octets());
-                        }
-                        IpAddr::V6(v6) => {
-                            key.write_tag(6);
-                            key.write(&v6.octets());
-                        }
-                    }
+                    key.write_ip(grouping.group(client.ip));
                 }
                 Part::Header(name) => {
                     let value = request

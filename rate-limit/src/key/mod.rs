@@ -236,6 +236,33 @@ impl KeyBuilder {
         self.push(&[tag]);
     }
 
+    /// Writes an IP address, tagged by family so the tag also fixes the length: the
+    /// client-IP key part, and nothing else, writes addresses this way.
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use portcullis_rate_limit::key::KeyBuilder;
+    /// let fingerprint = |ip: &str| {
+    ///     let mut key = KeyBuilder::default();
+    ///     key.write_ip(ip.parse::<IpAddr>().unwrap());
+    ///     key.finish()
+    /// };
+    /// assert_eq!(fingerprint("192.0.2.1"), fingerprint("192.0.2.1"));
+    /// assert_ne!(fingerprint("192.0.2.1"), fingerprint("::ffff:192.0.2.1"));
+    /// ```
+    pub fn write_ip(&mut self, ip: std::net::IpAddr) {
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                self.write_tag(4);
+                self.push(&v4.octets());
+            }
+            std::net::IpAddr::V6(v6) => {
+                self.write_tag(6);
+                self.push(&v6.octets());
+            }
+        }
+    }
+
     #[inline(always)]
     fn push(&mut self, bytes: &[u8]) {
         if self.len + bytes.len() <= BUFFER {
