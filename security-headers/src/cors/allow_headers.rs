@@ -5,7 +5,7 @@ use std::str::FromStr;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use super::list::{StringList, header_names, join, split_list};
+use super::list::{HeaderNames, StringList, split_list};
 use crate::ConfigError;
 
 /// The request headers allowed in `Access-Control-Request-Headers`, answered as
@@ -27,8 +27,7 @@ use crate::ConfigError;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "StringList")]
 pub struct AllowHeaders {
-    names: Vec<HeaderName>,
-    value: Option<HeaderValue>,
+    names: HeaderNames,
 }
 
 impl AllowHeaders {
@@ -45,7 +44,7 @@ impl AllowHeaders {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        header_names(names).map(Self::from)
+        HeaderNames::parse(names).map(|names| Self { names })
     }
 
     /// The allowed header names, in lower case.
@@ -55,7 +54,7 @@ impl AllowHeaders {
     /// assert!(AllowHeaders::default().names().is_empty());
     /// ```
     pub fn names(&self) -> &[HeaderName] {
-        &self.names
+        self.names.names()
     }
 
     /// The prebuilt `Access-Control-Allow-Headers` value, `None` when empty.
@@ -66,7 +65,7 @@ impl AllowHeaders {
     /// assert_eq!(AllowHeaders::from([CONTENT_TYPE]).header_value().unwrap(), "content-type");
     /// ```
     pub fn header_value(&self) -> Option<&HeaderValue> {
-        self.value.as_ref()
+        self.names.value()
     }
 
     /// The first requested header (from all `Access-Control-Request-Headers` lines)
@@ -83,7 +82,7 @@ impl AllowHeaders {
                     continue;
                 }
                 if !self
-                    .names
+                    .names()
                     .iter()
                     .any(|name| name.as_str().as_bytes().eq_ignore_ascii_case(item))
                 {
@@ -96,15 +95,10 @@ impl AllowHeaders {
 }
 
 impl From<Vec<HeaderName>> for AllowHeaders {
-    fn from(mut names: Vec<HeaderName>) -> Self {
-        let mut seen = Vec::with_capacity(names.len());
-        names.retain(|name| {
-            let fresh = !seen.contains(name);
-            seen.push(name.clone());
-            fresh
-        });
-        let value = join(&names);
-        Self { names, value }
+    fn from(names: Vec<HeaderName>) -> Self {
+        Self {
+            names: HeaderNames::from(names),
+        }
     }
 }
 

@@ -114,12 +114,7 @@ impl Default for AllowMethods {
 
 impl From<Vec<Method>> for AllowMethods {
     fn from(methods: Vec<Method>) -> Self {
-        let mut unique: Vec<Method> = Vec::with_capacity(methods.len());
-        for method in methods {
-            if !unique.contains(&method) {
-                unique.push(method);
-            }
-        }
+        let unique = super::list::without_repeats(methods);
         let names: Vec<&str> = unique.iter().map(Method::as_str).collect();
         let value = super::list::join(&names).unwrap_or(HeaderValue::from_static(""));
         Self {

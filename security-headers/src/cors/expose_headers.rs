@@ -5,7 +5,7 @@ use std::str::FromStr;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use super::list::{StringList, header_names, join, split_list};
+use super::list::{HeaderNames, StringList, split_list};
 use crate::ConfigError;
 
 /// The response headers a cross-origin script may read beyond the
@@ -28,8 +28,7 @@ use crate::ConfigError;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "StringList")]
 pub struct ExposeHeaders {
-    names: Vec<HeaderName>,
-    value: Option<HeaderValue>,
+    names: HeaderNames,
 }
 
 impl ExposeHeaders {
@@ -46,7 +45,7 @@ impl ExposeHeaders {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        header_names(names).map(Self::from)
+        HeaderNames::parse(names).map(|names| Self { names })
     }
 
     /// The exposed header names, in lower case.
@@ -57,7 +56,7 @@ impl ExposeHeaders {
     /// assert_eq!(ExposeHeaders::from([RETRY_AFTER]).names(), &[RETRY_AFTER]);
     /// ```
     pub fn names(&self) -> &[HeaderName] {
-        &self.names
+        self.names.names()
     }
 
     /// The prebuilt `Access-Control-Expose-Headers` value, `None` when empty.
@@ -68,20 +67,15 @@ impl ExposeHeaders {
     /// # Ok::<(), portcullis_security_headers::ConfigError>(())
     /// ```
     pub fn header_value(&self) -> Option<&HeaderValue> {
-        self.value.as_ref()
+        self.names.value()
     }
 }
 
 impl From<Vec<HeaderName>> for ExposeHeaders {
-    fn from(mut names: Vec<HeaderName>) -> Self {
-        let mut seen = Vec::with_capacity(names.len());
-        names.retain(|name| {
-            let fresh = !seen.contains(name);
-            seen.push(name.clone());
-            fresh
-        });
-        let value = join(&names);
-        Self { names, value }
+    fn from(names: Vec<HeaderName>) -> Self {
+        Self {
+            names: HeaderNames::from(names),
+        }
     }
 }
 

@@ -48,9 +48,7 @@ where
             .ok_or_else(|| ConfigError::CorsInvalidHeaderName {
                 name: name.to_owned(),
             })?;
-        if !parsed.contains(&header) {
-            parsed.push(header);
-        }
+        parsed.push(header);
     }
     Ok(parsed)
 }
@@ -67,4 +65,73 @@ pub(crate) fn join<T: AsRef<str>>(items: &[T]) -> Option<HeaderValue> {
         .join(", ");
     // Tokens joined by ", " are valid header bytes.
     HeaderValue::from_str(&joined).ok()
+}
+
+/// A list of header names without repeats, with its `a, b, c` header value built once:
+/// the shared body of [`AllowHeaders`](super::AllowHeaders) and
+/// [`ExposeHeaders`](super::ExposeHeaders).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeaderNames {
+    names: Vec<HeaderName>,
+    value: Option<HeaderValue>,
+}
+
+impl HeaderNames {
+    /// Parses and validates names; blank items are skipped.
+    pub(crate) fn parse<I>(names: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        header_names(names).map(Self::from)
+    }
+
+    pub(crate) fn names(&self) -> &[HeaderName] {
+        &self.names
+    }
+
+    pub(crate) fn value(&self) -> Option<&HeaderValue> {
+        self.value.as_ref()
+    }
+}
+
+impl From<Vec<HeaderName>> for HeaderNames {
+    fn from(names: Vec<HeaderName>) -> Self {
+        let names = without_repeats(names);
+        let value = join(&names);
+        Self { names, value }
+    }
+}
+
+/// The items in their first order, each once (lists are short: a linear scan).
+pub(crate) fn without_repeats<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut unique: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    #[test]
+    fn repeated_names_are_listed_and_sent_once_in_first_order() {
+        let names =
+            HeaderNames::parse(["X-Api-Key", "content-type", "x-api-key", "Content-Type"]).unwrap();
+        assert_eq!(names.names(), ["x-api-key", "content-type"]);
+        assert_eq!(names.value().unwrap(), "x-api-key, content-type");
+        assert!(HeaderNames::parse([" ", ""]).unwrap().value().is_none());
+    }
+
+    #[test]
+    fn repeated_methods_are_sent_once() {
+        let methods =
+            super::super::AllowMethods::from(vec![Method::GET, Method::POST, Method::GET]);
+        assert_eq!(methods.methods(), [Method::GET, Method::POST]);
+    }
 }
