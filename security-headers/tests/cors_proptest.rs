@@ -29,6 +29,9 @@ fn origin_bytes() -> impl Strategy<Value = Vec<u8>> {
         "(https?|wss?|[a-z]{1,5})://(\\*\\.)?[a-zA-Z0-9.\\-\\[\\]:_]{0,30}(:[0-9*]{0,7})?"
             .prop_map(String::into_bytes),
         Just(b"https://app.example.com".to_vec()),
+        // Subdomains and lookalikes of the `https://*.example.com` pattern.
+        "(https?)://([a-z]{1,6}\\.){0,2}(evil-)?example\\.com(\\.evil)?(:443|:8443)?"
+            .prop_map(String::into_bytes),
     ]
 }
 
@@ -52,7 +55,20 @@ proptest! {
         let _ = text.parse::<AllowOrigin>();
         if let Some(value) = header_value(&bytes) {
             let origins: AllowOrigin = "https://app.example.com,https://*.example.com,http://localhost".parse().unwrap();
-            let _ = origins.allows(&value);
+            if origins.allows(&value) {
+                // Only the listed origin, a subdomain of the pattern, or localhost.
+                let origin = value.to_str().unwrap().to_ascii_lowercase();
+                let listed = ["https://app.example.com", "http://localhost"]
+                    .iter()
+                    .any(|allowed| {
+                        origin == *allowed || origin == format!("{allowed}:{}", if allowed.starts_with("https") { 443 } else { 80 })
+                    });
+                let subdomain = origin
+                    .strip_prefix("https://")
+                    .map(|host| host.trim_end_matches(":443"))
+                    .is_some_and(|host| host.ends_with(".example.com") && host.len() > ".example.com".len());
+                prop_assert!(listed || subdomain, "allowed {origin:?}");
+            }
         }
     }
 

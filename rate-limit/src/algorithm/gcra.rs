@@ -157,8 +157,10 @@ mod tests {
     }
 
     #[test]
-    fn extreme_values_do_not_overflow() {
-        let _ = check(
+    fn extreme_values_saturate_instead_of_wrapping() {
+        // At the end of time the theoretical arrival time saturates; it never wraps
+        // to a small value that would reopen the bucket.
+        let at_the_end = check(
             QuotaState {
                 time: u64::MAX,
                 ..QuotaState::default()
@@ -168,6 +170,15 @@ mod tests {
             u64::MAX,
             u64::MAX,
         );
-        let _ = check(QuotaState::default(), u64::MAX, u64::MAX, 1, 0);
+        assert_eq!(at_the_end.state.time, u64::MAX);
+
+        // A cost larger than the whole bucket is refused, consumes nothing, and hints
+        // one full bucket rather than an overflowed wait.
+        let (now, interval, tolerance) = (1_700_000_000 * S, 6 * S, 60 * S);
+        let state = QuotaState::default();
+        let huge = check(state, now, u64::MAX, interval, tolerance);
+        assert!(!huge.allowed);
+        assert_eq!(huge.state, state);
+        assert_eq!(huge.retry_after, tolerance);
     }
 }
