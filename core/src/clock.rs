@@ -242,7 +242,16 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     }
 }
 
-fn saturating_nanos(duration: Duration) -> u64 {
+/// A duration in whole nanoseconds, saturating at `u64::MAX` (as a time since the
+/// Unix epoch: good until the year 2554), the unit of Portcullis' time arithmetic.
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis_core::clock::saturating_nanos;
+/// assert_eq!(saturating_nanos(Duration::from_millis(2)), 2_000_000);
+/// assert_eq!(saturating_nanos(Duration::MAX), u64::MAX);
+/// ```
+pub fn saturating_nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 

@@ -23,6 +23,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_core::clock::saturating_nanos;
 use smallvec::SmallVec;
 
 use crate::algorithm::Check;
@@ -68,11 +69,11 @@ impl QuotaStatus {
     pub fn new(allowed: bool, remaining: u64, reset: Duration, retry_after: Duration) -> Self {
         Self {
             remaining,
-            reset_ns: nanos(reset),
+            reset_ns: saturating_nanos(reset),
             retry_after_ns: if allowed {
                 0
             } else {
-                nanos(retry_after).max(1)
+                saturating_nanos(retry_after).max(1)
             },
         }
     }
@@ -148,10 +149,6 @@ impl From<Check> for QuotaStatus {
             },
         }
     }
-}
-
-fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// How many statuses an [`Outcome`] keeps inline; larger plans' go to the heap.
@@ -519,6 +516,30 @@ impl Decision {
             .statuses()
             .iter()
             .filter_map(QuotaStatus::retry_after)
+            .max()
+    }
+
+    /// [`retry_after`](Self::retry_after) in whole seconds, rounded up and at least 1:
+    /// the `Retry-After` value, which is never earlier than the reset.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// for _ in 0..10 {
+    ///     plan.check(&mut states, 0, 1);
+    /// }
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 0, false);
+    /// assert_eq!(decision.retry_after_secs(), Some(6));
+    /// ```
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.outcome
+            .statuses()
+            .iter()
+            .filter(|status| !status.allowed())
+            .map(QuotaStatus::retry_after_secs)
             .max()
     }
 }

@@ -103,7 +103,7 @@ pub(crate) fn apply(
     rejected: bool,
 ) {
     let retry_after = if rejected {
-        decision.retry_after()
+        decision.retry_after_secs()
     } else {
         None
     };
@@ -113,7 +113,7 @@ pub(crate) fn apply(
     let (ietf, legacy) = (mode.ietf(), mode.legacy());
     let Some(((index, quota), status)) = quota.zip(status).filter(|_| ietf || legacy) else {
         if let Some(retry_after) = retry_after {
-            headers.insert(RETRY_AFTER, retry_after_value(retry_after));
+            headers.insert(RETRY_AFTER, small_number(retry_after));
         }
         return;
     };
@@ -170,13 +170,8 @@ pub(crate) fn apply(
         headers.insert(X_RATELIMIT_RESET.clone(), number(reset, reset_at));
     }
     if let Some(retry_after) = retry_after {
-        headers.insert(RETRY_AFTER, retry_after_value(retry_after));
+        headers.insert(RETRY_AFTER, small_number(retry_after));
     }
-}
-
-fn retry_after_value(retry_after: std::time::Duration) -> HeaderValue {
-    let seconds = retry_after.as_nanos().div_ceil(1_000_000_000).max(1);
-    small_number(u64::try_from(seconds).unwrap_or(u64::MAX))
 }
 
 /// The varying header text of one response, written on the stack: a quoted quota name

@@ -301,7 +301,7 @@ impl Quota {
     }
 
     fn precompute(&mut self) {
-        self.window_ns = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
+        self.window_ns = portcullis_core::clock::saturating_nanos(self.window);
         self.interval_ns = algorithm::gcra::emission_interval(self.window_ns, self.limit);
         self.tolerance_ns = self.interval_ns.saturating_mul(self.burst());
     }

@@ -444,9 +444,7 @@ fn record_denial(decision: &Decision, key: Fingerprint, shadow: bool) {
 
 fn quota_exceeded(decision: &Decision) -> Problem {
     let violated: Vec<&str> = decision.violated().map(|quota| quota.name()).collect();
-    let retry_after = decision.retry_after().map_or(1, |wait| {
-        wait.as_nanos().div_ceil(1_000_000_000).max(1) as u64
-    });
+    let retry_after = decision.retry_after_secs().unwrap_or(1);
     Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "QUOTA_EXCEEDED",

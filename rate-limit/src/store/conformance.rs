@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_core::clock::saturating_nanos;
+
 use super::Store;
 use crate::algorithm::{Algorithm, QuotaState};
 use crate::decision::Outcome;
@@ -68,12 +70,7 @@ async fn check<S: Store>(
     at: Duration,
 ) -> Outcome {
     store
-        .check(
-            Fingerprint::from_u64(key),
-            plan,
-            cost,
-            super::unix_nanos(at),
-        )
+        .check(Fingerprint::from_u64(key), plan, cost, saturating_nanos(at))
         .await
         .unwrap_or_else(|error| panic!("conformance: store failed: {error}"))
 }
@@ -306,7 +303,7 @@ pub async fn refunds<S: Store>(store: S) {
         );
     }
     store
-        .refund(Fingerprint::from_u64(1), &plan, 2, super::unix_nanos(EPOCH))
+        .refund(Fingerprint::from_u64(1), &plan, 2, saturating_nanos(EPOCH))
         .await
         .unwrap_or_else(|error| panic!("conformance: refund failed: {error}"));
     let after = check(&store, 1, &plan, 1, EPOCH).await;
@@ -378,7 +375,7 @@ pub async fn matches_the_model<S: Store>(store: S) {
         let states = model
             .entry(key)
             .or_insert_with(|| vec![QuotaState::default(); plan.quotas().len()]);
-        let expected = plan.check(states, super::unix_nanos(now), cost);
+        let expected = plan.check(states, saturating_nanos(now), cost);
         let actual = check(&store, key, &plan, cost, now).await;
         assert_eq!(actual, expected, "model: step {step} differs");
     }

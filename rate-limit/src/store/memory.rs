@@ -37,7 +37,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Store, StoreError, unix_nanos};
+use portcullis_core::clock::saturating_nanos;
+
+use super::{Store, StoreError};
 use crate::algorithm::{Check, QuotaState};
 use crate::decision::{MAX_QUOTAS, Outcome, QuotaStatus};
 use crate::key::Fingerprint;
@@ -196,7 +198,7 @@ impl MemoryStore {
         Self::build(
             self.inner.max_keys,
             self.inner.shards.len(),
-            unix_nanos(idle),
+            saturating_nanos(idle),
         )
     }
 

@@ -316,10 +316,3 @@ impl Store for BoxStore {
         self.inner.refund_boxed(key, plan, cost, consumed_at_ns)
     }
 }
-
-/// A duration in whole nanoseconds (saturating; as a time since the epoch, good until
-/// 2554).
-#[cfg(any(feature = "memory", feature = "conformance"))]
-pub(crate) fn unix_nanos(time: std::time::Duration) -> u64 {
-    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
-}
