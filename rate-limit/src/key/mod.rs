@@ -250,6 +250,7 @@ impl KeyBuilder {
     /// assert_eq!(fingerprint("192.0.2.1"), fingerprint("192.0.2.1"));
     /// assert_ne!(fingerprint("192.0.2.1"), fingerprint("::ffff:192.0.2.1"));
     /// ```
+    #[inline]
     pub fn write_ip(&mut self, ip: std::net::IpAddr) {
         match ip {
             std::net::IpAddr::V4(v4) => {
