@@ -37,6 +37,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod kv;
 #[cfg(feature = "memory")]
 pub mod memory;
 
