@@ -16,8 +16,9 @@ use super::{KeyValue, KvError};
 /// An in-memory [`KeyValue`] store: values expire after their time-to-live, and with a
 /// [`visibility_lag`](Self::visibility_lag) it behaves like an edge store, where a
 /// write is visible at once to readers at its own *location* and elsewhere only after
-/// the lag. Clones share the data and the location; [`location`](Self::location)
-/// gives a handle at another location over the same data.
+/// the lag (or, without [`read_your_writes`](Self::read_your_writes), only after the
+/// lag there too). Clones share the data and the location;
+/// [`location`](Self::location) gives a handle at another location over the same data.
 ///
 /// Every write is kept as a version, so a reader sees the newest write visible to it
 /// (the last writer wins) and a write that has expired hides older ones. Time comes
@@ -55,10 +56,16 @@ pub struct MemoryKeyValue {
 
 struct Shared {
     entries: Mutex<HashMap<String, Vec<Version>>>,
+    config: Config,
+    next_location: AtomicU64,
+}
+
+#[derive(Clone, Debug)]
+struct Config {
     clock: Arc<dyn Clock>,
     lag_ns: u64,
+    read_your_writes: bool,
     min_ttl: Duration,
-    next_location: AtomicU64,
 }
 
 /// One write of a key.
@@ -78,11 +85,13 @@ impl Default for MemoryKeyValue {
 
 impl fmt::Debug for MemoryKeyValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &self.shared.config;
         f.debug_struct("MemoryKeyValue")
             .field("location", &self.location)
-            .field("visibility_lag", &Duration::from_nanos(self.shared.lag_ns))
-            .field("min_ttl", &self.shared.min_ttl)
-            .field("clock", &self.shared.clock)
+            .field("visibility_lag", &Duration::from_nanos(config.lag_ns))
+            .field("read_your_writes", &config.read_your_writes)
+            .field("min_ttl", &config.min_ttl)
+            .field("clock", &config.clock)
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +105,12 @@ impl MemoryKeyValue {
     /// assert!(kv.is_empty());
     /// ```
     pub fn new() -> Self {
-        Self::build(Arc::new(SystemClock), 0, Duration::ZERO)
+        Self::build(Config {
+            clock: Arc::new(SystemClock),
+            lag_ns: 0,
+            read_your_writes: true,
+            min_ttl: Duration::ZERO,
+        })
     }
 
     /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
@@ -111,7 +125,7 @@ impl MemoryKeyValue {
     /// ```
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
-        Self::build(Arc::new(clock), self.shared.lag_ns, self.shared.min_ttl)
+        self.rebuild(|config| config.clock = Arc::new(clock))
     }
 
     /// Makes a write visible to readers at other [locations](Self::location) only
@@ -125,11 +139,29 @@ impl MemoryKeyValue {
     /// ```
     #[must_use]
     pub fn visibility_lag(self, lag: Duration) -> Self {
-        Self::build(
-            self.shared.clock.clone(),
-            saturating_nanos(lag),
-            self.shared.min_ttl,
-        )
+        self.rebuild(|config| config.lag_ns = saturating_nanos(lag))
+    }
+
+    /// Whether readers at the writer's location see a write at once (`true`, the
+    /// default) or, like everyone else, only after the [lag](Self::visibility_lag):
+    /// edge stores that cache reads may serve an older value even where the write was
+    /// made. Configure before use: the store is rebuilt empty.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bytes::Bytes;
+    /// use portcullis_rate_limit::store::kv::{KeyValue, MemoryKeyValue};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let kv = MemoryKeyValue::new()
+    ///     .visibility_lag(Duration::from_secs(3_600))
+    ///     .read_your_writes(false);
+    /// kv.put("k", Bytes::from_static(b"v"), Duration::from_secs(60)).await.unwrap();
+    /// assert!(kv.get("k").await.unwrap().is_none());
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn read_your_writes(self, read_your_writes: bool) -> Self {
+        self.rebuild(|config| config.read_your_writes = read_your_writes)
     }
 
     /// Refuses writes whose time-to-live is below `min` with
@@ -148,16 +180,20 @@ impl MemoryKeyValue {
     /// ```
     #[must_use]
     pub fn min_ttl(self, min: Duration) -> Self {
-        Self::build(self.shared.clock.clone(), self.shared.lag_ns, min)
+        self.rebuild(|config| config.min_ttl = min)
     }
 
-    fn build(clock: Arc<dyn Clock>, lag_ns: u64, min_ttl: Duration) -> Self {
+    fn rebuild(self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.shared.config.clone();
+        change(&mut config);
+        Self::build(config)
+    }
+
+    fn build(config: Config) -> Self {
         Self {
             shared: Arc::new(Shared {
                 entries: Mutex::default(),
-                clock,
-                lag_ns,
-                min_ttl,
+                config,
                 next_location: AtomicU64::new(1),
             }),
             location: 0,
@@ -287,7 +323,7 @@ impl MemoryKeyValue {
     /// ```
     pub fn purge_expired(&self) {
         let now = self.now();
-        let lag = self.shared.lag_ns;
+        let lag = self.shared.config.lag_ns;
         self.entries().retain(|_, versions| {
             prune(versions, now, lag);
             // An expired newest write hides older ones once it is visible everywhere
@@ -315,7 +351,7 @@ impl MemoryKeyValue {
     }
 
     fn now(&self) -> u64 {
-        self.shared.clock.unix_nanos()
+        self.shared.config.clock.unix_nanos()
     }
 
     fn entries(&self) -> MutexGuard<'_, HashMap<String, Vec<Version>>> {
@@ -329,20 +365,23 @@ impl MemoryKeyValue {
 
     fn read(&self, key: &str) -> Option<Bytes> {
         let now = self.now();
-        let lag = self.shared.lag_ns;
+        let Config {
+            lag_ns,
+            read_your_writes,
+            ..
+        } = self.shared.config;
         let entries = self.entries();
         let newest_visible = entries.get(key)?.iter().rev().find(|version| {
-            version.location == self.location || version.written_at.saturating_add(lag) <= now
+            (read_your_writes && version.location == self.location)
+                || version.written_at.saturating_add(lag_ns) <= now
         })?;
         (newest_visible.expires_at > now).then(|| newest_visible.value.clone())
     }
 
     fn write(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), KvError> {
-        if ttl < self.shared.min_ttl {
-            return Err(KvError::TtlTooShort {
-                ttl,
-                min: self.shared.min_ttl,
-            });
+        let min = self.shared.config.min_ttl;
+        if ttl < min {
+            return Err(KvError::TtlTooShort { ttl, min });
         }
         let now = self.now();
         let version = Version {
@@ -355,7 +394,7 @@ impl MemoryKeyValue {
         match entries.get_mut(key) {
             Some(versions) => {
                 versions.push(version);
-                prune(versions, now, self.shared.lag_ns);
+                prune(versions, now, self.shared.config.lag_ns);
             }
             None => {
                 entries.insert(key.to_owned(), vec![version]);
@@ -462,6 +501,20 @@ mod tests {
         put(&a, "other", b"x", 60 * SECOND);
         put(&a, "k", b"a2", 60 * SECOND);
         assert_eq!(a.stored_versions(), 3);
+    }
+
+    #[test]
+    fn without_read_your_writes_the_writer_waits_for_the_lag_too() {
+        let (clock, a) = lagging(5 * SECOND);
+        let a = a.read_your_writes(false);
+        put(&a, "k", b"v1", 60 * SECOND);
+        assert_eq!(get(&a, "k"), None);
+        clock.advance(5 * SECOND);
+        put(&a, "k", b"v2", 60 * SECOND);
+        // The writer sees its older write until the newer one has propagated.
+        assert_eq!(get(&a, "k").as_deref(), Some(&b"v1"[..]));
+        clock.advance(5 * SECOND);
+        assert_eq!(get(&a, "k").as_deref(), Some(&b"v2"[..]));
     }
 
     #[test]
