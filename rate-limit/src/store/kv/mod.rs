@@ -18,8 +18,9 @@
 //!
 //! Each [`KvStore`] is one *instance* (one process, one edge isolate); clones share it.
 //! An instance keeps a bounded local cache of the states it last wrote and decides
-//! every check of one key under that key's lock (the lock is not held across the
-//! read or the write, so a slow store never queues a key's checks behind each other):
+//! every check of one key under that key's lock (held only while deciding, never while
+//! waiting for the store, so a slow store does not queue a key's checks behind each
+//! other):
 //!
 //! - **read your writes**: the value the store returns is merged with the cached states,
 //!   quota by quota, so that no consumption is lost: for GCRA the later theoretical
@@ -62,16 +63,18 @@
 //!   write's own latency).
 //! - **Several instances at once**: merging keeps the larger of two counts, it does not
 //!   add them (the store has no increment, and a value does not tell whose consumption
-//!   it holds). An instance that writes more often than every `L` keeps reading its own
-//!   latest value, so concurrently active instances barely see each other, and under
-//!   steady concurrent traffic the fleet approaches `N × limit`. The often quoted
-//!   `limit + (N − 1) × rate × L` holds only for stores that can add up per-instance
-//!   counts; it is not what this store guarantees.
+//!   it holds). Where the store shows a writer its own writes at once, an instance that
+//!   writes more often than every `L` only ever reads its own latest value; elsewhere
+//!   it reads the value of whichever instance wrote last, `L` ago, whose count grew
+//!   about as fast as its own. Either way concurrently active instances add little to
+//!   each other's counts, and steady concurrent traffic reaches `N × limit`. The often
+//!   quoted `limit + (N − 1) × rate × L` holds only for stores that add up
+//!   per-instance counts; it is not what this store guarantees.
 //!
 //! Use it where an overshoot of up to `N×` is acceptable (abuse and cost protection at
 //! the edge), and a store with atomic operations (Redis, a Durable Object) where it is
-//! not (billing, contractual quotas). The tests of this module demonstrate both the
-//! bound and that it is reached.
+//! not (billing, contractual quotas). The crate's `tests/kv.rs` checks the bound for
+//! every algorithm, shows it reached, and checks the handover overshoot.
 //!
 //! # The stored value
 //!
@@ -94,9 +97,10 @@
 //!
 //! Every write carries a time-to-live: the time until the states stop mattering
 //! ([`Plan::expires_at`]), rounded up to a whole second (edge stores count in seconds)
-//! and at least [`min_ttl`](KvStore::min_ttl), one second by default. Workers KV rejects
-//! less than 60 s: set `min_ttl(Duration::from_secs(60))` there. A longer time-to-live
-//! only keeps a value that equals a fresh state; it never changes a decision.
+//! and at least [`min_ttl`](KvStore::min_ttl), one second by default (a refund counts
+//! from the latest check the instance saw of the key). Workers KV rejects less than
+//! 60 s: set `min_ttl(Duration::from_secs(60))` there. A longer time-to-live only keeps
+//! a value that equals a fresh state; it never changes a decision.
 //!
 //! # Failures
 //!
