@@ -109,6 +109,10 @@
 //! [`OnStoreError`](crate::layer::OnStoreError) says. A failed `put` happens after the
 //! decision: the consumption is then only in the instance's cache.
 //!
+//! Every admitted request writes. Stores that limit writes per key (Workers KV: about
+//! one per second) refuse some writes of an identity busier than that; those checks
+//! fail as above while the instance itself keeps counting.
+//!
 //! # Example
 //!
 //! ```
