@@ -39,6 +39,8 @@
 pub mod conformance;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::error::Error as StdError;
 use std::fmt;
