@@ -148,10 +148,10 @@ pub(crate) fn apply(
         );
         // Shared with the legacy values, else handed over.
         let ratelimit = if legacy { text.clone() } else { text.take() };
-        if let Some(ratelimit) = ratelimit {
-            if let Ok(value) = HeaderValue::from_maybe_shared(ratelimit) {
-                headers.insert(RATELIMIT.clone(), value);
-            }
+        if let Some(ratelimit) = ratelimit
+            && let Ok(value) = HeaderValue::from_maybe_shared(ratelimit)
+        {
+            headers.insert(RATELIMIT.clone(), value);
         }
     }
     if legacy {

@@ -256,21 +256,19 @@ impl Plans {
             }
         }
         let extensions = request.extensions();
-        if !self.tenants.is_empty() {
-            if let Some(plan) = extensions
+        if !self.tenants.is_empty()
+            && let Some(plan) = extensions
                 .get::<TenantId>()
                 .and_then(|tenant| self.tenants.get(tenant.as_str()))
-            {
-                return Some(plan.clone());
-            }
+        {
+            return Some(plan.clone());
         }
-        if !self.named.is_empty() {
-            if let Some(plan) = extensions
+        if !self.named.is_empty()
+            && let Some(plan) = extensions
                 .get::<PlanName>()
                 .and_then(|name| self.named.get(name.as_str()))
-            {
-                return Some(plan.clone());
-            }
+        {
+            return Some(plan.clone());
         }
         self.default.clone()
     }

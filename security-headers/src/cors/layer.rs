@@ -313,12 +313,12 @@ impl CorsLayer {
             return Err(ConfigError::CorsOriginsWithAnyOrigin);
         }
         for pattern in origins.patterns() {
-            if let PatternKind::AnyPort { host, .. } = pattern.kind() {
-                if !self.config.port_wildcards || !LOOPBACK_HOSTS.contains(&host.as_str()) {
-                    return Err(ConfigError::CorsPortWildcard {
-                        pattern: pattern.to_string(),
-                    });
-                }
+            if let PatternKind::AnyPort { host, .. } = pattern.kind()
+                && (!self.config.port_wildcards || !LOOPBACK_HOSTS.contains(&host.as_str()))
+            {
+                return Err(ConfigError::CorsPortWildcard {
+                    pattern: pattern.to_string(),
+                });
             }
         }
         let config = self.config_mut();

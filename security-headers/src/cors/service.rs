@@ -171,10 +171,10 @@ where
             return ResponseFuture::inner(self.inner.call(request), decorate);
         };
 
-        if request.method() == Method::OPTIONS {
-            if let Some(method) = headers.get(ACCESS_CONTROL_REQUEST_METHOD) {
-                return ResponseFuture::answer(preflight(config, origin, method, headers));
-            }
+        if request.method() == Method::OPTIONS
+            && let Some(method) = headers.get(ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return ResponseFuture::answer(preflight(config, origin, method, headers));
         }
 
         let decorate = match allowed_origin(config, origin) {

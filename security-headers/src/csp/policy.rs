@@ -497,13 +497,13 @@ fn check_source_list(directive: Directive, list: &[Source]) -> Result<(), Config
     if list.len() > 1 && list.contains(&Source::None) {
         return Err(ConfigError::NoneWithOtherSources { directive: name });
     }
-    if !directive.takes_script_sources() {
-        if let Some(source) = list.iter().find(|s| s.is_script_style_only()) {
-            return Err(ConfigError::SourceNotAllowed {
-                directive: name,
-                source_text: source.to_string(),
-            });
-        }
+    if !directive.takes_script_sources()
+        && let Some(source) = list.iter().find(|s| s.is_script_style_only())
+    {
+        return Err(ConfigError::SourceNotAllowed {
+            directive: name,
+            source_text: source.to_string(),
+        });
     }
     if list.contains(&Source::StrictDynamic) && !list.iter().any(Source::is_nonce_or_hash) {
         return Err(ConfigError::StrictDynamicWithoutNonceOrHash { directive: name });

@@ -213,10 +213,10 @@ impl SecurityHeadersLayer {
         policy: impl Into<Policy>,
     ) -> Result<Self, ConfigError> {
         let policy = policy.into();
-        if self.state.forbid_unsafe_inline_scripts {
-            if let Some(directive) = policy.unsafe_inline_script_directive() {
-                return Err(ConfigError::UnsafeInlineScriptInStrict { directive });
-            }
+        if self.state.forbid_unsafe_inline_scripts
+            && let Some(directive) = policy.unsafe_inline_script_directive()
+        {
+            return Err(ConfigError::UnsafeInlineScriptInStrict { directive });
         }
         let compiled = CompiledPolicy::new(policy, SecurityHeader::ContentSecurityPolicy)?;
         let state = self.state();
