@@ -325,8 +325,8 @@ async fn the_scripts_arithmetic_is_exact_beyond_2_to_the_53() {
     for case in 0..3_000u64 {
         let (a, b, c) = if case % 2 == 0 {
             // a × b on a multiple of c, or one beside it: c = a × t, b = q × t ± 1.
-            let a = 3 + next() % (1 << 20) | 1;
-            let t = (1 << 20) + next() % ((1 << 52) / a - (1 << 20)) | 1;
+            let a = (3 + next() % (1 << 20)) | 1;
+            let t = ((1 << 20) + next() % ((1 << 52) / a - (1 << 20))) | 1;
             let q = 1 + next() % ((1 << 52) / t).max(1);
             let b = (q * t).min((1 << 52) - 2) + next() % 3 - 1;
             (a, b, a * t)

@@ -11,7 +11,7 @@
 //! # Keys
 //!
 //! One string key per quota, `{prefix}:{<identity>}:<plan id>:<quota index>`, holding
-//! `time:count:previous` (the [`QuotaState`](crate::algorithm::QuotaState)). The
+//! `time:count:previous` (the [`QuotaState`]). The
 //! identity is in a hash tag, so every key of one identity lives in the same Redis
 //! Cluster slot (a prefix must not contain `{`, or its own tag would put every identity
 //! in one slot). Every write sets a TTL: the moment the state stops mattering (GCRA:
