@@ -83,10 +83,11 @@ async fn redis_decides_like_the_model_on_awkward_plans() {
         for step in 0..1_500 {
             now += next() % step_range;
             if next() % 4 == 0 {
-                // On an eighth of the first window, where products divide evenly and a
-                // rounded quotient would show.
+                // On to the next eighth of the first window, where products divide
+                // evenly and a rounded quotient would show. Time only moves forward:
+                // Redis expires keys in real time, which runs slower than this test's.
                 let eighth = plan.quotas()[0].window().as_nanos() as u64 / 8;
-                now -= now % eighth;
+                now += eighth - now % eighth;
             }
             let key = next() % 3;
             // Mostly small costs, some large enough for counts times windows far
@@ -341,9 +342,20 @@ async fn the_scripts_arithmetic_is_exact_beyond_2_to_the_53() {
             };
             (a, b, c)
         };
+        // Now and then small numbers, which take the script's fast paths.
+        let (a, b, c) = if case % 5 == 4 {
+            (a % 40_000, b % 40_000_000, c % 1_000_000_000 + 1)
+        } else {
+            (a, b, c)
+        };
         let s = 1_700_000_000 + next() % 2_000_000_000;
         let n = next() % 1_000_000_000;
-        let w = 1_000_000 + next() % ((1 << 52) - 1_000_000);
+        // Windows of whole seconds, divisors of a second, and anything else.
+        let w = match case % 4 {
+            0 => 1_000_000_000 * (1 + next() % 4_000_000),
+            1 => 1_000_000_000 / [1, 2, 4, 5, 8, 10, 100, 1_000][(next() % 8) as usize],
+            _ => 1_000_000 + next() % ((1 << 52) - 1_000_000),
+        };
         cases.push([a, b, c, s, n, w]);
     }
     let mut eval = redis::cmd("EVAL");

@@ -61,8 +61,23 @@ local function cmp(r, s)
   return 0
 end
 
--- floor(a * b / c), exactly, for a result below 2^53: a floating estimate, corrected.
+-- Below 2^50 a product of doubles is exact, and so is a quotient fixed up by one.
+local EXACT = 1125899906842624
+
+-- floor(a * b / c), exactly, for a result below 2^53.
 local function muldiv(a, b, c)
+  local p = a * b
+  if p < EXACT then
+    local q = math.floor(p / c)
+    local r = p - q * c
+    if r < 0 then
+      q = q - 1
+    elseif r >= c then
+      q = q + 1
+    end
+    return q
+  end
+  -- A floating estimate, corrected with exact products.
   local product = mul(a, b)
   local q = math.floor(a / c * b)
   if q < 0 then
@@ -79,10 +94,26 @@ end
 
 local function ceil_muldiv(a, b, c)
   local q = muldiv(a, b, c)
+  local p = a * b
+  if p < EXACT then
+    if q * c == p then
+      return q
+    end
+    return q + 1
+  end
   if cmp(mul(q, c), mul(a, b)) == 0 then
     return q
   end
   return q + 1
+end
+
+-- a * b <= c * d, exactly.
+local function product_le(a, b, c, d)
+  local left, right = a * b, c * d
+  if left < EXACT and right < EXACT then
+    return left <= right
+  end
+  return cmp(mul(a, b), mul(c, d)) <= 0
 end
 
 local function div(a, c)
@@ -115,6 +146,18 @@ end
 
 -- (s, n) modulo a window of w ns (w >= 1 ms, so the quotient stays below 2^53).
 local function modulo(s, n, w)
+  if w % E9 == 0 then
+    local k = w / E9
+    local r = s - math.floor(s / k) * k
+    if r < 0 then
+      r = r + k
+    elseif r >= k then
+      r = r - k
+    end
+    return r * E9 + n
+  elseif E9 % w == 0 then
+    return n % w
+  end
   local whole = mul(s, E9)
   local nanos = limbs(n)
   for k = 1, 3 do
@@ -190,7 +233,7 @@ end
 
 local function gcra(state, s, n, cost, interval, tolerance)
   local increment = tolerance + 1
-  if cmp(mul(cost, interval), limbs(tolerance)) <= 0 then
+  if product_le(cost, interval, tolerance, 1) then
     increment = cost * interval
   end
   local behind = 0
@@ -237,7 +280,7 @@ local function sliding(state, s, n, cost, limit, window)
   local rest = window - elapsed
   if cost <= limit and current + cost <= limit then
     local room = limit - current - cost
-    if cmp(mul(previous, rest), mul(room, window)) <= 0 then
+    if product_le(previous, rest, room, window) then
       return {
         allowed = true, remaining = room - ceil_muldiv(previous, rest, window), reset = rest,
         retry = 0, value = encode(ss, sn, current + cost, previous), ttl = rest + window,
@@ -301,7 +344,7 @@ end
 local function refund(state, s, n, cost, algorithm, window, interval)
   if algorithm == 'gcra' then
     local decrement = HUGE
-    if cmp(mul(cost, interval), limbs(HUGE)) < 0 then
+    if product_le(cost, interval, HUGE - 1, 1) then
       decrement = cost * interval
     end
     local ts, tn = add(state.s, state.n, -decrement)
