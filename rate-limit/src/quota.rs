@@ -270,6 +270,18 @@ impl Quota {
         }
     }
 
+    /// The GCRA emission interval in nanoseconds (the window over the limit).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
+    /// The GCRA tolerance in nanoseconds (the interval times the burst).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn tolerance_ns(&self) -> u64 {
+        self.tolerance_ns
+    }
+
     /// The window in whole nanoseconds.
     pub(crate) fn window_ns(&self) -> u64 {
         self.window_ns

@@ -40,6 +40,8 @@ pub mod conformance;
 pub mod kv;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::error::Error as StdError;
 use std::fmt;

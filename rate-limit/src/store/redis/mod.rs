@@ -1,0 +1,543 @@
+//! The Redis store (feature `redis`): limits that hold across every instance of a
+//! service, in one round trip per request.
+//!
+//! A check is one `EVALSHA` of a Lua script (loaded once; a `NOSCRIPT` after a
+//! restart or `SCRIPT FLUSH` reloads it and retries) that reads every quota key of the
+//! identity, runs the same decision functions as [`algorithm`](crate::algorithm) on
+//! them and, only when every quota allows, writes them all back: all or nothing,
+//! atomically, however many quotas the plan has. The reply carries what the headers
+//! need, so nothing else is asked.
+//!
+//! # Keys
+//!
+//! One string key per quota, `{prefix}:{<identity>}:<plan id>:<quota index>`, holding
+//! `time:count:previous` (the [`QuotaState`]). The
+//! identity is in a hash tag, so every key of one identity lives in the same Redis
+//! Cluster slot (a prefix must not contain `{`, or its own tag would put every identity
+//! in one slot). Every write sets a TTL: the moment the state stops mattering (GCRA:
+//! its theoretical arrival time; fixed window: its end; sliding window: the end of the
+//! following window), so nothing outlives its use. Refunds keep the TTL.
+//!
+//! # Whose clock
+//!
+//! By default the script reads the time from Redis (`TIME`): every instance then
+//! decides on one clock, and a skewed instance neither admits extra requests (a GCRA
+//! limiter whose clock runs ahead by `d` sees every bucket `d` emptier) nor starves.
+//! [`TimeSource::Caller`] uses the time the layer passes (its [`Clock`]), for tests
+//! that drive the clock, such as the conformance suite, and for single-writer setups.
+//! A refund always uses the time of the consumption the layer gives it, so with
+//! `TimeSource::Redis` a refund within a clock skew of a window boundary may miss its
+//! window (the request then stays counted: the error is on the strict side).
+//!
+//! [`Clock`]: portcullis_core::clock::Clock
+//!
+//! # Limits of the script's arithmetic
+//!
+//! Lua numbers are doubles, exact to 2^53. The script keeps instants as (seconds,
+//! nanoseconds) pairs and multiplies exactly where a count times a window can exceed
+//! 2^53, so its decisions equal the Rust functions bit for bit (the conformance suite
+//! and a randomized comparison against the model check it). Windows, GCRA tolerances
+//! and limits must stay below 2^52 (a window of about 52 days; a limit of 4.5 × 10^15)
+//! and windows must be at least 1 ms: a plan beyond that is refused with a
+//! [`StoreError`] naming the quota, never decided approximately.
+//!
+//! # Redis commands per request
+//!
+//! | Request                                      | Commands | Round trips |
+//! |----------------------------------------------|----------|-------------|
+//! | allowed (any number of quotas)               | 1 `EVALSHA` | 1        |
+//! | denied                                       | 1 `EVALSHA` | 1        |
+//! | denied, identity in a local negative cache   | 0        | 0           |
+//! | first request after a `SCRIPT FLUSH`/restart | `EVALSHA`, `SCRIPT LOAD`, `EVALSHA` | 3 |
+//! | refund (e.g. of a 5xx, when enabled)         | 1 `EVALSHA` | 1        |
+//!
+//! Inside the script a check costs one `GET` per quota and, when admitted, one
+//! `SET … PX` per quota (plus one `TIME`).
+//!
+//! # Failures
+//!
+//! The store itself only reports errors ([`StoreError`]); what a request then gets is
+//! the layer's failure policy, and how long a dead Redis may cost is a timeout and
+//! circuit breaker around the store. The connection ([`redis::aio::ConnectionManager`])
+//! is multiplexed and reconnects by itself.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use portcullis_rate_limit::{layer::RateLimitLayer, store::redis::RedisStore};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?.prefix("api:rl");
+//! let layer = RateLimitLayer::multi_tenant().store(store);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, ScriptInvocation};
+use smallvec::SmallVec;
+
+use super::{BoxFuture, Store, StoreError};
+use crate::algorithm::{Algorithm, Check, QuotaState, WindowAlignment};
+use crate::decision::{MAX_QUOTAS, Outcome};
+use crate::key::Fingerprint;
+use crate::plan::Plan;
+use crate::quota::Quota;
+
+static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("script.lua")));
+
+/// The largest window, tolerance, limit or cost the script computes with exactly.
+const MAX_EXACT: u64 = 1 << 52;
+/// The shortest window the script accepts.
+const MIN_WINDOW_NS: u64 = 1_000_000;
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
+/// The error code of the script's reply for a state it cannot read.
+const MALFORMED: &str = "PORTCULLIS_MALFORMED";
+
+/// Where a check's time comes from. See the [module docs](self#whose-clock).
+///
+/// ```
+/// use portcullis_rate_limit::store::redis::TimeSource;
+/// assert_eq!(TimeSource::default(), TimeSource::Redis);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeSource {
+    /// Redis's `TIME`: one clock for every instance.
+    #[default]
+    Redis,
+    /// The time the layer passes from its clock.
+    Caller,
+}
+
+impl TimeSource {
+    fn as_arg(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Caller => "caller",
+        }
+    }
+}
+
+/// A quota the Redis script cannot decide exactly (see the
+/// [module docs](self#limits-of-the-scripts-arithmetic)).
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis_rate_limit::store::redis::UnsupportedQuota;
+/// # fn f(error: UnsupportedQuota) {
+/// eprintln!("{error}");
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("quota `{quota}` is beyond the Redis store's exact arithmetic: {reason}")]
+pub struct UnsupportedQuota {
+    quota: String,
+    reason: &'static str,
+}
+
+impl UnsupportedQuota {
+    /// The quota's name.
+    ///
+    /// ```
+    /// # use portcullis_rate_limit::store::redis::UnsupportedQuota;
+    /// # fn f(error: UnsupportedQuota) {
+    /// let name: &str = error.quota();
+    /// # }
+    /// ```
+    pub fn quota(&self) -> &str {
+        &self.quota
+    }
+}
+
+/// The Redis store. Clones share the connection. See the [module docs](self).
+///
+/// ```no_run
+/// use portcullis_rate_limit::store::redis::{RedisStore, TimeSource};
+///
+/// # fn run() -> Result<(), portcullis_rate_limit::store::StoreError> {
+/// // Connects on first use and reconnects by itself.
+/// let store = RedisStore::open("redis://127.0.0.1:6379")?
+///     .prefix("billing:rl")
+///     .time_source(TimeSource::Redis);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore<C = ConnectionManager> {
+    connection: C,
+    prefix: Arc<str>,
+    time: TimeSource,
+}
+
+impl<C> fmt::Debug for RedisStore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("time", &self.time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore<ConnectionManager> {
+    /// A store on the Redis at `url` that connects now: an unreachable server is an
+    /// error here rather than on the first request.
+    ///
+    /// ```no_run
+    /// use portcullis_rate_limit::store::redis::RedisStore;
+    /// # async fn run() -> Result<(), portcullis_rate_limit::store::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(StoreError::backend)?;
+        let manager = ConnectionManager::new_with_config(client, connection_config())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(Self::with_connection(manager))
+    }
+
+    /// A store on the Redis at `url` that connects on first use, so a service starts
+    /// even while Redis is down (its checks fail until Redis answers, as the failure
+    /// policy says). Only a malformed URL is an error.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::store::redis::RedisStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = RedisStore::open("redis://127.0.0.1:1").unwrap();
+    /// assert!(RedisStore::open("not a url").is_err());
+    /// # }
+    /// ```
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(StoreError::backend)?;
+        let manager = ConnectionManager::new_lazy_with_config(client, connection_config())
+            .map_err(StoreError::backend)?;
+        Ok(Self::with_connection(manager))
+    }
+}
+
+/// Reconnection is the manager's; bounding how long a request waits for it is the
+/// failure policy's (a timeout around the store), so the manager retries briefly.
+fn connection_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(10))
+        .set_max_delay(Duration::from_millis(200))
+}
+
+#[cfg(feature = "redis-cluster")]
+impl RedisStore<redis::cluster_async::ClusterConnection> {
+    /// A store on a Redis Cluster (feature `redis-cluster`), given some of its nodes.
+    /// An identity's keys share one slot, so its script runs on one node.
+    ///
+    /// ```no_run
+    /// use portcullis_rate_limit::store::redis::RedisStore;
+    /// # async fn run() -> Result<(), portcullis_rate_limit::store::StoreError> {
+    /// let store = RedisStore::connect_cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_cluster(
+        nodes: impl IntoIterator<Item = impl redis::IntoConnectionInfo>,
+    ) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClient::new(nodes).map_err(StoreError::backend)?;
+        let connection = client
+            .get_async_connection()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(Self::with_connection(connection))
+    }
+}
+
+impl<C> RedisStore<C> {
+    /// A store on a connection you configured (a [`ConnectionManager`] with your own
+    /// settings, a cluster connection, …). Key prefix `portcullis:rl`, Redis time.
+    ///
+    /// ```no_run
+    /// use portcullis_rate_limit::store::redis::RedisStore;
+    /// # async fn run() -> redis::RedisResult<()> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let manager = redis::aio::ConnectionManager::new(client).await?;
+    /// let store = RedisStore::with_connection(manager);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_connection(connection: C) -> Self {
+        Self {
+            connection,
+            prefix: Arc::from("portcullis:rl"),
+            time: TimeSource::default(),
+        }
+    }
+
+    /// Prefixes every key (default `portcullis:rl`), to share a Redis with other data
+    /// or to keep two limiters apart.
+    ///
+    /// ```
+    /// # use portcullis_rate_limit::store::redis::RedisStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = RedisStore::open("redis://127.0.0.1:6379").unwrap().prefix("billing:rl");
+    /// assert_eq!(store.key_prefix(), "billing:rl");
+    /// # }
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<Arc<str>>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The key prefix.
+    ///
+    /// ```
+    /// # use portcullis_rate_limit::store::redis::RedisStore;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// assert_eq!(RedisStore::open("redis://127.0.0.1:6379").unwrap().key_prefix(), "portcullis:rl");
+    /// # }
+    /// ```
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Where the time of a check comes from (default [`TimeSource::Redis`]).
+    ///
+    /// ```
+    /// # use portcullis_rate_limit::store::redis::{RedisStore, TimeSource};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = RedisStore::open("redis://127.0.0.1:6379").unwrap().time_source(TimeSource::Caller);
+    /// # }
+    /// ```
+    pub fn time_source(mut self, time: TimeSource) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// The key holding quota `index` of `plan` for identity `key`.
+    ///
+    /// ```
+    /// # use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::redis::RedisStore};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = RedisStore::open("redis://127.0.0.1:6379").unwrap();
+    /// let key = store.quota_key(Fingerprint::from_u64(0xab), &Plan::free(), 0);
+    /// assert!(key.starts_with("portcullis:rl:{00000000000000ab}:"));
+    /// # }
+    /// ```
+    pub fn quota_key(&self, key: Fingerprint, plan: &Plan, index: usize) -> String {
+        format!("{}:{{{key}}}:{:016x}:{index}", self.prefix, plan.id())
+    }
+
+    fn invocation(
+        &self,
+        mode: &str,
+        key: Fingerprint,
+        plan: &Plan,
+        cost: u64,
+        now_ns: u64,
+    ) -> Result<ScriptInvocation<'static>, StoreError> {
+        let mut invocation = SCRIPT.prepare_invoke();
+        invocation
+            .arg(mode)
+            .arg(self.time.as_arg())
+            .arg(now_ns / NANOS_PER_SECOND)
+            .arg(now_ns % NANOS_PER_SECOND)
+            .arg(cost.min(MAX_EXACT - 1));
+        for (index, quota) in plan.quotas().iter().enumerate() {
+            let (interval, tolerance) = exact_parameters(quota)?;
+            invocation
+                .key(self.quota_key(key, plan, index))
+                .arg(algorithm_name(quota.algorithm()))
+                .arg(quota.limit())
+                .arg(quota.window_ns())
+                .arg(interval)
+                .arg(tolerance);
+        }
+        Ok(invocation)
+    }
+}
+
+/// The GCRA interval and tolerance of `quota`, if the script computes it exactly.
+fn exact_parameters(quota: &Quota) -> Result<(u64, u64), StoreError> {
+    let unsupported = |reason| {
+        StoreError::backend(UnsupportedQuota {
+            quota: quota.name().to_owned(),
+            reason,
+        })
+    };
+    let window = quota.window_ns();
+    if window < MIN_WINDOW_NS {
+        return Err(unsupported("its window is shorter than 1 ms"));
+    }
+    if window >= MAX_EXACT {
+        return Err(unsupported(
+            "its window is 2^52 ns (about 52 days) or longer",
+        ));
+    }
+    if quota.limit() >= MAX_EXACT {
+        return Err(unsupported("its limit is 2^52 or more"));
+    }
+    let (interval, tolerance) = (quota.interval_ns(), quota.tolerance_ns());
+    if matches!(quota.algorithm(), Algorithm::Gcra { .. })
+        && (interval >= MAX_EXACT || tolerance >= MAX_EXACT)
+    {
+        return Err(unsupported(
+            "its burst spans 2^52 ns (about 52 days) or more",
+        ));
+    }
+    Ok((interval, tolerance))
+}
+
+fn algorithm_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Gcra { .. } => "gcra",
+        Algorithm::SlidingWindow => "sliding",
+        Algorithm::FixedWindow {
+            alignment: WindowAlignment::Utc,
+        } => "fixed_utc",
+        Algorithm::FixedWindow { .. } => "fixed",
+    }
+}
+
+/// The script's reply as an [`Outcome`]: `[allowed, (allowed, remaining, reset,
+/// retry_after) per quota]`.
+fn outcome(reply: &[i64], quotas: usize, cost: u64) -> Result<Outcome, StoreError> {
+    let malformed = || StoreError::Malformed {
+        reason: format!(
+            "the rate-limit script answered {} numbers for {quotas} quotas",
+            reply.len()
+        ),
+    };
+    if reply.len() != 1 + 4 * quotas || quotas > MAX_QUOTAS {
+        return Err(malformed());
+    }
+    let number = |value: i64| u64::try_from(value).map_err(|_| malformed());
+    let checks = reply[1..]
+        .chunks_exact(4)
+        .map(|status| {
+            Ok(Check {
+                allowed: status[0] == 1,
+                state: QuotaState::default(),
+                remaining: number(status[1])?,
+                reset: number(status[2])?,
+                retry_after: number(status[3])?,
+                expires_at: 0,
+            })
+        })
+        .collect::<Result<SmallVec<[Check; MAX_QUOTAS]>, StoreError>>()?;
+    let outcome = Outcome::from_checks(&checks, cost);
+    if outcome.allowed() != (reply[0] == 1) {
+        return Err(malformed());
+    }
+    Ok(outcome)
+}
+
+fn script_error(error: redis::RedisError) -> StoreError {
+    match (error.code(), error.detail()) {
+        (Some(MALFORMED), Some(detail)) => StoreError::Malformed {
+            reason: detail.to_owned(),
+        },
+        _ => StoreError::backend(error),
+    }
+}
+
+/// The Redis client boxes every command's future itself, so one more box per request
+/// costs nothing measurable next to the round trip.
+impl<C> Store for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    type CheckFuture = BoxFuture<Result<Outcome, StoreError>>;
+    type RefundFuture = BoxFuture<Result<(), StoreError>>;
+
+    fn check(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Self::CheckFuture {
+        let invocation = self.invocation("check", key, plan, cost, now_ns);
+        let mut connection = self.connection.clone();
+        let quotas = plan.quotas().len();
+        Box::pin(async move {
+            let reply: Vec<i64> = invocation?
+                .invoke_async(&mut connection)
+                .await
+                .map_err(script_error)?;
+            outcome(&reply, quotas, cost)
+        })
+    }
+
+    fn refund(
+        &self,
+        key: Fingerprint,
+        plan: &Arc<Plan>,
+        cost: u64,
+        consumed_at_ns: u64,
+    ) -> Self::RefundFuture {
+        let invocation = self.invocation("refund", key, plan, cost, consumed_at_ns);
+        let mut connection = self.connection.clone();
+        Box::pin(async move {
+            let _changed: i64 = invocation?
+                .invoke_async(&mut connection)
+                .await
+                .map_err(script_error)?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(reply: &[i64]) -> Result<Outcome, StoreError> {
+        outcome(reply, 2, 1)
+    }
+
+    #[test]
+    fn a_denial_reports_the_untouched_quota_before_this_request() {
+        let outcome = statuses(&[0, 0, 0, 5, 5, 1, 9, 3, 0]).unwrap();
+        assert!(!outcome.allowed());
+        assert_eq!(
+            outcome.statuses()[0].retry_after(),
+            Some(Duration::from_nanos(5))
+        );
+        // Nothing was consumed, so the day quota still has this request's unit.
+        assert_eq!(outcome.statuses()[1].remaining(), 10);
+    }
+
+    #[test]
+    fn replies_of_the_wrong_shape_are_malformed_not_panics() {
+        for reply in [
+            &[][..],
+            &[1, 1, 2, 3][..],
+            &[1, 1, -2, 3, 4, 1, 2, 3, 4][..],
+        ] {
+            assert!(matches!(statuses(reply), Err(StoreError::Malformed { .. })));
+        }
+        // The overall verdict must agree with the quotas'.
+        assert!(matches!(
+            statuses(&[1, 0, 0, 5, 5, 1, 9, 3, 0]),
+            Err(StoreError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn quotas_beyond_exact_arithmetic_are_refused_by_name() {
+        let too_short = Quota::new("blink", 10, Duration::from_micros(10));
+        let too_long = Quota::new("season", 10, Duration::from_secs(60 * 86_400));
+        let fine = Quota::per_day("day", 1_000_000_000);
+        for quota in [&too_short, &too_long] {
+            let Err(StoreError::Backend { source }) = exact_parameters(quota) else {
+                panic!("{} accepted", quota.name());
+            };
+            let unsupported = source.downcast_ref::<UnsupportedQuota>().unwrap();
+            assert_eq!(unsupported.quota(), quota.name());
+        }
+        assert!(exact_parameters(&fine).is_ok());
+    }
+}
