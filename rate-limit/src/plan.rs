@@ -201,6 +201,33 @@ impl Plan {
         }
     }
 
+    /// This plan with every quota's limit (and GCRA burst) divided by `divisor`,
+    /// rounded up so that no quota drops to 0: one process's share when `divisor`
+    /// processes enforce the plan each on its own (a local fallback while a shared store
+    /// is down). The name, windows and algorithms stay, and
+    /// so does the [`id`](Self::id). A `divisor` of 0 counts as 1.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, quota::Quota};
+    ///
+    /// let plan = Plan::new("api", [Quota::per_minute("minute", 100), Quota::per_day("day", 5)]).unwrap();
+    /// let share = plan.scaled_down(4);
+    /// assert_eq!(share.quotas()[0].limit(), 25);
+    /// assert_eq!(share.quotas()[1].limit(), 2); // 5 / 4, rounded up
+    /// assert_eq!(share.id(), plan.id());
+    /// assert_eq!(plan.scaled_down(1_000).quotas()[1].limit(), 1);
+    /// ```
+    #[must_use]
+    pub fn scaled_down(&self, divisor: u64) -> Self {
+        Self::from_valid(
+            self.name.clone(),
+            self.quotas
+                .iter()
+                .map(|quota| quota.scaled_down(divisor))
+                .collect(),
+        )
+    }
+
     /// The plan's name.
     ///
     /// ```
@@ -433,6 +460,39 @@ mod tests {
             Err(ConfigError::TooManyQuotas { .. })
         ));
         assert!(Plan::new("a\"b", [Quota::per_minute("m", 1)]).is_err());
+    }
+
+    #[test]
+    fn scaled_down_plans_round_up_and_scale_bursts() {
+        let plan = Plan::new(
+            "p",
+            [
+                Quota::per_second("second", 10).with_burst(3),
+                Quota::per_minute("minute", 7).with_algorithm(Algorithm::sliding_window()),
+            ],
+        )
+        .unwrap();
+        let share = plan.scaled_down(3);
+        assert_eq!(share.name(), "p");
+        assert_eq!(share.quotas()[0].limit(), 4);
+        assert_eq!(share.quotas()[0].burst(), 1);
+        assert_eq!(share.quotas()[1].limit(), 3);
+        assert_eq!(
+            share.quotas()[1].algorithm(),
+            Algorithm::SlidingWindow,
+            "algorithms stay"
+        );
+        assert_eq!(
+            share.policy_header(),
+            "\"second\";q=4;w=1, \"minute\";q=3;w=60"
+        );
+        assert_eq!(plan.scaled_down(0), plan);
+        assert_eq!(plan.scaled_down(1), plan);
+        // The scaled GCRA admits its burst of 1, then one per 250 ms.
+        let mut states = [QuotaState::default(); 2];
+        assert!(share.check(&mut states, 0, 1).allowed());
+        assert!(!share.check(&mut states, 0, 1).allowed());
+        assert!(share.check(&mut states, 250_000_000, 1).allowed());
     }
 
     #[test]

@@ -143,6 +143,21 @@ impl Quota {
         self.with_algorithm(Algorithm::gcra_with_burst(burst))
     }
 
+    /// This quota with its limit, and its GCRA burst if set, divided by `divisor` and
+    /// rounded up, so no quota drops to 0. The share of one process among `divisor`.
+    pub(crate) fn scaled_down(&self, divisor: u64) -> Self {
+        let divisor = divisor.max(1);
+        let mut quota = self.clone();
+        quota.limit = self.limit.div_ceil(divisor);
+        if let Algorithm::Gcra { burst: Some(burst) } = self.algorithm {
+            quota.algorithm = Algorithm::Gcra {
+                burst: Some(burst.div_ceil(divisor)),
+            };
+        }
+        quota.precompute();
+        quota
+    }
+
     /// The name, used in headers (`RateLimit-Policy: "minute";q=60;w=60`) and problems.
     ///
     /// ```
