@@ -13,7 +13,8 @@
 //! - [`key`]: who is limited: client IP behind trusted proxies (IPv6 grouped to
 //!   `/56`), a hashed header, a tenant, the route, and combinations.
 //! - [`store`]: the atomic check-and-consume trait, the sharded bounded
-//!   [`MemoryStore`](store::memory::MemoryStore), and the conformance suite.
+//!   [`MemoryStore`](store::memory::MemoryStore), the conformance suite, and a
+//!   timeout with a circuit breaker for remote stores (`resilient`).
 //! - [`layer`]: [`RateLimitLayer`](layer::RateLimitLayer) with presets
 //!   (`development`, `production`, `multi_tenant`, `auth_bruteforce`), shadow mode,
 //!   refunds and weighted requests.
@@ -32,6 +33,7 @@
 //! | `memory` | yes | the in-memory store and the presets |
 //! | `axum` | no | per-endpoint keys from axum's `MatchedPath`; peer addresses from `ConnectInfo` |
 //! | `conformance` | no | the store conformance suite, for store implementations |
+//! | `resilient` | no | `store::resilient`: a per-call timeout and a circuit breaker around any store (Tokio's timer) |
 //!
 //! # Example
 //!

@@ -409,6 +409,19 @@ impl TryFrom<QuotaConfig> for Quota {
     }
 }
 
+/// Deserializes a duration written as a window is: seconds (`60`) or text (`500ms`,
+/// `90s`, `1m`, `hour`).
+#[cfg_attr(not(feature = "resilient"), allow(dead_code))]
+pub(crate) fn deserialize_duration<'de, D>(deserializer: D) -> Result<Duration, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    match WindowConfig::deserialize(deserializer)? {
+        WindowConfig::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+        WindowConfig::Text(text) => parse_window(&text).map_err(serde::de::Error::custom),
+    }
+}
+
 /// Parses `60`, `90s`, `500ms`, `1m`, `1h`, `1d`, `minute`, `hour`, `day`.
 fn parse_window(text: &str) -> Result<Duration, ConfigError> {
     let invalid = || ConfigError::UnparsableWindow {

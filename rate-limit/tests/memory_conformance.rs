@@ -17,3 +17,10 @@ async fn small_sharded_memory_store_conforms() {
 async fn boxed_store_conforms() {
     conformance::run(|| BoxStore::new(MemoryStore::new())).await;
 }
+
+#[cfg(feature = "resilient")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resilient_store_conforms() {
+    use portcullis_rate_limit::store::resilient::Resilient;
+    conformance::run(|| Resilient::new(MemoryStore::new())).await;
+}

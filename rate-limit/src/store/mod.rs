@@ -11,6 +11,11 @@
 //! - [`BoxStore`]: any store behind an `Arc<dyn DynStore>`, to choose a backend at run
 //!   time.
 //! - `conformance` (feature `conformance`): the suite every backend must pass.
+//! - `resilient` (feature `resilient`): a timeout and a circuit breaker around any
+//!   store, so a dead backend costs at most the timeout, and usually nothing.
+//!
+//! The layer's [`OnStoreError`](crate::layer::OnStoreError) decides what a failure
+//! means for the request.
 //!
 //! Store futures are named by associated types, so the layer's response future holds
 //! them without a `Box`; they must be `'static` (clone the store's cheap handle into
@@ -42,12 +47,15 @@ pub mod kv;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "resilient")]
+pub mod resilient;
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::decision::Outcome;
 use crate::key::Fingerprint;
@@ -85,6 +93,22 @@ pub enum StoreError {
     Malformed {
         /// What was wrong.
         reason: String,
+    },
+    /// The backend did not answer in time (a
+    /// [`Resilient`](resilient::Resilient) store's timeout).
+    #[error("rate-limit store did not answer within {after:?}")]
+    Timeout {
+        /// The time allowed.
+        after: Duration,
+    },
+    /// The backend was not called: it failed repeatedly, and the circuit breaker of a
+    /// [`Resilient`](resilient::Resilient) store is open.
+    #[error(
+        "rate-limit store unavailable: circuit open after repeated failures (next try in {retry_in:?})"
+    )]
+    CircuitOpen {
+        /// How long until the breaker lets a call try the backend again.
+        retry_in: Duration,
     },
 }
 
