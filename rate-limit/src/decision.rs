@@ -125,6 +125,29 @@ impl QuotaStatus {
         (!self.allowed()).then(|| Duration::from_nanos(self.retry_after_ns))
     }
 
+    /// This status `elapsed_ns` later, if nothing is consumed meanwhile, as far as a
+    /// status alone tells: the waits shrink by `elapsed_ns`; a denying quota whose wait
+    /// is over would admit `cost` (the cost it denied) and reports that much remaining.
+    #[cfg(feature = "negative-cache")]
+    pub(crate) fn later(self, elapsed_ns: u64, cost: u64) -> Self {
+        let reset_ns = self.reset_ns.saturating_sub(elapsed_ns);
+        if self.allowed() {
+            return Self { reset_ns, ..self };
+        }
+        match self.retry_after_ns.saturating_sub(elapsed_ns) {
+            0 => Self {
+                remaining: self.remaining.max(cost),
+                reset_ns,
+                retry_after_ns: 0,
+            },
+            retry_after_ns => Self {
+                reset_ns,
+                retry_after_ns,
+                ..self
+            },
+        }
+    }
+
     /// [`reset`](Self::reset) in whole seconds, rounded up.
     pub(crate) fn reset_secs(&self) -> u64 {
         self.reset_ns.div_ceil(1_000_000_000)

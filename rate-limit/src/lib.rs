@@ -13,8 +13,9 @@
 //! - [`key`]: who is limited: client IP behind trusted proxies (IPv6 grouped to
 //!   `/56`), a hashed header, a tenant, the route, and combinations.
 //! - [`store`]: the atomic check-and-consume trait, the sharded bounded
-//!   [`MemoryStore`](store::memory::MemoryStore), the conformance suite, and a
-//!   timeout with a circuit breaker for remote stores (`resilient`).
+//!   [`MemoryStore`](store::memory::MemoryStore), the conformance suite, and two
+//!   wrappers for remote stores: a timeout with a circuit breaker (`resilient`) and a
+//!   cache of denials (`negative_cache`).
 //! - [`layer`]: [`RateLimitLayer`](layer::RateLimitLayer) with presets
 //!   (`development`, `production`, `multi_tenant`, `auth_bruteforce`), shadow mode,
 //!   refunds and weighted requests.
@@ -34,6 +35,7 @@
 //! | `axum` | no | per-endpoint keys from axum's `MatchedPath`; peer addresses from `ConnectInfo` |
 //! | `conformance` | no | the store conformance suite, for store implementations |
 //! | `resilient` | no | `store::resilient`: a per-call timeout and a circuit breaker around any store (Tokio's timer) |
+//! | `negative-cache` | no | `store::negative_cache`: denied keys answered locally until their reset |
 //!
 //! # Example
 //!

@@ -13,9 +13,13 @@
 //! - `conformance` (feature `conformance`): the suite every backend must pass.
 //! - `resilient` (feature `resilient`): a timeout and a circuit breaker around any
 //!   store, so a dead backend costs at most the timeout, and usually nothing.
+//! - `negative_cache` (feature `negative-cache`): remembers denied keys until their
+//!   reset, so a blocked client costs no backend call.
 //!
-//! The layer's [`OnStoreError`](crate::layer::OnStoreError) decides what a failure
-//! means for the request.
+//! A remote store is best wrapped in both, the cache outside:
+//! `NegativeCache::new(Resilient::new(store))`; the layer's
+//! [`OnStoreError`](crate::layer::OnStoreError) decides what a failure means for the
+//! request.
 //!
 //! Store futures are named by associated types, so the layer's response future holds
 //! them without a `Box`; they must be `'static` (clone the store's cheap handle into
@@ -45,6 +49,8 @@ pub mod conformance;
 pub mod kv;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "negative-cache")]
+pub mod negative_cache;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "resilient")]
