@@ -284,6 +284,55 @@ impl Outcome {
     }
 }
 
+/// How a request was limited while the store could not answer: the
+/// [`FailurePolicy`](crate::layer::FailurePolicy) that applied.
+///
+/// A [`Decision`] made by the fallback limiter says so in
+/// [`Decision::degraded`]; requests that failed open or closed have no decision, and
+/// carry this value alone in their request and response extensions. With
+/// [`degraded_header`](crate::layer::RateLimitLayer::degraded_header), responses say it
+/// in `x-ratelimit-degraded` ([`as_str`](Self::as_str)).
+///
+/// ```
+/// use portcullis_rate_limit::decision::Degraded;
+/// assert_eq!(Degraded::FailOpen.as_str(), "fail-open");
+/// assert_eq!(Degraded::Fallback.to_string(), "fallback");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Degraded {
+    /// Let through unlimited ([`FailOpen`](crate::layer::FailurePolicy::FailOpen)).
+    FailOpen,
+    /// Refused with `503` ([`FailClosed`](crate::layer::FailurePolicy::FailClosed)).
+    FailClosed,
+    /// Decided by the local fallback limiter
+    /// ([`Fallback`](crate::layer::FailurePolicy::Fallback)).
+    Fallback,
+}
+
+impl Degraded {
+    /// The mode's name: `fail-open`, `fail-closed` or `fallback`, the values of the
+    /// `x-ratelimit-degraded` header.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::decision::Degraded;
+    /// assert_eq!(Degraded::FailClosed.as_str(), "fail-closed");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::FailOpen => "fail-open",
+            Self::FailClosed => "fail-closed",
+            Self::Fallback => "fallback",
+        }
+    }
+}
+
+impl std::fmt::Display for Degraded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The limiter's decision for one request, as found in the request and response
 /// extensions.
 ///
@@ -308,6 +357,7 @@ pub struct Decision {
     cost: u64,
     decided_at_ns: u64,
     shadow: bool,
+    degraded: Option<Degraded>,
 }
 
 impl Decision {
@@ -336,7 +386,15 @@ impl Decision {
             cost,
             decided_at_ns,
             shadow,
+            degraded: None,
         }
+    }
+
+    /// Marks the decision as made in a degraded mode.
+    #[cfg(feature = "memory")]
+    pub(crate) fn with_degraded(mut self, degraded: Degraded) -> Self {
+        self.degraded = Some(degraded);
+        self
     }
 
     /// The plan the request was checked against.
@@ -416,6 +474,23 @@ impl Decision {
     /// ```
     pub fn shadow(&self) -> bool {
         self.shadow
+    }
+
+    /// `Some` when the store could not answer and the decision was made otherwise
+    /// (by the local [fallback](crate::layer::Fallback) limiter: its plan is the
+    /// scaled-down one); `None` for the store's own decisions.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_rate_limit::{algorithm::QuotaState, decision::Decision, plan::Plan};
+    /// let plan = Arc::new(Plan::free());
+    /// let mut states = [QuotaState::default(); 2];
+    /// let outcome = plan.check(&mut states, 0, 1);
+    /// let decision = Decision::new(plan, outcome, 1, 5_000_000_000, false);
+    /// assert_eq!(decision.degraded(), None);
+    /// ```
+    pub fn degraded(&self) -> Option<Degraded> {
+        self.degraded
     }
 
     /// The request's cost.

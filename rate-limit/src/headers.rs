@@ -60,6 +60,16 @@ pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-rateli
 /// ```
 pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
+/// `X-RateLimit-Degraded`: on responses to requests limited while the store could
+/// not answer, when [enabled](crate::layer::RateLimitLayer::degraded_header); its value
+/// is the [`Degraded`](crate::decision::Degraded) mode: `fail-open`, `fail-closed` or
+/// `fallback`.
+///
+/// ```
+/// assert_eq!(portcullis_rate_limit::headers::X_RATELIMIT_DEGRADED.as_str(), "x-ratelimit-degraded");
+/// ```
+pub static X_RATELIMIT_DEGRADED: HeaderName = HeaderName::from_static("x-ratelimit-degraded");
+
 /// Which rate-limit headers responses carry.
 ///
 /// ```

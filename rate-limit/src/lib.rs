@@ -18,7 +18,9 @@
 //!   cache of denials (`negative_cache`).
 //! - [`layer`]: [`RateLimitLayer`](layer::RateLimitLayer) with presets
 //!   (`development`, `production`, `multi_tenant`, `auth_bruteforce`), shadow mode,
-//!   refunds and weighted requests.
+//!   refunds, weighted requests, and a [`FailurePolicy`](layer::FailurePolicy) for
+//!   when the store cannot answer: fail open (the default), fail closed, or fall back
+//!   to a local limiter.
 //! - [`headers`]: IETF `RateLimit-Policy` / `RateLimit`, legacy `X-RateLimit-*`,
 //!   `Retry-After`.
 //! - [`decision`], [`metrics`]: what was decided, in the request and response

@@ -547,7 +547,7 @@ mod layer {
     use axum::routing::get;
     use http::{Request, StatusCode};
     use portcullis_rate_limit::key::Key;
-    use portcullis_rate_limit::layer::{OnStoreError, RateLimitLayer};
+    use portcullis_rate_limit::layer::{FailurePolicy, RateLimitLayer};
     use tower::ServiceExt;
 
     use super::*;
@@ -597,7 +597,7 @@ mod layer {
         let layer = RateLimitLayer::new()
             .key(Key::global())
             .clock(clock.clone())
-            .on_store_error(OnStoreError::Reject)
+            .on_store_error(FailurePolicy::FailClosed)
             .store(down());
         let closed = Router::new()
             .route("/", get(|| async { "ok" }))

@@ -20,7 +20,7 @@ use portcullis_rate_limit::algorithm::Algorithm;
 use portcullis_rate_limit::decision::{Decision, Outcome};
 use portcullis_rate_limit::headers::HeaderMode;
 use portcullis_rate_limit::key::{Fingerprint, Key};
-use portcullis_rate_limit::layer::{OnMissingKey, OnStoreError, RateLimitLayer};
+use portcullis_rate_limit::layer::{FailurePolicy, OnMissingKey, RateLimitLayer};
 use portcullis_rate_limit::plan::Plan;
 use portcullis_rate_limit::quota::Quota;
 use portcullis_rate_limit::request::{RequestCost, RequestHead};
@@ -571,7 +571,7 @@ async fn store_failures_follow_the_policy() {
 
     let closed = RateLimitLayer::new()
         .store(DownStore)
-        .on_store_error(OnStoreError::Reject);
+        .on_store_error(FailurePolicy::FailClosed);
     let service = tower::Layer::layer(&closed, service_fn(ok));
     let response = service.oneshot(from("192.0.2.1:1")).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

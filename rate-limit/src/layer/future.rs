@@ -11,9 +11,10 @@ use portcullis_core::grpc::is_grpc_request;
 use portcullis_core::problem::Problem;
 use tower_service::Service;
 
-use super::layer::{Config, OnStoreError, Shared};
-use crate::decision::{Decision, Outcome};
-use crate::headers;
+use super::FailurePolicy;
+use super::layer::{Config, Shared};
+use crate::decision::{Decision, Degraded, Outcome};
+use crate::headers::{self, X_RATELIMIT_DEGRADED};
 use crate::key::Fingerprint;
 use crate::metrics::Event;
 use crate::plan::Plan;
@@ -26,6 +27,7 @@ pub(crate) struct Rejection {
     pub(crate) problem: Problem,
     pub(crate) grpc: bool,
     pub(crate) decision: Option<Decision>,
+    pub(crate) degraded: Option<Degraded>,
 }
 
 pin_project! {
@@ -81,6 +83,7 @@ pin_project! {
             #[pin]
             future: S::Future,
             decision: Option<Decision>,
+            degraded: Option<Degraded>,
             key: Fingerprint,
         },
         Refunding {
@@ -88,6 +91,7 @@ pin_project! {
             future: St::RefundFuture,
             response: Option<S::Response>,
             decision: Option<Decision>,
+            degraded: Option<Degraded>,
         },
         Rejected {
             rejection: Option<Rejection>,
@@ -136,12 +140,14 @@ where
         shared: Arc<Shared<K, P, St>>,
         future: S::Future,
         decision: Option<Decision>,
+        degraded: Option<Degraded>,
         key: Fingerprint,
     ) -> Self {
         Self {
             state: State::Calling {
                 future,
                 decision,
+                degraded,
                 key,
             },
             shared,
@@ -223,7 +229,7 @@ where
                         }
                         None => {
                             config.metrics.record(Event::Exempt);
-                            call(inner, request, None, *key)
+                            call(inner, request, None, None, *key)
                         }
                     }
                 }
@@ -243,11 +249,9 @@ where
                         unreachable!("polled after completion")
                     };
                     match decide(config, plan, checked, *cost, *now, *key, &request) {
-                        Verdict::Pass(decision) => {
-                            if let Some(decision) = &decision {
-                                request.extensions_mut().insert(decision.clone());
-                            }
-                            call(inner, request, decision, *key)
+                        Verdict::Pass { decision, degraded } => {
+                            mark_request(&mut request, &decision, degraded);
+                            call(inner, request, decision, degraded, *key)
                         }
                         Verdict::Reject(rejection) => State::Rejected {
                             rejection: Some(rejection),
@@ -257,10 +261,11 @@ where
                 StateProj::Calling {
                     future,
                     decision,
+                    degraded,
                     key,
                 } => {
                     let response = ready!(future.poll(cx))?;
-                    let decision = decision.take();
+                    let (decision, degraded) = (decision.take(), *degraded);
                     let refund = match (&decision, config.refund_if) {
                         (Some(decision), Some(refund_if)) => {
                             decision.allowed() && refund_if(response.status())
@@ -269,6 +274,12 @@ where
                     };
                     match decision {
                         Some(decision) if refund => {
+                            if decision.degraded().is_some() {
+                                // Admitted by the fallback: refund it there, now.
+                                refund_fallback(config, *key, &decision);
+                                let response = finish(shared, response, Some(decision), degraded);
+                                return Poll::Ready(Ok(response));
+                            }
                             let future = shared.store.refund(
                                 *key,
                                 decision.plan_arc(),
@@ -279,15 +290,19 @@ where
                                 future,
                                 response: Some(response),
                                 decision: Some(decision),
+                                degraded,
                             }
                         }
-                        decision => return Poll::Ready(Ok(finish(shared, response, decision))),
+                        decision => {
+                            return Poll::Ready(Ok(finish(shared, response, decision, degraded)));
+                        }
                     }
                 }
                 StateProj::Refunding {
                     future,
                     response,
                     decision,
+                    degraded,
                 } => {
                     match ready!(future.poll(cx)) {
                         Ok(()) => config.metrics.record(Event::Refunded),
@@ -300,7 +315,7 @@ where
                     let Some(response) = response.take() else {
                         unreachable!("polled after completion")
                     };
-                    return Poll::Ready(Ok(finish(shared, response, decision.take())));
+                    return Poll::Ready(Ok(finish(shared, response, decision.take(), *degraded)));
                 }
                 StateProj::Rejected { rejection } => {
                     let Some(rejection) = rejection.take() else {
@@ -318,6 +333,7 @@ fn call<S, ReqBody, P, St>(
     mut inner: S,
     request: Request<ReqBody>,
     decision: Option<Decision>,
+    degraded: Option<Degraded>,
     key: Fingerprint,
 ) -> State<S, ReqBody, P, St>
 where
@@ -328,14 +344,46 @@ where
     State::Calling {
         future: inner.call(request),
         decision,
+        degraded,
         key,
     }
 }
+
+/// Puts the decision and the degraded mode, if any, into the request's extensions.
+pub(crate) fn mark_request<B>(
+    request: &mut Request<B>,
+    decision: &Option<Decision>,
+    degraded: Option<Degraded>,
+) {
+    if let Some(decision) = decision {
+        request.extensions_mut().insert(decision.clone());
+    }
+    if let Some(degraded) = degraded {
+        request.extensions_mut().insert(degraded);
+    }
+}
+
+#[cfg(feature = "memory")]
+fn refund_fallback(config: &Config, key: Fingerprint, decision: &Decision) {
+    if let FailurePolicy::Fallback(fallback) = &config.on_store_error {
+        fallback.refund(
+            key,
+            decision.plan(),
+            decision.cost(),
+            decision.decided_at_ns(),
+        );
+        config.metrics.record(Event::Refunded);
+    }
+}
+
+#[cfg(not(feature = "memory"))]
+fn refund_fallback(_: &Config, _: Fingerprint, _: &Decision) {}
 
 fn finish<K, P, St, ResBody>(
     shared: &Shared<K, P, St>,
     response: Response<ResBody>,
     decision: Option<Decision>,
+    degraded: Option<Degraded>,
 ) -> Response<ResponseBody<ResBody>> {
     let mut response = response.map(ResponseBody::inner);
     if let Some(decision) = decision {
@@ -347,7 +395,21 @@ fn finish<K, P, St, ResBody>(
         );
         response.extensions_mut().insert(decision);
     }
+    mark_degraded(&shared.config, &mut response, degraded);
     response
+}
+
+/// Adds the degraded mode to the response: its extensions, and the header if enabled.
+fn mark_degraded<B>(config: &Config, response: &mut Response<B>, degraded: Option<Degraded>) {
+    if let Some(degraded) = degraded {
+        if config.degraded_header {
+            response.headers_mut().insert(
+                X_RATELIMIT_DEGRADED.clone(),
+                http::HeaderValue::from_static(degraded.as_str()),
+            );
+        }
+        response.extensions_mut().insert(degraded);
+    }
 }
 
 fn reject<K, P, St, ResBody>(
@@ -368,19 +430,25 @@ fn reject<K, P, St, ResBody>(
         );
         response.extensions_mut().insert(decision);
     }
+    mark_degraded(&shared.config, &mut response, rejection.degraded);
     response
 }
 
 /// What to do with a checked request.
 pub(crate) enum Verdict {
-    /// Call the inner service, with the decision when there is one.
-    Pass(Option<Decision>),
+    /// Call the inner service, with the decision when there is one, and the degraded
+    /// mode when the store failed.
+    Pass {
+        decision: Option<Decision>,
+        degraded: Option<Degraded>,
+    },
     /// Answer with this refusal.
     Reject(Rejection),
 }
 
-/// Turns a store's answer into a verdict: counts it, logs denials and failures, and
-/// applies shadow mode and the store-failure policy.
+/// Turns a store's answer into a verdict: counts it, logs denials, and applies shadow
+/// mode and the store-failure policy; notes the transitions between healthy and
+/// degraded.
 pub(crate) fn decide<B>(
     config: &Config,
     plan: Arc<Plan>,
@@ -392,40 +460,109 @@ pub(crate) fn decide<B>(
 ) -> Verdict {
     match checked {
         Ok(outcome) => {
+            if let Some(degraded_for) = config.metrics.leave_degraded(now) {
+                tracing::warn!(
+                    target: "portcullis_rate_limit",
+                    degraded_for_ms = degraded_for.as_millis() as u64,
+                    "rate-limit store answers again; limiting normally",
+                );
+            }
             let decision = Decision::new(plan, outcome, cost, now, config.shadow);
-            if decision.allowed() {
-                config.metrics.record(Event::Allowed);
-                return Verdict::Pass(Some(decision));
+            judge(config, decision, key, request)
+        }
+        Err(error) => store_failed(config, plan, error, cost, now, key, request),
+    }
+}
+
+/// The verdict on a decision: pass, pass in shadow mode, or refuse with 429.
+fn judge<B>(
+    config: &Config,
+    decision: Decision,
+    key: Fingerprint,
+    request: &Request<B>,
+) -> Verdict {
+    let degraded = decision.degraded();
+    if decision.allowed() {
+        config.metrics.record(Event::Allowed);
+        return Verdict::Pass {
+            decision: Some(decision),
+            degraded,
+        };
+    }
+    record_denial(&decision, key, config.shadow);
+    if config.shadow {
+        config.metrics.record(Event::ShadowDenied);
+        return Verdict::Pass {
+            decision: Some(decision),
+            degraded,
+        };
+    }
+    config.metrics.record(Event::Denied);
+    Verdict::Reject(Rejection {
+        problem: quota_exceeded(&decision),
+        grpc: is_grpc_request(request.headers()),
+        decision: Some(decision),
+        degraded,
+    })
+}
+
+/// The verdict when the store failed, as the failure policy says. Warns once when
+/// the layer becomes degraded; each failure after that is only a debug event (an open
+/// circuit fails every request, and the counters count them).
+fn store_failed<B>(
+    config: &Config,
+    plan: Arc<Plan>,
+    error: StoreError,
+    cost: u64,
+    now: u64,
+    key: Fingerprint,
+    request: &Request<B>,
+) -> Verdict {
+    #[cfg(not(feature = "memory"))]
+    let _ = (cost, key);
+    config.metrics.record(Event::StoreError);
+    let mode = config.on_store_error.degraded();
+    if config.metrics.enter_degraded(now) {
+        tracing::warn!(
+            target: "portcullis_rate_limit",
+            error = &error as &dyn std::error::Error,
+            plan = %plan.name(),
+            mode = %mode,
+            "rate-limit store failed; limiting degraded until it answers again",
+        );
+    } else {
+        tracing::debug!(
+            target: "portcullis_rate_limit",
+            error = &error as &dyn std::error::Error,
+            plan = %plan.name(),
+            mode = %mode,
+            "rate-limit store failed",
+        );
+    }
+    match &config.on_store_error {
+        FailurePolicy::FailOpen => {
+            config.metrics.record(Event::FailOpen);
+            Verdict::Pass {
+                decision: None,
+                degraded: Some(Degraded::FailOpen),
             }
-            record_denial(&decision, key, config.shadow);
-            if config.shadow {
-                config.metrics.record(Event::ShadowDenied);
-                return Verdict::Pass(Some(decision));
-            }
-            config.metrics.record(Event::Denied);
+        }
+        FailurePolicy::FailClosed => {
+            config.metrics.record(Event::FailClosed);
             Verdict::Reject(Rejection {
-                problem: quota_exceeded(&decision),
+                problem: unavailable(),
                 grpc: is_grpc_request(request.headers()),
-                decision: Some(decision),
+                decision: None,
+                degraded: Some(Degraded::FailClosed),
             })
         }
-        Err(error) => {
-            config.metrics.record(Event::StoreError);
-            tracing::error!(
-                target: "portcullis_rate_limit",
-                error = &error as &dyn std::error::Error,
-                plan = %plan.name(),
-                policy = ?config.on_store_error,
-                "rate-limit store failed",
-            );
-            match config.on_store_error {
-                OnStoreError::Reject => Verdict::Reject(Rejection {
-                    problem: unavailable(),
-                    grpc: is_grpc_request(request.headers()),
-                    decision: None,
-                }),
-                _ => Verdict::Pass(None),
-            }
+        #[cfg(feature = "memory")]
+        FailurePolicy::Fallback(fallback) => {
+            config.metrics.record(Event::Fallback);
+            let (plan, outcome) = fallback.check(key, &plan, cost, now);
+            let decision = Decision::new(plan, outcome, cost, now, config.shadow)
+                .with_degraded(Degraded::Fallback);
+            judge(config, decision, key, request)
         }
     }
 }

@@ -5,7 +5,9 @@ use portcullis_core::clock::{Clock, FastClock};
 use serde::Deserialize;
 use tower_layer::Layer;
 
-use super::RateLimit;
+#[cfg(feature = "memory")]
+use super::Fallback;
+use super::{FailurePolicy, RateLimit};
 use crate::headers::HeaderMode;
 use crate::key::{DEFAULT_SECRET, Key, KeyExtractor};
 use crate::metrics::Metrics;
@@ -59,24 +61,6 @@ pub enum OnMissingKey {
     SharedKey,
 }
 
-/// What to do when the store cannot answer (a Redis outage).
-///
-/// ```
-/// use portcullis_rate_limit::layer::OnStoreError;
-/// assert_eq!(OnStoreError::default(), OnStoreError::Allow);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum OnStoreError {
-    /// Fail open: let the request through without headers, log and count the error.
-    #[default]
-    Allow,
-    /// Fail closed: answer `503 Service Unavailable` with a `RATE_LIMIT_UNAVAILABLE`
-    /// problem.
-    Reject,
-}
-
 /// A function computing a request's cost.
 ///
 /// ```
@@ -92,7 +76,8 @@ pub(crate) struct Config {
     pub(crate) headers: HeaderMode,
     pub(crate) shadow: bool,
     pub(crate) on_missing_key: OnMissingKey,
-    pub(crate) on_store_error: OnStoreError,
+    pub(crate) on_store_error: FailurePolicy,
+    pub(crate) degraded_header: bool,
     pub(crate) refund_if: Option<fn(StatusCode) -> bool>,
     pub(crate) cost: Option<CostFn>,
     pub(crate) secret: [u8; 16],
@@ -106,7 +91,8 @@ impl Default for Config {
             headers: HeaderMode::default(),
             shadow: false,
             on_missing_key: OnMissingKey::default(),
-            on_store_error: OnStoreError::default(),
+            on_store_error: FailurePolicy::default(),
+            degraded_header: false,
             refund_if: None,
             cost: None,
             secret: DEFAULT_SECRET,
@@ -175,6 +161,7 @@ impl RateLimitLayer {
             Plans::new(single("default", 100)),
             OnMissingKey::Reject,
             None,
+            FailurePolicy::FailOpen,
         )
     }
 
@@ -191,6 +178,7 @@ impl RateLimitLayer {
             Plans::new(single("development", 1_000)),
             OnMissingKey::Allow,
             None,
+            FailurePolicy::FailOpen,
         )
     }
 
@@ -216,7 +204,13 @@ impl RateLimitLayer {
         ] {
             plans = plans.route(route, login.clone());
         }
-        Self::preset(Key::client_ip(), plans, OnMissingKey::Reject, None)
+        Self::preset(
+            Key::client_ip(),
+            plans,
+            OnMissingKey::Reject,
+            None,
+            FailurePolicy::FailOpen,
+        )
     }
 
     /// For a multi-tenant API: keyed by the [`TenantId`](crate::request::TenantId) an
@@ -230,12 +224,24 @@ impl RateLimitLayer {
     ///     .plans(Plans::tiers().tenant("acme", Plan::enterprise(3_000, 1_000_000).unwrap()));
     /// ```
     pub fn multi_tenant() -> Self {
-        Self::preset(Key::tenant(), Plans::tiers(), OnMissingKey::Reject, None)
+        Self::preset(
+            Key::tenant(),
+            Plans::tiers(),
+            OnMissingKey::Reject,
+            None,
+            FailurePolicy::FailOpen,
+        )
     }
 
     /// Against password guessing on a login route: per client IP, 5 attempts per
     /// minute and 20 per hour; successful (2xx) attempts are refunded, so only
     /// failures count.
+    ///
+    /// When the store fails (a shared store such as Redis is down), attempts are
+    /// still limited, by a local [`Fallback`] with the same limits in each instance:
+    /// failing open would let guessing run unlimited, failing closed would lock every
+    /// user out of logging in. Set [`Fallback::instances`] to your instance count to
+    /// keep the total where it was, or choose [`FailurePolicy::FailClosed`].
     ///
     /// ```
     /// use axum::{Router, routing::post};
@@ -250,6 +256,7 @@ impl RateLimitLayer {
             Plans::new(login_plan("auth", 5, 20)),
             OnMissingKey::Reject,
             Some(refund_success),
+            FailurePolicy::Fallback(Fallback::local()),
         )
     }
 
@@ -258,6 +265,7 @@ impl RateLimitLayer {
         plans: Plans,
         on_missing_key: OnMissingKey,
         refund_if: Option<fn(StatusCode) -> bool>,
+        on_store_error: FailurePolicy,
     ) -> Self {
         Self::from_parts(
             key,
@@ -266,6 +274,7 @@ impl RateLimitLayer {
             Config {
                 on_missing_key,
                 refund_if,
+                on_store_error,
                 ..Config::default()
             },
         )
@@ -454,15 +463,38 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
         self.map_config(|config| config.on_missing_key = policy)
     }
 
-    /// What to do when the store fails (let requests through by default).
+    /// What to do when the store cannot answer: fail open (the default), fail closed,
+    /// or decide with a local [`Fallback`]; see [`FailurePolicy`]. Fail-open is the
+    /// default because a limiter protects an API, and an outage of its store should
+    /// not take the API down with it.
+    ///
+    /// Pair a remote store with [`Resilient`](crate::store::resilient) so that a dead
+    /// store costs at most a timeout, and usually nothing.
     ///
     /// ```
-    /// use portcullis_rate_limit::layer::{OnStoreError, RateLimitLayer};
-    /// let layer = RateLimitLayer::new().on_store_error(OnStoreError::Reject);
+    /// use portcullis_rate_limit::layer::{Fallback, FailurePolicy, RateLimitLayer};
+    /// let closed = RateLimitLayer::new().on_store_error(FailurePolicy::FailClosed);
+    /// let local = RateLimitLayer::new().on_store_error(Fallback::local().instances(4));
     /// ```
     #[must_use]
-    pub fn on_store_error(self, policy: OnStoreError) -> Self {
+    pub fn on_store_error(self, policy: impl Into<FailurePolicy>) -> Self {
+        let policy = policy.into();
         self.map_config(|config| config.on_store_error = policy)
+    }
+
+    /// Adds `x-ratelimit-degraded` to the responses of requests limited while the
+    /// store could not answer (off by default), with the
+    /// [`Degraded`](crate::decision::Degraded) mode as value: `fail-open`,
+    /// `fail-closed` or `fallback`. Whatever the header mode: it tells clients and
+    /// dashboards that the limits they see are not the usual ones.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// let layer = RateLimitLayer::new().degraded_header(true);
+    /// ```
+    #[must_use]
+    pub fn degraded_header(self, enabled: bool) -> Self {
+        self.map_config(|config| config.degraded_header = enabled)
     }
 
     /// Gives the cost back after the response when `refund_if(status)` holds.

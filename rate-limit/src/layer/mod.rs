@@ -9,6 +9,15 @@
 //! `Retry-After`. The [`Decision`](crate::decision::Decision) goes into the request
 //! and response extensions either way.
 //!
+//! When the store cannot answer (an outage, a timeout, an open circuit breaker), the
+//! [`FailurePolicy`] decides: let the request through (the default), refuse it with
+//! `503` (`UNAVAILABLE` for gRPC callers), or decide with a local [`Fallback`] limiter.
+//! The layer is then *degraded*: it logs a warning when that starts and another when
+//! the store answers again, counts each such request in its
+//! [metrics](crate::metrics), puts the [`Degraded`](crate::decision::Degraded) mode
+//! into the request and response extensions and, if
+//! [asked](RateLimitLayer::degraded_header), into an `x-ratelimit-degraded` header.
+//!
 //! `poll_ready` only asks the inner service: the limiter never applies back-pressure.
 //! Rejections are responses, so the service stays infallible under axum.
 //!
@@ -47,11 +56,28 @@
 //! # });
 //! ```
 
+mod failure;
+#[cfg(feature = "memory")]
+mod fallback;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
 mod service;
 
+pub use failure::FailurePolicy;
+#[cfg(feature = "memory")]
+pub use fallback::Fallback;
 pub use future::ResponseFuture;
-pub use layer::{CostFn, DefaultStore, OnMissingKey, OnStoreError, RateLimitLayer};
+pub use layer::{CostFn, DefaultStore, OnMissingKey, RateLimitLayer};
 pub use service::RateLimit;
+
+/// The former name of [`FailurePolicy`] (`Allow` is now `FailOpen`, `Reject` is
+/// `FailClosed`).
+///
+/// ```
+/// #![allow(deprecated)]
+/// use portcullis_rate_limit::layer::{FailurePolicy, OnStoreError};
+/// let policy: OnStoreError = FailurePolicy::FailClosed;
+/// ```
+#[deprecated(note = "renamed `FailurePolicy`: `Allow` is `FailOpen`, `Reject` is `FailClosed`")]
+pub type OnStoreError = FailurePolicy;

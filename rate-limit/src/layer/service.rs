@@ -8,7 +8,7 @@ use portcullis_core::grpc::is_grpc_request;
 use portcullis_core::problem::Problem;
 use tower_service::Service;
 
-use super::future::{Rejection, ResponseFuture, Verdict, decide};
+use super::future::{Rejection, ResponseFuture, Verdict, decide, mark_request};
 use super::layer::{OnMissingKey, Shared};
 use super::{DefaultStore, RateLimitLayer};
 use crate::key::{Fingerprint, Key, KeyBuilder, KeyExtractor, MissingKey};
@@ -179,6 +179,7 @@ where
                             self.shared.clone(),
                             future,
                             None,
+                            None,
                             Fingerprint::from_u64(0),
                         );
                     }
@@ -192,6 +193,7 @@ where
                             problem: missing_key_problem(&missing),
                             grpc: is_grpc_request(request.headers()),
                             decision: None,
+                            degraded: None,
                         };
                         return ResponseFuture::rejected(self.shared.clone(), rejection);
                     }
@@ -212,7 +214,7 @@ where
         let Some(plan) = plan else {
             config.metrics.record(Event::Exempt);
             let future = self.inner.call(request);
-            return ResponseFuture::calling(self.shared.clone(), future, None, key);
+            return ResponseFuture::calling(self.shared.clone(), future, None, None, key);
         };
         let now = config.clock.unix_nanos();
         let Some(checked) = shared.store.check_immediately(key, &plan, cost, now) else {
@@ -230,13 +232,11 @@ where
             );
         };
         match decide(config, plan, checked, cost, now, key, &request) {
-            Verdict::Pass(decision) => {
+            Verdict::Pass { decision, degraded } => {
                 let mut request = request;
-                if let Some(decision) = &decision {
-                    request.extensions_mut().insert(decision.clone());
-                }
+                mark_request(&mut request, &decision, degraded);
                 let future = self.inner.call(request);
-                ResponseFuture::calling(self.shared.clone(), future, decision, key)
+                ResponseFuture::calling(self.shared.clone(), future, decision, degraded, key)
             }
             Verdict::Reject(rejection) => ResponseFuture::rejected(self.shared.clone(), rejection),
         }

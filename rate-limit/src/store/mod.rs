@@ -18,7 +18,7 @@
 //!
 //! A remote store is best wrapped in both, the cache outside:
 //! `NegativeCache::new(Resilient::new(store))`; the layer's
-//! [`OnStoreError`](crate::layer::OnStoreError) decides what a failure means for the
+//! [`FailurePolicy`](crate::layer::FailurePolicy) decides what a failure means for the
 //! request.
 //!
 //! Store futures are named by associated types, so the layer's response future holds

@@ -7,12 +7,16 @@
 //! [`open_for`](CircuitBreaker::open_for) (1 s by default) every check fails at once with
 //! [`StoreError::CircuitOpen`] from
 //! [`check_immediately`](Store::check_immediately): the layer applies its
-//! [store-error policy](crate::layer::OnStoreError) in `call`, with no store call and no
+//! [`FailurePolicy`](crate::layer::FailurePolicy) in `call`, with no store call and no
 //! waiting. Then one check is let through as a probe (*half-open*): if it succeeds the
 //! circuit closes and the store is used again; if it fails the circuit opens again, for
 //! twice as long each time up to [`max_open_for`](CircuitBreaker::max_open_for) (10 s by
 //! default). So a dead store costs at most the timeout, and usually nothing, and
 //! limiting recovers by itself when the store comes back.
+//!
+//! A call that timed out may still reach the store later and count (a request held in
+//! a socket buffer runs when the store wakes up): the timeout bounds the wait, not what
+//! the store does.
 //!
 //! Refunds go through the same guard: bounded by the timeout, counted as successes or
 //! failures, and refused while the circuit is not closed (they never probe).
@@ -28,7 +32,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use portcullis_rate_limit::layer::RateLimitLayer;
+//! use portcullis_rate_limit::layer::{FailurePolicy, RateLimitLayer};
 //! use portcullis_rate_limit::store::memory::MemoryStore;
 //! use portcullis_rate_limit::store::resilient::{CircuitBreaker, CircuitState, Resilient};
 //!
@@ -37,7 +41,7 @@
 //!     .timeout(Duration::from_millis(20))
 //!     .breaker(CircuitBreaker::new().failures(3).open_for(Duration::from_millis(500)));
 //! assert_eq!(store.state(), CircuitState::Closed);
-//! let layer = RateLimitLayer::new().store(store);
+//! let layer = RateLimitLayer::new().store(store).on_store_error(FailurePolicy::FailOpen);
 //! ```
 
 use std::fmt;
