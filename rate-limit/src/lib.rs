@@ -13,9 +13,11 @@
 //! - [`key`]: who is limited: client IP behind trusted proxies (IPv6 grouped to
 //!   `/56`), a hashed header, a tenant, the route, and combinations.
 //! - [`store`]: the atomic check-and-consume trait, the sharded bounded
-//!   [`MemoryStore`](store::memory::MemoryStore), the conformance suite, and two
-//!   wrappers for remote stores: a timeout with a circuit breaker (`resilient`) and a
-//!   cache of denials (`negative_cache`).
+//!   [`MemoryStore`](store::memory::MemoryStore), the Redis store (one round trip per
+//!   request, atomic over every quota), a store over eventually consistent edge
+//!   key-value stores (`kv`, approximate with a documented bound), the conformance
+//!   suite, and two wrappers for remote stores: a timeout with a circuit breaker
+//!   (`resilient`) and a cache of denials (`negative_cache`).
 //! - [`layer`]: [`RateLimitLayer`](layer::RateLimitLayer) with presets
 //!   (`development`, `production`, `multi_tenant`, `auth_bruteforce`), shadow mode,
 //!   refunds, weighted requests, and a [`FailurePolicy`](layer::FailurePolicy) for
@@ -38,6 +40,8 @@
 //! | `conformance` | no | the store conformance suite, for store implementations |
 //! | `resilient` | no | `store::resilient`: a per-call timeout and a circuit breaker around any store (Tokio's timer) |
 //! | `negative-cache` | no | `store::negative_cache`: denied keys answered locally until their reset |
+//! | `redis` | no | `store::redis`: the Redis store, one `EVALSHA` per request (enables `resilient` and `negative-cache`) |
+//! | `redis-cluster` | no | the Redis store on a Redis Cluster |
 //!
 //! # Example
 //!

@@ -70,14 +70,3 @@ pub use fallback::Fallback;
 pub use future::ResponseFuture;
 pub use layer::{CostFn, DefaultStore, OnMissingKey, RateLimitLayer};
 pub use service::RateLimit;
-
-/// The former name of [`FailurePolicy`] (`Allow` is now `FailOpen`, `Reject` is
-/// `FailClosed`).
-///
-/// ```
-/// #![allow(deprecated)]
-/// use portcullis_rate_limit::layer::{FailurePolicy, OnStoreError};
-/// let policy: OnStoreError = FailurePolicy::FailClosed;
-/// ```
-#[deprecated(note = "renamed `FailurePolicy`: `Allow` is `FailOpen`, `Reject` is `FailClosed`")]
-pub type OnStoreError = FailurePolicy;

@@ -10,6 +10,10 @@
 //!   bounded, for one process.
 //! - [`BoxStore`]: any store behind an `Arc<dyn DynStore>`, to choose a backend at run
 //!   time.
+//! - `redis` (feature `redis`): every instance shares the limits through Redis, one
+//!   `EVALSHA` per request, atomic over every quota of the plan.
+//! - [`kv`]: a store over eventually consistent edge key-value stores (get and put
+//!   with a TTL, no increment); approximate, with a documented overshoot bound.
 //! - `conformance` (feature `conformance`): the suite every backend must pass.
 //! - `resilient` (feature `resilient`): a timeout and a circuit breaker around any
 //!   store, so a dead backend costs at most the timeout, and usually nothing.

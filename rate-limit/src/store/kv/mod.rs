@@ -91,7 +91,7 @@
 //!
 //! A value of another version or length, or with a quota count that is not the plan's,
 //! fails the check with [`StoreError::Malformed`] (never a panic), so the layer's
-//! [store-failure policy](crate::layer::OnStoreError) applies until the value expires.
+//! [store-failure policy](crate::layer::FailurePolicy) applies until the value expires.
 //!
 //! # Time-to-live
 //!
@@ -106,7 +106,7 @@
 //!
 //! A [`KvError`] from `get` or `put` fails the check with [`StoreError::Backend`], and
 //! the layer lets the request through or refuses it with `503` as its
-//! [`OnStoreError`](crate::layer::OnStoreError) says. A failed `put` happens after the
+//! [`FailurePolicy`](crate::layer::FailurePolicy) says. A failed `put` happens after the
 //! decision: the consumption is then only in the instance's cache.
 //!
 //! Every admitted request writes. Stores that limit writes per key (Workers KV: about

@@ -56,19 +56,45 @@
 //!
 //! # Failures
 //!
-//! The store itself only reports errors ([`StoreError`]); what a request then gets is
-//! the layer's failure policy, and how long a dead Redis may cost is a timeout and
-//! circuit breaker around the store. The connection ([`redis::aio::ConnectionManager`])
-//! is multiplexed and reconnects by itself.
+//! The store itself only reports errors ([`StoreError`]). How long a dead Redis may
+//! cost is the [`Resilient`](super::resilient::Resilient) wrapper's (a 50 ms timeout
+//! and a circuit breaker; the `redis` feature enables it), what a request then gets is
+//! the layer's [`FailurePolicy`](crate::layer::FailurePolicy), and a
+//! [`NegativeCache`](super::negative_cache::NegativeCache) in front spares Redis the
+//! traffic of blocked clients. The connection ([`redis::aio::ConnectionManager`]) is
+//! multiplexed and reconnects by itself.
+//!
+//! | Redis is… | cost per request | `FailOpen` (default) | `FailClosed` | `Fallback` |
+//! |---|---|---|---|---|
+//! | healthy | one round trip | – | – | – |
+//! | refusing connections (down, wrong port) | the refusal, ≤ the timeout; nothing once the circuit opens | passes, no rate-limit headers | `503` problem+json (`RATE_LIMIT_UNAVAILABLE`; gRPC `UNAVAILABLE`) | decided by a local [`MemoryStore`](super::memory::MemoryStore) with each limit ÷ the expected instances; `429`s and headers as usual |
+//! | hung or paused | the timeout (50 ms) until the circuit opens, then nothing | as above | as above | as above |
+//! | back | one probe after `open_for` (1 s, doubling to 10 s while it keeps failing) closes the circuit; Redis decides again | | | |
+//!
+//! Every degraded answer counts in the layer's [`metrics`](crate::metrics), logs one
+//! `tracing` warning per transition (degraded, recovered), and with
+//! [`degraded_header`](crate::layer::RateLimitLayer::degraded_header) carries
+//! `x-ratelimit-degraded: fail-open | fail-closed | fallback`.
 //!
 //! # Example
 //!
+//! The production stack: denials cached locally, Redis guarded by a timeout and a
+//! circuit breaker, a local fallback while it is away.
+//!
 //! ```no_run
-//! use portcullis_rate_limit::{layer::RateLimitLayer, store::redis::RedisStore};
+//! use std::time::Duration;
+//! use portcullis_rate_limit::layer::{Fallback, FailurePolicy, RateLimitLayer};
+//! use portcullis_rate_limit::store::negative_cache::NegativeCache;
+//! use portcullis_rate_limit::store::redis::RedisStore;
+//! use portcullis_rate_limit::store::resilient::Resilient;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?.prefix("api:rl");
-//! let layer = RateLimitLayer::multi_tenant().store(store);
+//! let redis = RedisStore::open("redis://127.0.0.1:6379")?.prefix("api:rl");
+//! let store = NegativeCache::new(Resilient::new(redis).timeout(Duration::from_millis(50)));
+//! let layer = RateLimitLayer::multi_tenant()
+//!     .store(store)
+//!     .on_store_error(FailurePolicy::Fallback(Fallback::local().instances(4)))
+//!     .degraded_header(true);
 //! # Ok(()) }
 //! ```
 
