@@ -216,3 +216,54 @@ async fn a_flushed_script_is_loaded_again() {
         "the second check counted"
     );
 }
+
+/// `EVALSHA` calls the server counted (`INFO commandstats`).
+async fn evalsha_calls(control: &mut redis::aio::ConnectionManager) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(control)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// The table in the Redis store's docs, measured on the server: an allowed and a
+/// denied request cost one `EVALSHA` each, whatever the number of quotas; a denial the
+/// negative cache remembers costs none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_per_request_match_the_documented_table() {
+    let Some(mut control) = redis_connection().await else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let redis = RedisStore::with_connection(control.clone()).prefix(unique_prefix());
+    let store = portcullis_rate_limit::store::negative_cache::NegativeCache::new(redis);
+    let layer = RateLimitLayer::new()
+        .plan(
+            Plan::new(
+                "two",
+                [Quota::per_minute("minute", 2), Quota::per_day("day", 100)],
+            )
+            .unwrap(),
+        )
+        .store(store);
+    let mut measure = async |expected: StatusCode| {
+        let before = evalsha_calls(&mut control).await;
+        let (status, _, _) = send(&layer).await;
+        assert_eq!(status, expected);
+        evalsha_calls(&mut control).await - before
+    };
+    assert_eq!(measure(StatusCode::OK).await, 1, "allowed");
+    assert_eq!(measure(StatusCode::OK).await, 1, "allowed");
+    assert_eq!(measure(StatusCode::TOO_MANY_REQUESTS).await, 1, "denied");
+    for _ in 0..5 {
+        assert_eq!(
+            measure(StatusCode::TOO_MANY_REQUESTS).await,
+            0,
+            "negative-cached"
+        );
+    }
+}
