@@ -7,4 +7,8 @@ mod base62;
 pub mod error;
 pub mod format;
 pub mod hash;
+pub mod id;
 pub mod key;
+pub mod record;
+pub mod scopes;
+pub mod timestamp;
