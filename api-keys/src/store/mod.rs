@@ -8,6 +8,7 @@
 //!   process, tests and development.
 //! - [`BoxKeyStore`]: any store behind an `Arc<dyn DynKeyStore>`, to choose a backend at
 //!   run time.
+//! - `conformance` (feature `conformance`): the suite every backend must pass.
 //!
 //! # Semantics every backend keeps
 //!
@@ -50,6 +51,8 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 #[cfg(feature = "memory")]
 pub mod memory;
 
