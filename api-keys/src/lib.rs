@@ -1,0 +1,89 @@
+//! API keys for SaaS APIs: a checksummed key format that secret scanners recognise,
+//! storage that never holds a plaintext key, and a pluggable key store.
+//!
+//! Keys look like `sk_live_C8ug9ZwB…0QOcyb` (prefix, environment, 256 random bits in base62, a
+//! CRC32 checksum), and only their hash is ever stored:
+//!
+//! - [`format`](mod@format): [`KeyFormat`](format::KeyFormat) generates keys, parses presented
+//!   ones (an allocation-free check of prefix, environment and checksum that rejects
+//!   typos and guesses before any cache or store is asked), and gives the regular
+//!   expression to register with secret scanners.
+//! - [`key`]: [`PlaintextKey`](key::PlaintextKey), the new key to hand out once (masked
+//!   in `Debug` and `Display`, wiped on drop); [`ParsedKey`](key::ParsedKey), a
+//!   presented key that passed the format check; [`MaskedKey`](key::MaskedKey),
+//!   `sk_live_…a1b2`.
+//! - [`hash`]: [`KeyHasher`](hash::KeyHasher), SHA-256 or HMAC-SHA256 with a
+//!   server-side pepper, into a versioned [`KeyHash`](hash::KeyHash) so algorithms and
+//!   peppers can rotate; existing digests can be imported.
+//! - [`record`], [`id`], [`scopes`], [`timestamp`]: [`KeyRecord`](record::KeyRecord),
+//!   what a store keeps about a key, in types every backend round-trips exactly.
+//! - [`store`]: the [`KeyStore`](store::KeyStore) trait, the in-memory
+//!   [`MemoryKeyStore`](store::memory::MemoryKeyStore), a boxed store for choosing a
+//!   backend at run time, and the conformance suite every backend passes.
+//! - [`error`]: why a key, a configuration or a stored value is rejected.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `memory` | yes | the in-memory store |
+//! | `conformance` | no | the store conformance suite, for store implementations |
+//!
+//! # Example
+//!
+//! ```
+//! use portcullis_api_keys::format::KeyFormat;
+//! use portcullis_api_keys::hash::KeyHasher;
+//! use portcullis_api_keys::id::{KeyId, TenantId};
+//! use portcullis_api_keys::record::{KeyRecord, KeyStatus};
+//! use portcullis_api_keys::scopes::Scopes;
+//! use portcullis_api_keys::store::{KeyStore, memory::MemoryKeyStore};
+//! use portcullis_api_keys::timestamp::Timestamp;
+//! use portcullis_core::clock::{Clock, ManualClock};
+//! use std::time::{Duration, UNIX_EPOCH};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let format = KeyFormat::default();
+//! let hasher = KeyHasher::hmac_sha256(1, b"pepper from the vault, 32 bytes!")?;
+//! let store = MemoryKeyStore::new();
+//! let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+//!
+//! // Issue a key: store its hash, show the plaintext once.
+//! let key = format.generate();
+//! let mut record = KeyRecord::new(
+//!     KeyId::generate(),
+//!     TenantId::new("acme"),
+//!     hasher.hash(&key.parsed()),
+//!     key.masked(),
+//!     Timestamp::now(&clock),
+//! );
+//! record.scopes = Scopes::new(["invoices:read"])?;
+//! store.insert(&record).await?;
+//! let shown_once = key.expose_secret().to_owned();
+//! println!("{key}"); // sk_live_…xxxx: never the secret
+//!
+//! // A request presents it: check the format, then look the hash up.
+//! let presented = format.parse(&shown_once)?;
+//! let found = store.get_by_hash(&hasher.hash(&presented)).await?.expect("stored");
+//! assert_eq!(found.tenant, TenantId::new("acme"));
+//! assert_eq!(found.status(Timestamp::now(&clock)), KeyStatus::Active);
+//!
+//! // A typo never reaches the store.
+//! let typo = shown_once.replacen("sk_live_", "sk_live_x", 1);
+//! assert!(format.parse(&typo[..typo.len() - 1]).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod base62;
+pub mod error;
+pub mod format;
+pub mod hash;
+pub mod id;
+pub mod key;
+pub mod record;
+pub mod scopes;
+pub mod store;
+pub mod timestamp;
