@@ -20,6 +20,8 @@
 //! - [`store`]: the [`KeyStore`](store::KeyStore) trait, the in-memory
 //!   [`MemoryKeyStore`](store::memory::MemoryKeyStore), a boxed store for choosing a
 //!   backend at run time, and the conformance suite every backend passes.
+//! - [`invalidation`]: the messages that drop a changed key from every cache, and
+//!   the recorder verification reports key use to.
 //! - [`error`]: why a key, a configuration or a stored value is rejected.
 //!
 //! # Features
@@ -82,6 +84,7 @@ pub mod error;
 pub mod format;
 pub mod hash;
 pub mod id;
+pub mod invalidation;
 pub mod key;
 pub mod record;
 pub mod scopes;
