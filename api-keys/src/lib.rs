@@ -80,6 +80,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod base62;
+pub mod cache;
 pub mod error;
 pub mod format;
 pub mod hash;
