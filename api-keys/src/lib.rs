@@ -22,6 +22,13 @@
 //!   backend at run time, and the conformance suite every backend passes.
 //! - [`invalidation`]: the messages that drop a changed key from every cache, and
 //!   the recorder verification reports key use to.
+//! - [`layer`]: [`ApiKeyLayer`](layer::ApiKeyLayer), the Tower middleware that
+//!   verifies the key of every request and hands handlers an
+//!   [`ApiKeyContext`](layer::ApiKeyContext); per-route scopes with
+//!   [`RequireScopesLayer`](layer::RequireScopesLayer).
+//! - [`cache`]: [`KeyCache`](cache::KeyCache), the verification cache: known keys for a
+//!   short positive TTL, unknown ones for a shorter negative TTL, single-flight store
+//!   lookups, invalidation by hash or id.
 //! - [`error`]: why a key, a configuration or a stored value is rejected.
 //!
 //! # Features
@@ -30,6 +37,8 @@
 //! |---|---|---|
 //! | `memory` | yes | the in-memory store |
 //! | `conformance` | no | the store conformance suite, for store implementations |
+//! | `axum` | no | [`ApiKeyContext`](layer::ApiKeyContext) as an axum extractor (and `Option<ApiKeyContext>`) |
+//! | `rate-limit` | no | the tenant and plan of each verified key in the request extensions, for `portcullis-rate-limit` |
 //!
 //! # Example
 //!
@@ -76,6 +85,67 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Verifying requests
+//!
+//! [`ApiKeyLayer`](layer::ApiKeyLayer) reads the key from `X-API-Key` or
+//! `Authorization: Bearer`, checks its format and checksum (a typo costs no lookup),
+//! finds its record through the [cache] and the store, refuses revoked, expired
+//! or under-scoped keys with problem+json (`API_KEY_MISSING`, `API_KEY_MALFORMED`,
+//! `API_KEY_INVALID`, `API_KEY_REVOKED`, `API_KEY_EXPIRED`, `INSUFFICIENT_SCOPE`, all
+//! with an RFC 6750 `WWW-Authenticate` challenge; `API_KEY_UNAVAILABLE` when the store
+//! fails) or a gRPC status, and gives handlers the
+//! [`ApiKeyContext`](layer::ApiKeyContext): key id, tenant, plan, scopes, metadata and
+//! environment. With feature `rate-limit`, a `RateLimitLayer` behind it limits per
+//! tenant and plan.
+//!
+//! ```
+//! use axum::{Extension, Router, body::Body, routing::get};
+//! use http::{Request, StatusCode};
+//! use portcullis_api_keys::format::KeyFormat;
+//! use portcullis_api_keys::hash::KeyHasher;
+//! use portcullis_api_keys::id::{KeyId, TenantId};
+//! use portcullis_api_keys::invalidation::{Invalidation, InvalidationSink};
+//! use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, RequireScopesLayer};
+//! use portcullis_api_keys::record::KeyRecord;
+//! use portcullis_api_keys::scopes::Scopes;
+//! use portcullis_api_keys::store::{KeyStore, memory::MemoryKeyStore};
+//! use portcullis_api_keys::timestamp::Timestamp;
+//! use portcullis_core::clock::SystemClock;
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryKeyStore::new();
+//! let hasher = KeyHasher::hmac_sha256(1, b"pepper from the vault, 32 bytes!")?;
+//! let key = KeyFormat::default().generate();
+//! let mut record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
+//!     hasher.hash(&key.parsed()), key.masked(), Timestamp::now(&SystemClock));
+//! record.scopes = Scopes::new(["invoices:read"])?;
+//! store.insert(&record).await?;
+//!
+//! let verify = ApiKeyLayer::strict(store.clone(), hasher);
+//! let cache = verify.key_cache().clone(); // for the invalidation channel
+//! let app = Router::new()
+//!     .route("/v1/invoices", get(|Extension(key): Extension<ApiKeyContext>| async move {
+//!         format!("the invoices of {}", key.tenant())
+//!     }).route_layer(RequireScopesLayer::all(["invoices:read"])?))
+//!     .layer(verify);
+//!
+//! let request = || Request::get("/v1/invoices")
+//!     .header("x-api-key", key.expose_secret())
+//!     .body(Body::empty()).unwrap();
+//! let response = app.clone().oneshot(request()).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! // Revoked: the invalidation channel drops the cached record, the next request fails.
+//! store.revoke(&record.id, Timestamp::now(&SystemClock)).await?;
+//! cache.invalidate(&Invalidation::new(record.id, record.hash));
+//! let response = app.oneshot(request()).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="api", error="invalid_token""#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -87,6 +157,7 @@ pub mod hash;
 pub mod id;
 pub mod invalidation;
 pub mod key;
+pub mod layer;
 pub mod record;
 pub mod scopes;
 pub mod store;

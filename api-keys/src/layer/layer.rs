@@ -1,0 +1,691 @@
+//! [`ApiKeyLayer`]: the configuration, its presets, and the Tower layer; the
+//! verification decisions the service and its future share.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, Request};
+use portcullis_core::clock::{Clock, FastClock};
+use tower_layer::Layer;
+
+use super::config::{ApiKeyConfig, ApiKeyPreset, LayerConfigError, is_valid_query_parameter};
+use super::context::ApiKeyContext;
+use super::environment::EnvironmentPolicy;
+use super::rejection::{ApiKeyRejection, Challenges, DEFAULT_REALM, Refusal, is_valid_realm};
+use super::require_scopes::Requirement;
+use super::service::ApiKey;
+use super::source::{KeySource, Unreadable};
+use crate::cache::{KeyCache, KeyCacheConfig};
+use crate::error::KeyError;
+use crate::format::{Environment, KeyFormat};
+use crate::hash::KeyHasher;
+use crate::invalidation::UsageRecorder;
+use crate::record::{KeyRecord, KeyStatus};
+use crate::scopes::Scopes;
+use crate::store::{KeyStore, StoreError};
+use crate::timestamp::Timestamp;
+
+/// Everything but the store: how to read, check and judge a key.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) format: KeyFormat,
+    pub(crate) hasher: KeyHasher,
+    pub(crate) sources: Vec<KeySource>,
+    pub(crate) query: Option<Box<str>>,
+    pub(crate) environments: EnvironmentPolicy,
+    pub(crate) realm: Arc<str>,
+    pub(crate) challenges: Challenges,
+    /// Scopes every request needs, with their prebuilt challenge.
+    pub(crate) required: Option<(Arc<Requirement>, HeaderValue)>,
+    /// What a request without a key is told.
+    pub(crate) missing_detail: String,
+    pub(crate) cache: KeyCache,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) recorder: Option<Arc<dyn UsageRecorder>>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("format", &self.format)
+            .field("hasher", &self.hasher)
+            .field("sources", &self.sources)
+            .field("query", &self.query)
+            .field("environments", &self.environments)
+            .field("realm", &self.realm)
+            .field("required", &self.required.as_ref().map(|(r, _)| r))
+            .field("cache", &self.cache)
+            .field("clock", &self.clock)
+            .field("usage_recorder", &self.recorder.is_some())
+            .finish()
+    }
+}
+
+impl Config {
+    fn new(hasher: KeyHasher, environments: EnvironmentPolicy, cache: KeyCacheConfig) -> Self {
+        let mut config = Self {
+            format: KeyFormat::default(),
+            hasher,
+            sources: vec![KeySource::x_api_key(), KeySource::Bearer],
+            query: None,
+            environments,
+            realm: Arc::from(DEFAULT_REALM),
+            challenges: Challenges::new(DEFAULT_REALM),
+            required: None,
+            missing_detail: String::new(),
+            cache: KeyCache::new(cache),
+            clock: Arc::new(FastClock::new()),
+            recorder: None,
+        };
+        config.describe_sources();
+        config
+    }
+
+    fn describe_sources(&mut self) {
+        let mut detail = String::from("Send an API key in ");
+        for (i, source) in self.sources.iter().enumerate() {
+            if i > 0 {
+                detail.push_str(" or ");
+            }
+            detail.push_str(&source.to_string());
+        }
+        if let Some(parameter) = &self.query {
+            detail.push_str(" or the ");
+            detail.push_str(parameter);
+            detail.push_str(" query parameter");
+        }
+        detail.push('.');
+        self.missing_detail = detail;
+    }
+
+    pub(crate) fn missing(&self) -> Refusal {
+        tracing::debug!(target: "portcullis_api_keys", "request without an API key");
+        Refusal::new(
+            ApiKeyRejection::Missing,
+            self.missing_detail.clone(),
+            Some(self.challenges.missing.clone()),
+        )
+    }
+
+    pub(crate) fn unreadable(&self, unreadable: Unreadable) -> Refusal {
+        tracing::debug!(target: "portcullis_api_keys", ?unreadable, "unreadable API key");
+        let detail = match unreadable {
+            Unreadable::NotText => "The API key contains characters other than visible ASCII.",
+            Unreadable::Empty => "The API key is empty.",
+            Unreadable::NoToken => {
+                "The Authorization header names the Bearer scheme but carries no key."
+            }
+            Unreadable::TwoKeys => "The request carries more than one API key: send exactly one.",
+        };
+        Refusal::new(
+            ApiKeyRejection::Malformed,
+            detail,
+            Some(self.challenges.invalid_request.clone()),
+        )
+    }
+
+    pub(crate) fn malformed(&self, error: KeyError) -> Refusal {
+        tracing::debug!(target: "portcullis_api_keys", %error, "malformed API key");
+        let detail = match error {
+            KeyError::BadChecksum => {
+                "The API key's checksum does not match: check that it was copied whole."
+            }
+            KeyError::WrongPrefix => "The API key is not a key of this API.",
+            _ => "The API key is not in the expected format.",
+        };
+        Refusal::new(
+            ApiKeyRejection::Malformed,
+            detail,
+            Some(self.challenges.invalid_token.clone()),
+        )
+    }
+
+    pub(crate) fn wrong_environment(&self, environment: Environment) -> Refusal {
+        tracing::debug!(target: "portcullis_api_keys", %environment, "API key of a refused environment");
+        Refusal::new(
+            ApiKeyRejection::Invalid,
+            self.environments.refusal(),
+            Some(self.challenges.invalid_token.clone()),
+        )
+    }
+
+    fn invalid_token(&self, reason: ApiKeyRejection, detail: &'static str) -> Refusal {
+        Refusal::new(reason, detail, Some(self.challenges.invalid_token.clone()))
+    }
+
+    /// The verdict on what the cache or the store said about a presented key: a
+    /// context for the inner service, or a refusal. Reports the use of an accepted
+    /// key.
+    pub(crate) fn judge(
+        &self,
+        record: Option<Arc<KeyRecord>>,
+        environment: Environment,
+        now: Timestamp,
+    ) -> Result<ApiKeyContext, Refusal> {
+        let Some(record) = record else {
+            tracing::debug!(target: "portcullis_api_keys", "unknown API key");
+            return Err(self.invalid_token(ApiKeyRejection::Invalid, "The API key is not valid."));
+        };
+        let refused = match record.status(now) {
+            KeyStatus::Active => None,
+            KeyStatus::Revoked => Some((ApiKeyRejection::Revoked, "The API key was revoked.")),
+            KeyStatus::Expired => Some((ApiKeyRejection::Expired, "The API key has expired.")),
+        };
+        if let Some((reason, detail)) = refused {
+            tracing::info!(
+                target: "portcullis_api_keys",
+                key_id = %record.id,
+                tenant = %record.tenant,
+                code = reason.code(),
+                "API key refused",
+            );
+            return Err(self.invalid_token(reason, detail));
+        }
+        if let Some((required, challenge)) = &self.required
+            && !required.is_met_by(&record.scopes)
+        {
+            tracing::info!(
+                target: "portcullis_api_keys",
+                key_id = %record.id,
+                tenant = %record.tenant,
+                "API key lacks a scope the layer requires",
+            );
+            return Err(required.refusal(challenge.clone()));
+        }
+        if let Some(recorder) = &self.recorder {
+            recorder.record_use(record.id, now);
+        }
+        Ok(ApiKeyContext::verified(
+            record,
+            environment,
+            Arc::clone(&self.realm),
+        ))
+    }
+
+    /// The 503 when the store failed, logged.
+    pub(crate) fn unavailable(&self, error: &StoreError) -> Refusal {
+        tracing::warn!(
+            target: "portcullis_api_keys",
+            error = error as &dyn std::error::Error,
+            "API key store failed; answering 503",
+        );
+        Refusal::new(
+            ApiKeyRejection::Unavailable,
+            "API keys cannot be verified right now; try again shortly.",
+            None,
+        )
+    }
+}
+
+/// Puts the verified key into the request: the [`ApiKeyContext`] and, with feature
+/// `rate-limit`, the rate limiter's tenant and plan.
+pub(crate) fn admit<B>(request: &mut Request<B>, context: ApiKeyContext) {
+    let extensions = request.extensions_mut();
+    #[cfg(feature = "rate-limit")]
+    {
+        use portcullis_rate_limit::request::{PlanName, TenantId};
+        extensions.insert(TenantId::new(context.tenant().as_str().to_owned()));
+        if let Some(plan) = context.plan() {
+            extensions.insert(PlanName::new(plan.to_owned()));
+        }
+    }
+    extensions.insert(context);
+}
+
+/// The state every clone of a layer and its services share.
+pub(crate) struct Shared<St> {
+    pub(crate) store: Arc<St>,
+    pub(crate) config: Config,
+}
+
+impl<St> Clone for Shared<St> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<St: fmt::Debug> fmt::Debug for Shared<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// Verifies the API key of every request, then passes it on with an
+/// [`ApiKeyContext`], or answers 401, 403 or 503 itself; see the
+/// [module docs](super). The layer is also the builder.
+///
+/// Fallible setters return `Result<Self, LayerConfigError>`, so an invalid
+/// configuration never reaches a request. Every clone of the layer, and every service
+/// made from it, shares one state behind an [`Arc`]: the store, the
+/// [cache](Self::key_cache) and the configuration.
+///
+/// | preset | environments | key sources | positive TTL | negative TTL |
+/// |---|---|---|---|---|
+/// | [`new`](Self::new) | live and test | `X-API-Key`, `Authorization: Bearer` | 30 s | 5 s |
+/// | [`strict`](Self::strict) | live | `X-API-Key`, `Authorization: Bearer` | 10 s | 5 s |
+/// | [`development`](Self::development) | test | `X-API-Key`, `Authorization: Bearer` | 1 s | off |
+///
+/// Every preset: the default [`KeyFormat`] (`sk_…`), realm `api`, no query string,
+/// no required scopes, 10,000 known and 10,000 unknown keys cached.
+///
+/// ```
+/// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, EnvironmentPolicy}};
+/// use portcullis_api_keys::store::memory::MemoryKeyStore;
+///
+/// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
+///     .environments(EnvironmentPolicy::LiveOnly)
+///     .realm("billing")?
+///     .require_scopes(["api"])?;
+/// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+/// ```
+pub struct ApiKeyLayer<St> {
+    pub(crate) shared: Arc<Shared<St>>,
+}
+
+impl<St> Clone for ApiKeyLayer<St> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<St: fmt::Debug> fmt::Debug for ApiKeyLayer<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyLayer")
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<St: KeyStore> ApiKeyLayer<St> {
+    /// Verifies keys of both environments (handlers read
+    /// [`ApiKeyContext::environment`] to keep test keys on sandbox data) from
+    /// `X-API-Key` or `Authorization: Bearer`, against `store`, hashing them with
+    /// `hasher` (the hasher the keys were stored with). Caches known keys for 30 s and
+    /// unknown ones for 5 s.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
+    /// ```
+    pub fn new(store: St, hasher: KeyHasher) -> Self {
+        Self::preset(
+            store,
+            hasher,
+            EnvironmentPolicy::Both,
+            KeyCacheConfig::default(),
+        )
+    }
+
+    /// For production: `live` keys only, and known keys cached for 10 s, so that a
+    /// revocation takes effect within 10 s even while the invalidation channel is
+    /// down.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::strict(MemoryKeyStore::new(), KeyHasher::sha256());
+    /// assert_eq!(layer.key_cache().config().positive_ttl.as_secs(), 10);
+    /// ```
+    pub fn strict(store: St, hasher: KeyHasher) -> Self {
+        let cache = KeyCacheConfig::default().positive_ttl(Duration::from_secs(10));
+        Self::preset(store, hasher, EnvironmentPolicy::LiveOnly, cache)
+    }
+
+    /// For development and sandbox deployments: `test` keys only (a live key never
+    /// works there), known keys cached for 1 s and unknown keys not at all, so keys
+    /// created or revoked while developing work (or stop working) at once.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::development(MemoryKeyStore::new(), KeyHasher::sha256());
+    /// assert!(layer.key_cache().config().negative_ttl.is_zero());
+    /// ```
+    pub fn development(store: St, hasher: KeyHasher) -> Self {
+        let cache = KeyCacheConfig::default()
+            .positive_ttl(Duration::from_secs(1))
+            .negative_ttl(Duration::ZERO);
+        Self::preset(store, hasher, EnvironmentPolicy::TestOnly, cache)
+    }
+
+    /// The layer an [`ApiKeyConfig`] (loaded from a file) describes: its preset with
+    /// its fields set, each checked like its setter.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyConfig, ApiKeyLayer}};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    ///
+    /// let config: ApiKeyConfig = serde_json::from_str(r#"{ "preset": "development", "realm": "sandbox" }"#)?;
+    /// let layer = ApiKeyLayer::from_config(MemoryKeyStore::new(), KeyHasher::sha256(), config)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_config(
+        store: St,
+        hasher: KeyHasher,
+        config: ApiKeyConfig,
+    ) -> Result<Self, LayerConfigError> {
+        let mut layer = match config.preset {
+            ApiKeyPreset::Default => Self::new(store, hasher),
+            ApiKeyPreset::Strict => Self::strict(store, hasher),
+            ApiKeyPreset::Development => Self::development(store, hasher),
+        };
+        if let Some(format) = config.format {
+            layer = layer.format(format);
+        }
+        if let Some(sources) = config.sources {
+            layer = layer.sources(sources)?;
+        }
+        if let Some(parameter) = config.insecure_query_parameter {
+            layer = layer.insecure_query_parameter(parameter)?;
+        }
+        if let Some(environments) = config.environments {
+            layer = layer.environments(environments);
+        }
+        if let Some(realm) = config.realm {
+            layer = layer.realm(realm)?;
+        }
+        if let Some(scopes) = config.required_scopes {
+            layer = layer.require(scopes);
+        }
+        let mut cache = *layer.key_cache().config();
+        if let Some(ttl) = config.positive_ttl {
+            cache = cache.positive_ttl(ttl);
+        }
+        if let Some(ttl) = config.negative_ttl {
+            cache = cache.negative_ttl(ttl);
+        }
+        if let Some(entries) = config.max_capacity {
+            cache = cache.max_capacity(entries);
+        }
+        if let Some(entries) = config.max_unknown {
+            cache = cache.max_unknown(entries);
+        }
+        if cache != *layer.key_cache().config() {
+            layer = layer.cache_config(cache);
+        }
+        Ok(layer)
+    }
+
+    fn preset(
+        store: St,
+        hasher: KeyHasher,
+        environments: EnvironmentPolicy,
+        cache: KeyCacheConfig,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store: Arc::new(store),
+                config: Config::new(hasher, environments, cache),
+            }),
+        }
+    }
+}
+
+impl<St> ApiKeyLayer<St> {
+    fn into_shared(self) -> Shared<St> {
+        Arc::try_unwrap(self.shared).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    fn map_config(self, f: impl FnOnce(&mut Config)) -> Self {
+        let mut shared = self.into_shared();
+        f(&mut shared.config);
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The format keys must have (the default [`KeyFormat`], `sk_…`, unless set):
+    /// keys of another prefix or size are refused as malformed before any lookup.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
+    ///     .format(KeyFormat::new("acme")?);
+    /// # Ok::<(), portcullis_api_keys::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn format(self, format: KeyFormat) -> Self {
+        self.map_config(|config| config.format = format)
+    }
+
+    /// Where requests carry their key (`X-API-Key` and `Authorization: Bearer` unless
+    /// set), replacing the list. Duplicates are dropped; an empty list is a
+    /// [`LayerConfigError::NoSources`]. A request carrying keys in two places is
+    /// refused, as [RFC 6750 §2](https://www.rfc-editor.org/rfc/rfc6750#section-2)
+    /// asks.
+    ///
+    /// ```
+    /// use http::HeaderName;
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, KeySource}};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
+    ///     .sources([KeySource::Header(HeaderName::from_static("x-acme-key"))])?;
+    /// assert!(ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).sources([]).is_err());
+    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+    /// ```
+    pub fn sources(
+        self,
+        sources: impl IntoIterator<Item = KeySource>,
+    ) -> Result<Self, LayerConfigError> {
+        let mut unique: Vec<KeySource> = Vec::new();
+        for source in sources {
+            if !unique.contains(&source) {
+                unique.push(source);
+            }
+        }
+        if unique.is_empty() {
+            return Err(LayerConfigError::NoSources);
+        }
+        Ok(self.map_config(|config| {
+            config.sources = unique;
+            config.describe_sources();
+        }))
+    }
+
+    /// Also reads the key from the query parameter `name` (`?api_key=sk_live_…`).
+    /// Off by default, and insecure: URLs end up in access logs, proxy logs, browser
+    /// history and `Referer` headers, and a key there is as good as leaked. Use it
+    /// only for clients that cannot set a header (a link, an `EventSource`). The name
+    /// is 1 to 64 characters among `A-Z a-z 0-9 - _ .`; the value is read as is, not
+    /// percent-decoded (keys need no escaping).
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
+    ///     .insecure_query_parameter("api_key")?;
+    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+    /// ```
+    pub fn insecure_query_parameter(
+        self,
+        name: impl Into<String>,
+    ) -> Result<Self, LayerConfigError> {
+        let name = name.into();
+        if !is_valid_query_parameter(&name) {
+            return Err(LayerConfigError::QueryParameter { name });
+        }
+        Ok(self.map_config(|config| {
+            config.query = Some(name.into());
+            config.describe_sources();
+        }))
+    }
+
+    /// Which environments' keys are accepted.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, EnvironmentPolicy}};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
+    ///     .environments(EnvironmentPolicy::LiveOnly);
+    /// ```
+    #[must_use]
+    pub fn environments(self, environments: EnvironmentPolicy) -> Self {
+        self.map_config(|config| config.environments = environments)
+    }
+
+    /// The realm of the `WWW-Authenticate` challenges
+    /// ([RFC 7235 §2.2](https://www.rfc-editor.org/rfc/rfc7235#section-2.2)), `api`
+    /// unless set: 1 to 128 visible ASCII characters or spaces, without `"` or `\`.
+    /// Scope refusals of a [`RequireScopesLayer`](super::RequireScopesLayer) further in
+    /// use it too.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).realm("Billing API")?;
+    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+    /// ```
+    pub fn realm(self, realm: impl Into<String>) -> Result<Self, LayerConfigError> {
+        let realm = realm.into();
+        if !is_valid_realm(&realm) {
+            return Err(LayerConfigError::Realm { realm });
+        }
+        Ok(self.map_config(|config| {
+            config.challenges = Challenges::new(&realm);
+            if let Some((required, challenge)) = &mut config.required {
+                *challenge = required.challenge(&realm);
+            }
+            config.realm = Arc::from(realm);
+        }))
+    }
+
+    /// Scopes every request's key must have, on every route (per-route scopes:
+    /// [`RequireScopesLayer`](super::RequireScopesLayer)). A key without them is
+    /// refused with `403 INSUFFICIENT_SCOPE`.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).require_scopes(["api"])?;
+    /// assert!(ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).require_scopes(["a b"]).is_err());
+    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+    /// ```
+    pub fn require_scopes<I>(self, scopes: I) -> Result<Self, LayerConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Ok(self.require(Scopes::new(scopes)?))
+    }
+
+    fn require(self, scopes: Scopes) -> Self {
+        self.map_config(|config| {
+            config.required = (!scopes.is_empty()).then(|| {
+                let required = Arc::new(Requirement::new(scopes, false));
+                let challenge = required.challenge(&config.realm);
+                (required, challenge)
+            });
+        })
+    }
+
+    /// Caches in `cache`: a cache made beforehand, whose clone an invalidation channel
+    /// holds, or one shared by several layers over the same store.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{cache::KeyCache, hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let cache = KeyCache::default();
+    /// // channel.subscribe(cache.clone());
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).cache(cache);
+    /// ```
+    #[must_use]
+    pub fn cache(self, cache: KeyCache) -> Self {
+        self.map_config(|config| config.cache = cache)
+    }
+
+    /// Caches in a new cache with these TTLs and capacities; see
+    /// [`crate::cache`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_api_keys::{cache::KeyCacheConfig, hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
+    ///     .cache_config(KeyCacheConfig::default().positive_ttl(Duration::from_secs(5)));
+    /// ```
+    #[must_use]
+    pub fn cache_config(self, config: KeyCacheConfig) -> Self {
+        self.cache(KeyCache::new(config))
+    }
+
+    /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
+    /// in tests): expiry and revocation times, cache TTLs, reported uses.
+    ///
+    /// ```
+    /// use portcullis_core::clock::ManualClock;
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).clock(ManualClock::default());
+    /// ```
+    #[must_use]
+    pub fn clock(self, clock: impl Clock) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        self.map_config(|config| config.clock = clock)
+    }
+
+    /// Reports every accepted request's key and time to `recorder`, without waiting:
+    /// it coalesces them into batched writes of `last_used_at`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis_api_keys::{hash::KeyHasher, id::KeyId, layer::ApiKeyLayer, timestamp::Timestamp};
+    /// use portcullis_api_keys::invalidation::UsageRecorder;
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    ///
+    /// struct Log;
+    /// impl UsageRecorder for Log {
+    ///     fn record_use(&self, id: KeyId, at: Timestamp) { println!("{id} at {at:?}"); }
+    /// }
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).usage_recorder(Arc::new(Log));
+    /// ```
+    #[must_use]
+    pub fn usage_recorder(self, recorder: Arc<dyn UsageRecorder>) -> Self {
+        self.map_config(|config| config.recorder = Some(recorder))
+    }
+
+    /// The cache, to hand a clone to an invalidation channel (it is an
+    /// [`InvalidationSink`](crate::invalidation::InvalidationSink)) or to drop a key
+    /// from it after changing the key on this instance.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
+    /// let cache = layer.key_cache().clone();
+    /// cache.invalidate_all();
+    /// ```
+    pub fn key_cache(&self) -> &KeyCache {
+        &self.shared.config.cache
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
+    /// assert!(layer.store().is_empty());
+    /// ```
+    pub fn store(&self) -> &St {
+        &self.shared.store
+    }
+}
+
+impl<S, St> Layer<S> for ApiKeyLayer<St> {
+    type Service = ApiKey<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ApiKey::from_shared(inner, Arc::clone(&self.shared))
+    }
+}
