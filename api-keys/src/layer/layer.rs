@@ -495,8 +495,10 @@ impl<St> ApiKeyLayer<St> {
 
     /// Also reads the key from the query parameter `name` (`?api_key=sk_live_…`).
     /// Off by default, and insecure: URLs end up in access logs, proxy logs, browser
-    /// history and `Referer` headers, and a key there is as good as leaked. Use it
-    /// only for clients that cannot set a header (a link, an `EventSource`). The name
+    /// history and `Referer` headers, and a key there is as good as leaked
+    /// ([RFC 6750 §2.3](https://www.rfc-editor.org/rfc/rfc6750#section-2.3): "SHOULD
+    /// NOT be used"). Use it only for clients that cannot set a header (a link, an
+    /// `EventSource`). The name
     /// is 1 to 64 characters among `A-Z a-z 0-9 - _ .`; the value is read as is, not
     /// percent-decoded (keys need no escaping).
     ///
