@@ -55,6 +55,10 @@
 pub mod conformance;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "sqlite")]
+mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 use std::error::Error as StdError;
 use std::fmt;
