@@ -31,7 +31,8 @@
 //! | `memory` | yes | the in-memory store |
 //! | `conformance` | no | the store conformance suite, for store implementations |
 //! | `sqlite` | no | the SQLite store (`store::sqlite`), over `sqlx` with SQLite bundled |
-//! | `tokio` | no | the Tokio runtime the SQLite store runs on (it enables it) |
+//! | `postgres` | no | the PostgreSQL store (`store::postgres`), over `sqlx` |
+//! | `tokio` | no | the Tokio runtime the SQL stores run on (they enable it) |
 //!
 //! # Example
 //!
