@@ -32,7 +32,8 @@
 //! | `conformance` | no | the store conformance suite, for store implementations |
 //! | `sqlite` | no | the SQLite store (`store::sqlite`), over `sqlx` with SQLite bundled |
 //! | `postgres` | no | the PostgreSQL store (`store::postgres`), over `sqlx` |
-//! | `tokio` | no | the Tokio runtime the SQL stores run on (they enable it) |
+//! | `redis` | no | the Redis store (`store::redis`), one round trip per call |
+//! | `tokio` | no | the Tokio runtime the SQL and Redis stores run on (they enable it) |
 //!
 //! # Example
 //!
