@@ -81,7 +81,9 @@ pub(crate) fn database_url() -> Option<String> {
 #[cfg(feature = "postgres")]
 pub(crate) async fn postgres_pool() -> Option<sqlx::PgPool> {
     let url = database_url()?;
-    let pool = sqlx::PgPool::connect(&url)
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&url)
         .await
         .unwrap_or_else(|error| panic!("DATABASE_URL={url} unreachable: {error}"));
     Some(pool)
