@@ -39,6 +39,10 @@
 //! | `conformance` | no | the store conformance suite, for store implementations |
 //! | `axum` | no | [`ApiKeyContext`](layer::ApiKeyContext) as an axum extractor (and `Option<ApiKeyContext>`) |
 //! | `rate-limit` | no | the tenant and plan of each verified key in the request extensions, for `portcullis-rate-limit` |
+//! | `sqlite` | no | the SQLite store (`store::sqlite`), over `sqlx` with SQLite bundled |
+//! | `postgres` | no | the PostgreSQL store (`store::postgres`), over `sqlx` |
+//! | `redis` | no | the Redis store (`store::redis`), one round trip per call |
+//! | `tokio` | no | the Tokio runtime the SQL and Redis stores run on (they enable it) |
 //!
 //! # Example
 //!
