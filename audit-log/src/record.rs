@@ -15,7 +15,7 @@
 //! | `event.kind`, `event.category`, `event.type`, `event.dataset` | `event`, `["web"]`, `["access"]`, `portcullis.audit` |
 //! | `http.request.id` | the [request id](crate::request_id), the same in every record of a request |
 //! | `http.request.method`, `url.path`, `url.query` | the request line, the query [redacted](crate::redact) |
-//! | `http.request.headers`, `http.request.body` | at [`Level::Request`] and above, redacted |
+//! | `http.request.headers`, `http.request.body` | at [`Level::Request`] and above, redacted; in `request` records only |
 //! | `http.response.status_code`, `http.response.headers`, `http.response.body` | the response (body at [`Level::RequestResponse`]) |
 //! | `source.ip` | the client, behind trusted proxies ([`ClientIpResolver`](portcullis_core::client_ip::ClientIpResolver)) |
 //! | `user.id`, `organization.id` | the principal and its tenant ([`Principal`]) |
@@ -427,8 +427,9 @@ impl Record {
         w.open("request");
         w.str("id", request.id.as_str());
         w.str("method", request.method.as_str());
-        write_headers(&mut w, &request.headers);
+        // Headers and body once, in the `request` record.
         if self.phase == Phase::Request {
+            write_headers(&mut w, &request.headers);
             if let Some(body) = &request.body {
                 write_body(&mut w, body);
             }
