@@ -108,10 +108,10 @@ where
                 error,
                 trailers,
             } => {
-                if let Some(bytes) = prefix.take() {
-                    if !bytes.is_empty() {
-                        return Poll::Ready(Some(Ok(Frame::data(bytes))));
-                    }
+                if let Some(bytes) = prefix.take()
+                    && !bytes.is_empty()
+                {
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
                 }
                 if let Some(body) = inner {
                     match ready!(body.as_mut().poll_frame(cx)) {

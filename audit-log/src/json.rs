@@ -140,7 +140,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Bytes from hex (either case); `None` on odd length or a non-hex digit.
 pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

@@ -463,7 +463,7 @@ pub fn verify_contents(
             .iter()
             .max_by_key(|entry| entry.line)
             .is_none_or(|entry| entry.checkpoint.is_some());
-        if !sealed && !cut_short[index] && !(is_last && options.live) {
+        if !(sealed || cut_short[index] || (is_last && options.live)) {
             let line = entries.iter().map(|entry| entry.line).max().unwrap_or(0);
             findings_by_file[index].push(Finding::Truncated {
                 file: name(index),

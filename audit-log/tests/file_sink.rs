@@ -112,7 +112,7 @@ async fn a_deleted_file_is_noticed_and_recreated() {
     std::fs::remove_file(&path).unwrap();
     app.clone().oneshot(get("/after")).await.unwrap();
     handle.flush().await.unwrap();
-    let records = file_records(&[path.clone()]);
+    let records = file_records(&[&path]);
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["url"]["path"], "/after");
     handle.shutdown().await.unwrap();
@@ -133,8 +133,8 @@ async fn a_file_renamed_away_is_sealed_and_the_path_reopened() {
     std::fs::rename(&path, &rotated).unwrap();
     app.clone().oneshot(get("/two")).await.unwrap();
     handle.shutdown().await.unwrap();
-    assert_eq!(file_records(&[rotated.clone()]).len(), 2);
-    assert_eq!(file_records(&[path.clone()]).len(), 2);
+    assert_eq!(file_records(&[&rotated]).len(), 2);
+    assert_eq!(file_records(&[&path]).len(), 2);
     let report = verify_files(&[&rotated, &path], &VerifyOptions::new()).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
 }

@@ -300,10 +300,7 @@ async fn fail_closed_writes_the_request_record_before_the_handler_runs() {
         ["request"]
     );
     // And the response record is on disk before the response is returned.
-    assert_eq!(
-        actions(&file_records(&[path.clone()])),
-        ["request", "response"]
-    );
+    assert_eq!(actions(&file_records(&[&path])), ["request", "response"]);
     handle.shutdown().await.unwrap();
 }
 
@@ -586,7 +583,7 @@ async fn concurrent_load_then_shutdown_leaves_exactly_two_records_per_request() 
 
     let n = TASKS * PER_TASK;
     assert_eq!(calls.load(Ordering::SeqCst), n + 1);
-    let records = file_records(&[path.clone()]);
+    let records = file_records(&[&path]);
     assert_eq!(records.len(), 2 * n);
     let mut ids = std::collections::HashMap::<String, Vec<String>>::new();
     for record in &records {

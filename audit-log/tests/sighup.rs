@@ -36,7 +36,7 @@ async fn sighup_reopens_the_file() {
     app.clone().oneshot(get("/two")).await.unwrap();
     handle.flush().await.unwrap();
     assert!(!path.exists(), "still writing to the renamed file");
-    assert_eq!(file_records(&[rotated.clone()]).len(), 4);
+    assert_eq!(file_records(&[&rotated]).len(), 4);
 
     let status = std::process::Command::new("kill")
         .args(["-HUP", &std::process::id().to_string()])
@@ -50,8 +50,8 @@ async fn sighup_reopens_the_file() {
     }
     app.clone().oneshot(get("/three")).await.unwrap();
     handle.shutdown().await.unwrap();
-    let records = file_records(&[path.clone()]);
+    let records = file_records(&[&path]);
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["url"]["path"], "/three");
-    assert_eq!(file_records(&[rotated]).len(), 4);
+    assert_eq!(file_records(&[&rotated]).len(), 4);
 }

@@ -234,6 +234,9 @@ async fn a_keyed_chain_needs_its_key() {
     );
     let wrong = verify_files(&[&path], &VerifyOptions::new().chain_key(b"guess")).unwrap();
     assert!(!wrong.is_clean());
-    let (code, out) = cli(&[path.clone()], &["--chain-key", "636861696e206b6579"]);
+    let (code, out) = cli(
+        std::slice::from_ref(&path),
+        &["--chain-key", "636861696e206b6579"],
+    );
     assert_eq!(code, 0, "{out}");
 }

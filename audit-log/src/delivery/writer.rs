@@ -188,10 +188,11 @@ impl Writer {
 
     /// Time-based checkpoints and the overflow report.
     fn housekeeping(&mut self) {
-        if let Some(chain) = &self.chain {
-            if chain.since_checkpoint > 0 && chain.last_checkpoint.elapsed() >= chain.every {
-                self.seal("periodic");
-            }
+        if let Some(chain) = &self.chain
+            && chain.since_checkpoint > 0
+            && chain.last_checkpoint.elapsed() >= chain.every
+        {
+            self.seal("periodic");
         }
         if self.last_report.elapsed() >= self.report_interval {
             self.last_report = Instant::now();

@@ -80,18 +80,20 @@ pub(crate) fn body(
     }
     let media = media_type(headers);
     let complete = !truncated;
-    if complete && (media == "application/json" || media.ends_with("+json")) {
-        if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            redactor.redact_json(&mut value);
-            capture.content = Some(value.to_string());
-            return capture;
-        }
+    if complete
+        && (media == "application/json" || media.ends_with("+json"))
+        && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        redactor.redact_json(&mut value);
+        capture.content = Some(value.to_string());
+        return capture;
     }
-    if complete && media == "application/x-www-form-urlencoded" {
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            capture.content = Some(redactor.redact_query(text));
-            return capture;
-        }
+    if complete
+        && media == "application/x-www-form-urlencoded"
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        capture.content = Some(redactor.redact_query(text));
+        return capture;
     }
     if config.raw_bodies {
         let text = String::from_utf8_lossy(bytes);

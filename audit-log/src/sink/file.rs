@@ -238,7 +238,10 @@ impl FileSink {
     }
 }
 
-fn open_append(path: &Path) -> Result<(File, u64, Option<(u64, u64)>), SinkError> {
+/// A file's device and inode.
+type Identity = Option<(u64, u64)>;
+
+fn open_append(path: &Path) -> Result<(File, u64, Identity), SinkError> {
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)

@@ -37,7 +37,7 @@ pub fn parse(lines: &[String]) -> Vec<Value> {
 }
 
 /// The records (not checkpoints) in these files.
-pub fn file_records(paths: &[PathBuf]) -> Vec<Value> {
+pub fn file_records<P: AsRef<Path>>(paths: &[P]) -> Vec<Value> {
     paths
         .iter()
         .flat_map(|path| {
