@@ -1,4 +1,4 @@
-//! Security context from other layers: [`AuditContext`], [`Principal`](crate::record::Principal)
+//! Security context from other layers: [`AuditContext`], [`Principal`]
 //! and [`Enricher`]s.
 //!
 //! The audit layer sits outermost so that it sees every request, including the ones
@@ -8,7 +8,7 @@
 //! 1. **[`AuditContext`]**: the layer puts one into every audited request's
 //!    extensions. Any inner layer or handler fills it; the `response` record (and a
 //!    `panic` or `cancelled` one) carries what it holds.
-//! 2. **[`Principal`](crate::record::Principal) in the extensions**: read from the
+//! 2. **[`Principal`] in the extensions**: read from the
 //!    request extensions (set by layers outside) for the `request` record and from
 //!    the response extensions for the `response` record.
 //! 3. **[`Enricher`]s**: plain functions given the request extensions (before the

@@ -2,7 +2,7 @@
 //!
 //! An audit trail is evidence: it says who did what, when, with what outcome; it never
 //! leaks the secrets it sees; it does not lose records; and a modified record is
-//! detectable. [`AuditLayer`](layer::AuditLayer) writes one JSON [record](record) per
+//! detectable. [`AuditLayer`](layer::AuditLayer) writes one JSON [record] per
 //! phase of each request, with [Elastic Common Schema](record) field names:
 //!
 //! - [`layer`]: the middleware. A `request` record before the inner service runs and a
