@@ -17,8 +17,10 @@
 //!   full, the sink fails, or it does not answer within its
 //!   [`write_timeout`](SinkOptions::write_timeout), the request is answered `503`
 //!   with an `AUDIT_UNAVAILABLE` problem and the inner service never runs (a refused
-//!   `response` record replaces the handler's response by that 503). Waiting needs a
-//!   Tokio runtime with its timer.
+//!   `response` record replaces the handler's response by that 503). With several
+//!   fail-closed sinks a request waits at most the longest of their write timeouts.
+//!   Waiting needs a Tokio runtime with its timer. A sink stuck in a write cannot be
+//!   interrupted: its queue fills, and further records are refused at once.
 //!
 //! [`AuditHandle::flush`] waits until every record queued before it is written;
 //! [`AuditHandle::shutdown`] also seals the hash chain and stops the writers: after
