@@ -14,7 +14,10 @@
 //! 3. **[`Enricher`]s**: plain functions given the request extensions (before the
 //!    `request` record) and the response extensions (before the `response` record)
 //!    and the record to fill: one line to wire a type this crate does not know, such
-//!    as the API-key layer's context.
+//!    as the API-key layer's context. Where that type lives only in the request
+//!    extensions of an inner layer, [`EnrichLayer`] (from
+//!    [`AuditLayer::enrich_layer`](crate::layer::AuditLayer::enrich_layer)) runs the
+//!    same enrichers inside the stack.
 //!
 //! Rejections by other Portcullis layers need no wiring: their
 //! [`Problem`](portcullis_core::problem::Problem) rides in the response extensions,
@@ -171,5 +174,153 @@ impl AuditContext {
         let slot = self.lock();
         record.principal.merge(&slot.principal);
         record.labels.extend(slot.labels.iter().cloned());
+    }
+}
+
+/// Runs [`Enricher`]s inside the stack, on the request extensions as the layers
+/// outside it left them, and keeps what they found in the request's
+/// [`AuditContext`] for the closing record.
+///
+/// The audit layer sits outermost, so a type that an inner layer puts only into the
+/// *request* extensions (an API-key layer's context, for handlers) never reaches it.
+/// Put this layer just inside such a layer:
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::{Request, Response};
+/// use portcullis_audit_log::body::AuditBody;
+/// use portcullis_audit_log::context::{AuditContext, EnrichLayer};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// #[derive(Clone)]
+/// struct ApiKeyContext { key_id: String }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let enrich = EnrichLayer::new(|extensions, record| {
+///     if let Some(key) = extensions.get::<ApiKeyContext>() {
+///         record.principal.api_key_id = Some(key.key_id.clone());
+///     }
+/// });
+/// // Stands in for the API-key layer: it authenticates, then calls the inner stack.
+/// let app = ServiceBuilder::new()
+///     .map_request(|mut request: Request<AuditBody<String>>| {
+///         request.extensions_mut().insert(ApiKeyContext { key_id: "key_1".into() });
+///         request
+///     })
+///     .layer(enrich)
+///     .service(service_fn(|_: Request<AuditBody<String>>| async {
+///         Ok::<_, Infallible>(Response::new(String::new()))
+///     }));
+///
+/// // The audit layer would have put this context into the request.
+/// let context = AuditContext::new();
+/// let mut request = Request::new(AuditBody::new(String::new()));
+/// request.extensions_mut().insert(context.clone());
+/// app.oneshot(request).await.unwrap();
+/// assert_eq!(context.principal().api_key_id.as_deref(), Some("key_1"));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct EnrichLayer {
+    enrichers: Arc<[Enricher]>,
+}
+
+impl EnrichLayer {
+    /// A layer running `enricher`.
+    pub fn new(enricher: Enricher) -> Self {
+        Self::from_enrichers(vec![enricher])
+    }
+
+    /// A layer running these enrichers, in order (see
+    /// [`AuditLayer::enrich_layer`](crate::layer::AuditLayer::enrich_layer)).
+    pub fn from_enrichers(enrichers: Vec<Enricher>) -> Self {
+        Self {
+            enrichers: enrichers.into(),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for EnrichLayer {
+    type Service = Enrich<S>;
+
+    fn layer(&self, inner: S) -> Enrich<S> {
+        Enrich {
+            inner,
+            enrichers: self.enrichers.clone(),
+        }
+    }
+}
+
+/// The service of [`EnrichLayer`].
+///
+/// ```
+/// use portcullis_audit_log::context::{Enrich, EnrichLayer};
+/// use tower::Layer;
+/// let service: Enrich<()> = EnrichLayer::new(|_, _| {}).layer(());
+/// assert_eq!(*service.get_ref(), ());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Enrich<S> {
+    inner: S,
+    enrichers: Arc<[Enricher]>,
+}
+
+impl<S> Enrich<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for Enrich<S>
+where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if let Some(context) = request.extensions().get::<AuditContext>() {
+            let info = crate::record::RequestInfo::new(
+                request
+                    .extensions()
+                    .get::<crate::request_id::RequestId>()
+                    .cloned()
+                    .unwrap_or_else(crate::request_id::RequestId::generate),
+                request.method().clone(),
+                request.uri().path(),
+            );
+            let mut scratch = Record::new(
+                crate::record::Phase::Request,
+                Arc::new(info),
+                std::time::UNIX_EPOCH,
+            );
+            for enrich in self.enrichers.iter() {
+                enrich(request.extensions(), &mut scratch);
+            }
+            let mut slot = context.lock();
+            slot.principal.merge(&scratch.principal);
+            slot.labels.extend(scratch.labels);
+        }
+        self.inner.call(request)
     }
 }

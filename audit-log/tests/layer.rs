@@ -603,3 +603,42 @@ async fn concurrent_load_then_shutdown_leaves_exactly_two_records_per_request() 
     let report = verify_files(&[&path], &VerifyOptions::new()).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
 }
+
+#[tokio::test]
+async fn an_inner_layers_request_context_reaches_the_closing_record() {
+    #[derive(Clone)]
+    struct ApiKeyContext {
+        key_id: String,
+        tenant_id: String,
+    }
+    let (sink, lines) = memory_sink();
+    let audit = AuditLayer::new()
+        .enrich(|extensions, record| {
+            if let Some(key) = extensions.get::<ApiKeyContext>() {
+                record.principal.api_key_id = Some(key.key_id.clone());
+                record.principal.tenant_id = Some(key.tenant_id.clone());
+            }
+        })
+        .sink(sink);
+    let handle = audit.handle();
+    let app = ServiceBuilder::new()
+        .layer(audit.clone())
+        // Stands in for the API-key layer: context in the request extensions only.
+        .map_request(|mut request: Request<AuditBody<String>>| {
+            request.extensions_mut().insert(ApiKeyContext {
+                key_id: "key_9".into(),
+                tenant_id: "initech".into(),
+            });
+            request
+        })
+        .layer(audit.enrich_layer())
+        .service(service_fn(|_: Request<AuditBody<String>>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    app.oneshot(get("/v1/quote")).await.unwrap();
+    handle.flush().await.unwrap();
+    let records = parse(&lines.lock().unwrap());
+    assert!(records[0]["portcullis"]["api_key"].is_null());
+    assert_eq!(records[1]["portcullis"]["api_key"]["id"], "key_9");
+    assert_eq!(records[1]["organization"]["id"], "initech");
+}

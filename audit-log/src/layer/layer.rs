@@ -505,6 +505,20 @@ impl AuditLayer {
         self.update(|config| config.enrichers.push(enricher))
     }
 
+    /// An [`EnrichLayer`](crate::context::EnrichLayer) running this layer's
+    /// enrichers inside the stack: put it just inside a layer that adds its context to
+    /// the request extensions only (an API-key layer), so the closing record carries
+    /// that context.
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::AuditLayer;
+    /// let audit = AuditLayer::new().enrich(|_, record| record.label("service", "billing"));
+    /// let inner = audit.enrich_layer();
+    /// ```
+    pub fn enrich_layer(&self) -> crate::context::EnrichLayer {
+        crate::context::EnrichLayer::from_enrichers(self.shared.config.enrichers.clone())
+    }
+
     /// What to do when the inner service panics.
     ///
     /// ```
