@@ -57,8 +57,7 @@ fn per_request(c: &mut Criterion) {
 
     let bare = ServiceBuilder::new().service(service_fn(ok::<String>));
     group.bench_function("bare", |b| {
-        b.to_async(&runtime)
-            .iter(|| bare.clone().oneshot(request()))
+        b.to_async(&runtime).iter(|| bare.oneshot(request()))
     });
 
     let file = FileSink::open(dir.path().join("audit.log"))
