@@ -403,9 +403,9 @@ fn normalize(name: &str) -> String {
 }
 
 /// Decodes `%XX` escapes and `+` (as a space), lossily.
-fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> Cow<'_, str> {
     if !text.contains(['%', '+']) {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -430,7 +430,7 @@ fn percent_decode(text: &str) -> String {
         }
         index += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Whether `text` holds a run of 13 to 19 digits, optionally separated by single
@@ -443,13 +443,17 @@ pub(crate) fn contains_card_number(text: &str) -> bool {
             start += 1;
             continue;
         }
-        // Collect one run of digits and single separators.
-        let mut digits: Vec<u8> = Vec::with_capacity(19);
+        // Collect one run of digits and single separators (the first 64 digits of it).
+        let mut run = [0u8; 64];
+        let mut len = 0;
         let mut index = start;
         while index < bytes.len() {
             let byte = bytes[index];
             if byte.is_ascii_digit() {
-                digits.push(byte - b'0');
+                if len < run.len() {
+                    run[len] = byte - b'0';
+                    len += 1;
+                }
                 index += 1;
             } else if (byte == b' ' || byte == b'-')
                 && bytes.get(index + 1).is_some_and(u8::is_ascii_digit)
@@ -462,7 +466,8 @@ pub(crate) fn contains_card_number(text: &str) -> bool {
                 break;
             }
         }
-        if (13..=19).contains(&digits.len()) && luhn(&digits) {
+        let digits = &run[..len];
+        if (13..=19).contains(&digits.len()) && luhn(digits) {
             return true;
         }
         // Longer runs: any 13..=19 window of plain digits.

@@ -1,6 +1,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
@@ -39,8 +39,19 @@ pub(crate) struct Slot {
     pub(crate) policy: FailurePolicy,
     pub(crate) write_timeout: Duration,
     tx: Sender<Message>,
+    /// Half the queue: past it, a sender wakes the writer.
+    wake_at: usize,
     pub(crate) stats: Arc<Stats>,
+    writer: Option<Thread>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Slot {
+    fn wake(&self) {
+        if let Some(writer) = &self.writer {
+            writer.unpark();
+        }
+    }
 }
 
 /// The running writers of one layer.
@@ -102,7 +113,9 @@ impl Pipeline {
                 policy: options.policy,
                 write_timeout: options.write_timeout,
                 tx,
+                wake_at: options.queue_capacity.div_ceil(2),
                 stats,
+                writer: thread.as_ref().map(|thread| thread.thread().clone()),
                 thread: Mutex::new(thread),
             });
         }
@@ -146,8 +159,13 @@ impl Pipeline {
                 drop(token);
                 continue;
             }
+            let waited_for = token.is_some();
             match slot.tx.try_send(Message::Record(record.clone(), token)) {
-                Ok(()) => {}
+                Ok(()) => {
+                    if waited_for || slot.tx.len() >= slot.wake_at {
+                        slot.wake();
+                    }
+                }
                 Err(TrySendError::Full(_)) => {
                     slot.stats.overflowed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -173,8 +191,9 @@ impl Pipeline {
             } else {
                 Message::Flush(token)
             };
+            slot.wake();
             match slot.tx.send_timeout(message, timeout) {
-                Ok(()) => {}
+                Ok(()) => slot.wake(),
                 // Dropping the message's token answers `false`.
                 Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {}
             }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
 use portcullis_core::clock::Clock;
 
 use super::ack::AckToken;
@@ -12,6 +12,10 @@ use crate::chain::{Chain, ChainHead, CheckpointSigner};
 use crate::json::{JsonWriter, rfc3339};
 use crate::record::Record;
 use crate::sink::{Batch, Sink};
+
+/// How long an idle writer sleeps before looking at its queue again: the most a
+/// fail-open record waits before it is written, unless the queue fills up.
+pub(crate) const LINGER: Duration = Duration::from_millis(5);
 
 /// What a writer receives.
 #[derive(Debug)]
@@ -118,44 +122,30 @@ impl Writer {
         });
     }
 
-    fn tick(&self) -> Duration {
-        let mut tick = self.report_interval;
-        if let Some(chain) = &self.chain {
-            tick = tick.min(chain.every);
-        }
-        tick.clamp(Duration::from_millis(10), Duration::from_secs(1))
-    }
-
+    /// The writer never blocks in the channel (a sender would then pay a wake-up
+    /// system call per record): it drains what is queued, and parks for at most
+    /// [`LINGER`] when nothing is. Senders unpark it when a record is waited for, for
+    /// flush and shutdown, and when the queue is half full.
     pub(crate) fn run(mut self) {
         self.resume_chain();
         let mut batch: Vec<(Arc<Record>, Option<AckToken>)> =
             Vec::with_capacity(self.options.max_batch);
         loop {
-            let first = match self.rx.recv_timeout(self.tick()) {
-                Ok(message) => message,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.housekeeping();
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    // Every sender is gone: the layer was dropped.
-                    self.seal("shutdown");
-                    let _ = self.sink.sync();
-                    return;
-                }
-            };
             let mut control = None;
-            match first {
-                Message::Record(record, token) => batch.push((record, token)),
-                other => control = Some(other),
-            }
+            let mut disconnected = false;
             while control.is_none() && batch.len() < self.options.max_batch {
                 match self.rx.try_recv() {
                     Ok(Message::Record(record, token)) => batch.push((record, token)),
                     Ok(other) => control = Some(other),
-                    Err(_) => break,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
                 }
             }
+            let full = batch.len() >= self.options.max_batch;
+            let idle = batch.is_empty() && control.is_none();
             if !batch.is_empty() {
                 self.write_batch(&mut batch);
             }
@@ -172,7 +162,19 @@ impl Writer {
                 }
                 _ => {}
             }
+            if disconnected {
+                // Every sender is gone (the layer was dropped) and the queue is empty.
+                self.seal("shutdown");
+                let _ = self.sink.sync();
+                return;
+            }
             self.housekeeping();
+            if idle {
+                std::thread::park_timeout(LINGER);
+            } else if !full {
+                // Let a few more records queue up before the next batch.
+                std::thread::yield_now();
+            }
         }
     }
 
