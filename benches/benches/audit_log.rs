@@ -5,7 +5,9 @@
 //!   the bare service, the audit layer (`Metadata`, fail-open, file sink; encoding
 //!   and I/O on its writer thread), and `TraceLayer::new_for_http()` whose span and
 //!   two events a JSON `tracing-subscriber` writes to a file on the request path.
-//!   The overhead is the difference to `bare`.
+//!   The overhead is the difference to `bare`; `portcullis_audit_no_sink` is the
+//!   request path alone (records built, no queue), to tell it from the cost of the
+//!   writer thread running on the other core.
 //! - `throughput/*`: 1,000 requests and then everything on disk, per iteration, in
 //!   records per second: the audit layer with the SHA-256 hash chain (and signed
 //!   checkpoints every 1,000 records), followed by a flush; and `TraceLayer` with the
@@ -58,6 +60,15 @@ fn per_request(c: &mut Criterion) {
     let bare = ServiceBuilder::new().service(service_fn(ok::<String>));
     group.bench_function("bare", |b| {
         b.to_async(&runtime).iter(|| bare.oneshot(request()))
+    });
+
+    // The request path alone: records built, no sink to queue them for.
+    let unsunk = ServiceBuilder::new()
+        .layer(AuditLayer::new())
+        .service(service_fn(ok));
+    group.bench_function("portcullis_audit_no_sink", |b| {
+        b.to_async(&runtime)
+            .iter(|| unsunk.clone().oneshot(request()))
     });
 
     let file = FileSink::open(dir.path().join("audit.log"))
