@@ -1,0 +1,115 @@
+//! `portcullis-audit verify [--public-key KEY] [--chain-key KEY] [--live] FILE...`
+//!
+//! Checks audit files written with the hash chain on, and prints each finding on its
+//! own line (`modified:`, `deleted:`, `reordered:`, `truncated:`, `gap:`, …) with a
+//! summary. Exit status: 0 when nothing was found, 1 when something was, 2 on a usage
+//! or read error. KEY is hex, or a file holding hex.
+
+use std::process::ExitCode;
+
+use portcullis_audit_log::chain::parse_public_key;
+use portcullis_audit_log::verify::{VerifyOptions, verify_files};
+
+const USAGE: &str = "usage: portcullis-audit verify [--public-key HEX|FILE] [--chain-key HEX|FILE] [--live] FILE...";
+
+fn key_text(value: &str) -> String {
+    match std::fs::read_to_string(value) {
+        Ok(text) => text.trim().to_owned(),
+        Err(_) => value.trim().to_owned(),
+    }
+}
+
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() != Some("verify") {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut options = VerifyOptions::new();
+    let mut files = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--public-key" => {
+                let Some(key) = args
+                    .next()
+                    .map(|v| key_text(&v))
+                    .as_deref()
+                    .and_then(parse_public_key)
+                else {
+                    eprintln!(
+                        "--public-key needs an Ed25519 public key: 64 hex digits, or a file holding them"
+                    );
+                    return ExitCode::from(2);
+                };
+                options = options.public_key(key);
+            }
+            "--chain-key" => {
+                let Some(key) = args
+                    .next()
+                    .map(|v| key_text(&v))
+                    .as_deref()
+                    .and_then(hex_bytes)
+                else {
+                    eprintln!("--chain-key needs the chain key in hex, or a file holding it");
+                    return ExitCode::from(2);
+                };
+                options = options.chain_key(key);
+            }
+            "--live" => options = options.live(true),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            flag if flag.starts_with("--") => {
+                eprintln!("unknown option {flag}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            _ => files.push(arg),
+        }
+    }
+    if files.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let report = match verify_files(&files, &options) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    let range = report.seq_range.map_or_else(
+        || "none".to_owned(),
+        |(first, last)| format!("{first}..={last}"),
+    );
+    println!(
+        "{} file(s), {} chained line(s) (seq {range}), {} checkpoint(s), {} signature(s) verified: {}",
+        report.files,
+        report.records,
+        report.checkpoints,
+        report.signed_checkpoints,
+        if report.is_clean() {
+            "OK".to_owned()
+        } else {
+            format!("{} finding(s)", report.findings.len())
+        },
+    );
+    if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,58 @@
+//! Delivery: queues, writer threads, failure policies, flush and shutdown.
+//!
+//! Every sink gets a bounded queue and a writer thread of its own. The request path
+//! only builds the record and pushes it (an `Arc`) into each sink's queue; the writer
+//! takes whatever has queued up (up to a batch), encodes it as JSON lines, adds the
+//! hash chain, writes the batch at once and, if asked, `fsync`s it.
+//!
+//! Each sink has a [`FailurePolicy`] in its [`SinkOptions`]:
+//!
+//! - **Fail-open**: the request never waits on I/O. When the queue is full the record
+//!   is dropped and counted ([`SinkMetrics::overflowed`]); the writer logs a `tracing`
+//!   warning with the count at most every
+//!   [`report_interval`](crate::layer::AuditLayer::report_interval).
+//! - **Fail-closed**: the `request` record must be written (and `fsync`ed when
+//!   [`fsync_per_batch`](SinkOptions::fsync_per_batch) is on) before the inner service
+//!   runs, and the `response` record before the response is returned. If the queue is
+//!   full, the sink fails, or it does not answer within its
+//!   [`write_timeout`](SinkOptions::write_timeout), the request is answered `503`
+//!   with an `AUDIT_UNAVAILABLE` problem and the inner service never runs (a refused
+//!   `response` record replaces the handler's response by that 503). With several
+//!   fail-closed sinks a request waits at most the longest of their write timeouts.
+//!   Waiting needs a Tokio runtime with its timer. A sink stuck in a write cannot be
+//!   interrupted: its queue fills, and further records are refused at once.
+//!
+//! [`AuditHandle::flush`] waits until every record queued before it is written;
+//! [`AuditHandle::shutdown`] also seals the hash chain and stops the writers: after
+//! `N` audited requests have completed, shutdown leaves exactly `2N` records.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use portcullis_audit_log::delivery::SinkOptions;
+//! use portcullis_audit_log::layer::AuditLayer;
+//! use portcullis_audit_log::sink::{FileSink, TracingSink};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let layer = AuditLayer::new()
+//!     // The evidence: nothing runs unless it is on disk.
+//!     .sink_with(
+//!         FileSink::open(dir.path().join("audit.log"))?,
+//!         SinkOptions::fail_closed().fsync_per_batch(true).write_timeout(Duration::from_secs(2)),
+//!     )
+//!     // A copy for the log pipeline, best effort.
+//!     .sink_with(TracingSink::new(), SinkOptions::fail_open().queue_capacity(1024));
+//! # Ok::<(), portcullis_audit_log::sink::SinkError>(())
+//! ```
+
+mod ack;
+mod handle;
+mod options;
+mod pipeline;
+mod writer;
+
+pub(crate) use ack::Ack;
+pub use handle::{AuditHandle, DeliveryError, MetricsSnapshot, SinkMetrics};
+pub use options::{FailurePolicy, SinkOptions};
+pub(crate) use pipeline::{ChainSettings, Pipeline};

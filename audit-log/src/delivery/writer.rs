@@ -1,0 +1,346 @@
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use portcullis_core::clock::Clock;
+
+use super::ack::AckToken;
+use super::options::SinkOptions;
+use super::pipeline::{ChainSettings, Stats};
+use crate::chain::{Chain, ChainHead, CheckpointSigner};
+use crate::json::{JsonWriter, rfc3339};
+use crate::record::Record;
+use crate::sink::{Batch, Sink};
+
+/// How long an idle writer sleeps before looking at its queue again: the most a
+/// fail-open record waits before it is written, unless the queue fills up.
+pub(crate) const LINGER: Duration = Duration::from_millis(5);
+
+/// What a writer receives.
+#[derive(Debug)]
+pub(crate) enum Message {
+    Record(Arc<Record>, Option<AckToken>),
+    Flush(AckToken),
+    Shutdown(AckToken),
+}
+
+struct ChainState {
+    chain: Chain,
+    signer: Option<CheckpointSigner>,
+    every_records: u64,
+    every: Duration,
+    since_checkpoint: u64,
+    last_checkpoint: Instant,
+}
+
+/// One sink's writer thread.
+pub(crate) struct Writer {
+    name: String,
+    sink: Box<dyn Sink>,
+    rx: Receiver<Message>,
+    options: SinkOptions,
+    stats: Arc<Stats>,
+    chain: Option<ChainState>,
+    settings: Option<ChainSettings>,
+    clock: Arc<dyn Clock>,
+    report_interval: Duration,
+    last_report: Instant,
+    reported_overflow: u64,
+    reported_failed: u64,
+    bytes: Vec<u8>,
+    line: Vec<u8>,
+}
+
+impl Writer {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        name: String,
+        sink: Box<dyn Sink>,
+        rx: Receiver<Message>,
+        options: SinkOptions,
+        stats: Arc<Stats>,
+        settings: Option<ChainSettings>,
+        clock: Arc<dyn Clock>,
+        report_interval: Duration,
+    ) -> Self {
+        Self {
+            name,
+            sink,
+            rx,
+            options,
+            stats,
+            chain: None,
+            settings,
+            clock,
+            report_interval,
+            last_report: Instant::now(),
+            reported_overflow: 0,
+            reported_failed: 0,
+            bytes: Vec::with_capacity(64 * 1024),
+            line: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Continues the chain from the sink's last line, if it has one with a `seq`.
+    fn resume_chain(&mut self) {
+        let Some(settings) = self.settings.take() else {
+            return;
+        };
+        let mut chain = match &settings.key {
+            Some(key) => Chain::keyed(key),
+            None => Chain::sha256(),
+        };
+        let mut since_checkpoint = 0;
+        if let Some(line) = self.sink.last_line() {
+            let parsed = serde_json::from_slice::<serde_json::Value>(&line).ok();
+            match parsed.as_ref().and_then(|value| value.get("seq")?.as_u64()) {
+                Some(seq) => {
+                    let is_checkpoint = parsed.as_ref().and_then(|v| v["event"]["action"].as_str())
+                        == Some("checkpoint");
+                    since_checkpoint = u64::from(!is_checkpoint);
+                    let head = ChainHead {
+                        next_seq: seq + 1,
+                        hash: chain.hash(&line),
+                    };
+                    chain = chain.resume(head);
+                }
+                None => tracing::warn!(
+                    target: "portcullis_audit_log",
+                    sink = %self.name,
+                    "the sink's last line has no chain `seq`: starting a new chain",
+                ),
+            }
+        }
+        self.chain = Some(ChainState {
+            chain,
+            signer: settings.signer,
+            every_records: settings.every_records.max(1),
+            every: settings.every,
+            since_checkpoint,
+            last_checkpoint: Instant::now(),
+        });
+    }
+
+    /// The writer never blocks in the channel (a sender would then pay a wake-up
+    /// system call per record): it drains what is queued, and parks for at most
+    /// [`LINGER`] when nothing is. Senders unpark it when a record is waited for, for
+    /// flush and shutdown, and when the queue is half full.
+    pub(crate) fn run(mut self) {
+        self.resume_chain();
+        let mut batch: Vec<(Arc<Record>, Option<AckToken>)> =
+            Vec::with_capacity(self.options.max_batch);
+        loop {
+            let mut control = None;
+            let mut disconnected = false;
+            while control.is_none() && batch.len() < self.options.max_batch {
+                match self.rx.try_recv() {
+                    Ok(Message::Record(record, token)) => batch.push((record, token)),
+                    Ok(other) => control = Some(other),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
+                }
+            }
+            let full = batch.len() >= self.options.max_batch;
+            let idle = batch.is_empty() && control.is_none();
+            if !batch.is_empty() {
+                self.write_batch(&mut batch);
+            }
+            match control {
+                Some(Message::Flush(token)) => {
+                    let ok = self.sync();
+                    token.complete(ok);
+                }
+                Some(Message::Shutdown(token)) => {
+                    self.seal("shutdown");
+                    let ok = self.sync();
+                    token.complete(ok);
+                    return;
+                }
+                _ => {}
+            }
+            if disconnected {
+                // Every sender is gone (the layer was dropped) and the queue is empty.
+                self.seal("shutdown");
+                let _ = self.sink.sync();
+                return;
+            }
+            self.housekeeping();
+            if idle {
+                std::thread::park_timeout(LINGER);
+            } else if !full {
+                // Let a few more records queue up before the next batch.
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn sync(&mut self) -> bool {
+        match self.sink.sync() {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "audit sink sync failed");
+                false
+            }
+        }
+    }
+
+    /// Time-based checkpoints and the overflow report.
+    fn housekeeping(&mut self) {
+        if let Some(chain) = &self.chain
+            && chain.since_checkpoint > 0
+            && chain.last_checkpoint.elapsed() >= chain.every
+        {
+            self.seal("periodic");
+        }
+        if self.last_report.elapsed() >= self.report_interval {
+            self.last_report = Instant::now();
+            let overflowed = self.stats.overflowed.load(Ordering::Relaxed);
+            if overflowed > self.reported_overflow {
+                tracing::warn!(
+                    target: "portcullis_audit_log",
+                    sink = %self.name,
+                    dropped = overflowed - self.reported_overflow,
+                    total = overflowed,
+                    "audit records dropped: the sink's queue was full (fail-open)",
+                );
+                self.reported_overflow = overflowed;
+            }
+            let failed = self.stats.failed.load(Ordering::Relaxed);
+            if failed > self.reported_failed {
+                tracing::warn!(
+                    target: "portcullis_audit_log",
+                    sink = %self.name,
+                    lost = failed - self.reported_failed,
+                    total = failed,
+                    "audit records lost: the sink failed",
+                );
+                self.reported_failed = failed;
+            }
+        }
+    }
+
+    /// Appends a checkpoint line to `self.bytes`; `false` when there is nothing to
+    /// checkpoint.
+    fn push_checkpoint(&mut self, now: SystemTime, reason: &str) -> bool {
+        let Some(state) = self.chain.as_mut() else {
+            return false;
+        };
+        let head = state.chain.head().clone();
+        if head.next_seq == 0 {
+            return false;
+        }
+        let timestamp = rfc3339(now);
+        self.line.clear();
+        let mut w = JsonWriter::new(&mut self.line);
+        w.str("@timestamp", &timestamp);
+        w.open("event");
+        w.str("id", &format!("checkpoint:{}", head.next_seq));
+        w.str("kind", "event");
+        w.str("action", "checkpoint");
+        w.str("reason", reason);
+        w.str("dataset", "portcullis.audit");
+        w.close();
+        w.open("checkpoint");
+        w.u64("head_seq", head.next_seq - 1);
+        w.str("head_hash", &head.hash);
+        if let Some(signer) = &state.signer {
+            let (public_key, signature) = signer.sign(head.next_seq - 1, &head.hash, &timestamp);
+            w.str("public_key", &public_key);
+            w.str("signature", &signature);
+        }
+        w.close();
+        w.finish();
+        state.chain.append(&mut self.line);
+        state.since_checkpoint = 0;
+        state.last_checkpoint = Instant::now();
+        self.bytes.extend_from_slice(&self.line);
+        self.bytes.push(b'\n');
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Writes a checkpoint on its own when records came since the last one.
+    fn seal(&mut self, reason: &str) {
+        if self
+            .chain
+            .as_ref()
+            .is_none_or(|chain| chain.since_checkpoint == 0)
+        {
+            return;
+        }
+        self.bytes.clear();
+        if self.push_checkpoint(self.clock.now(), reason) {
+            let text = std::str::from_utf8(&self.bytes).unwrap_or_default();
+            let batch = Batch::new(text, vec![(None, text.len())]);
+            if let Err(error) = self.sink.write(&batch) {
+                tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "cannot write an audit checkpoint");
+            }
+        }
+    }
+
+    fn write_batch(&mut self, batch: &mut Vec<(Arc<Record>, Option<AckToken>)>) {
+        let now = self.clock.now();
+        if self.sink.rotation_due(now) {
+            self.seal("rotation");
+            if self.options.fsync {
+                self.sync();
+            }
+            if let Err(error) = self.sink.rotate(now) {
+                tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "audit file rotation failed");
+            }
+        }
+        self.bytes.clear();
+        let mut ends = Vec::with_capacity(batch.len() + 1);
+        for (index, (record, _)) in batch.iter().enumerate() {
+            self.line.clear();
+            record.write_json(&mut self.line);
+            if let Some(state) = self.chain.as_mut() {
+                state.chain.append(&mut self.line);
+                state.since_checkpoint += 1;
+            }
+            self.bytes.extend_from_slice(&self.line);
+            self.bytes.push(b'\n');
+            ends.push((Some(index), self.bytes.len()));
+            let due = self
+                .chain
+                .as_ref()
+                .is_some_and(|state| state.since_checkpoint >= state.every_records);
+            if due && self.push_checkpoint(now, "periodic") {
+                ends.push((None, self.bytes.len()));
+            }
+        }
+        let bytes = std::mem::take(&mut self.bytes);
+        let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        let entries = ends
+            .iter()
+            .map(|(index, end)| (index.map(|i| &*batch[i].0), *end))
+            .collect();
+        let mut result = self.sink.write(&Batch::new(text, entries));
+        if result.is_ok() && self.options.fsync {
+            result = self.sink.sync();
+        }
+        self.bytes = bytes;
+        let count = batch.len() as u64;
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let ok = match result {
+            Ok(()) => {
+                self.stats.written.fetch_add(count, Ordering::Relaxed);
+                true
+            }
+            Err(error) => {
+                self.stats.failed.fetch_add(count, Ordering::Relaxed);
+                tracing::error!(target: "portcullis_audit_log", sink = %self.name, records = count, %error, "audit sink write failed");
+                false
+            }
+        };
+        for (_, token) in batch.drain(..) {
+            if let Some(token) = token {
+                token.complete(ok);
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use portcullis_core::grpc::is_grpc_request;
+use tower_service::Service;
+
+use super::AuditLayer;
+use super::capture;
+use super::future::{ResponseFuture, Tracker};
+use super::layer::Shared;
+use crate::body::{AuditBody, Capture};
+use crate::context::AuditContext;
+use crate::delivery::{AuditHandle, Pipeline};
+use crate::level::Level;
+use crate::request_id::RequestId;
+
+/// Audits the requests to an inner service; built by [`AuditLayer`].
+///
+/// ```
+/// use portcullis_audit_log::layer::{Audit, AuditLayer};
+/// use tower::service_fn;
+///
+/// let inner = service_fn(|_: http::Request<portcullis_audit_log::body::AuditBody<String>>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// });
+/// let service = Audit::new(inner, AuditLayer::new());
+/// let inner = service.into_inner();
+/// ```
+#[derive(Debug)]
+pub struct Audit<S> {
+    inner: S,
+    shared: Arc<Shared>,
+    pipeline: Arc<Pipeline>,
+}
+
+impl<S: Clone> Clone for Audit<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            pipeline: self.pipeline.clone(),
+        }
+    }
+}
+
+impl Audit<()> {
+    /// A new [`AuditLayer`].
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::Audit;
+    /// let layer = Audit::layer();
+    /// ```
+    pub fn layer() -> AuditLayer {
+        AuditLayer::new()
+    }
+}
+
+impl<S> Audit<S> {
+    /// Audits `inner` as `layer` says, sharing the layer's writers.
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
+    /// let service = Audit::new(tower::service_fn(|_: http::Request<String>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// }), AuditLayer::new());
+    /// ```
+    pub fn new(inner: S, layer: AuditLayer) -> Self {
+        let shared = layer.shared().clone();
+        let pipeline = shared.pipeline().clone();
+        Self {
+            inner,
+            shared,
+            pipeline,
+        }
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
+    /// let service = Audit::new(7, AuditLayer::new());
+    /// assert_eq!(*service.get_ref(), 7);
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
+    /// let mut service = Audit::new(7, AuditLayer::new());
+    /// *service.get_mut() = 8;
+    /// assert_eq!(service.into_inner(), 8);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
+    /// assert_eq!(Audit::new(7, AuditLayer::new()).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The delivery handle (shared with the layer).
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
+    /// let service = Audit::new((), AuditLayer::new());
+    /// assert_eq!(service.handle().metrics().panics, 0);
+    /// ```
+    pub fn handle(&self) -> AuditHandle {
+        AuditHandle::new(self.pipeline.clone())
+    }
+}
+
+impl<S: Clone> Audit<S> {
+    /// The ready inner service, for a future that calls it later; its clone stays for
+    /// the next call (tower-service docs, "Be careful when cloning inner services").
+    fn take_ready_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Audit<S>
+where
+    S: Service<Request<AuditBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    ReqBody: Body<Data = Bytes>,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<AuditBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let config = &self.shared.config;
+        let level = config.level_of(request.method(), request.uri());
+        let id = RequestId::from_headers(request.headers(), &config.request_id_header);
+        request.extensions_mut().insert(id.clone());
+        let mut tracker = Tracker::new(
+            self.shared.clone(),
+            self.pipeline.clone(),
+            config.echo_request_id.then(|| id.clone()),
+            is_grpc_request(request.headers()),
+            level,
+        );
+        if level == Level::None {
+            return match call_inner(&mut self.inner, request.map(AuditBody::new)) {
+                Ok(future) => ResponseFuture::calling(future, tracker),
+                Err(payload) => ResponseFuture::panicked(payload, tracker),
+            };
+        }
+        let context = AuditContext::new();
+        request.extensions_mut().insert(context.clone());
+        tracker.start(context);
+        let info = capture::request_info(config, &request, id, level);
+        if level >= Level::Request {
+            let capture_limit = config.body_limit;
+            let inner = self.take_ready_inner();
+            let (parts, body) = request.into_parts();
+            let capture = Capture::new(body, capture_limit);
+            return ResponseFuture::capturing(parts, capture, info, inner, tracker);
+        }
+        let ack = tracker.emit_request(info, request.extensions());
+        let request = request.map(AuditBody::new);
+        match ack {
+            None => match call_inner(&mut self.inner, request) {
+                Ok(future) => ResponseFuture::calling(future, tracker),
+                Err(payload) => ResponseFuture::panicked(payload, tracker),
+            },
+            Some(ack) => {
+                let inner = self.take_ready_inner();
+                ResponseFuture::admitting(ack, request, inner, tracker)
+            }
+        }
+    }
+}
+
+/// Calls the inner service, catching a panic in `call` itself.
+pub(crate) fn call_inner<S, R>(
+    inner: &mut S,
+    request: R,
+) -> Result<S::Future, Box<dyn std::any::Any + Send>>
+where
+    S: Service<R>,
+{
+    catch_unwind(AssertUnwindSafe(|| inner.call(request)))
+}

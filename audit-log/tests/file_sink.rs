@@ -1,0 +1,170 @@
+//! The file sink on real files: rotation, reopening, chain continuity.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{audit_files, echo, file_records};
+use http::Request;
+use portcullis_audit_log::layer::AuditLayer;
+use portcullis_audit_log::sink::{FileSink, Rotation};
+use portcullis_audit_log::verify::{VerifyOptions, verify_files};
+use portcullis_core::clock::ManualClock;
+use tower::{ServiceBuilder, ServiceExt};
+
+fn get(uri: &str) -> Request<String> {
+    Request::get(uri).body(String::new()).unwrap()
+}
+
+type App = tower::util::BoxCloneService<
+    Request<String>,
+    http::Response<portcullis_audit_log::body::AuditBody<String>>,
+    std::convert::Infallible,
+>;
+
+fn app(layer: AuditLayer) -> App {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tower::util::BoxCloneService::new(
+        ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(move |request| echo(calls.clone(), request)),
+    )
+}
+
+#[tokio::test]
+async fn rotates_by_size_and_the_chain_spans_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap().max_bytes(2_000));
+    let handle = layer.handle();
+    let app = app(layer);
+    for n in 0..30 {
+        app.clone()
+            .oneshot(get(&format!("/v1/items/{n}")))
+            .await
+            .unwrap();
+        handle.flush().await.unwrap();
+    }
+    handle.shutdown().await.unwrap();
+    let files = audit_files(dir.path());
+    assert!(files.len() >= 4, "{files:?}");
+    for file in &files {
+        let size = std::fs::metadata(file).unwrap().len();
+        // At most one batch (two records and a checkpoint) over the limit.
+        assert!(size < 4_000, "{file:?} has {size} bytes");
+        let text = std::fs::read_to_string(file).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(
+            last["event"]["action"], "checkpoint",
+            "every file is sealed"
+        );
+    }
+    assert_eq!(file_records(&files).len(), 60);
+    let report = verify_files(&files, &VerifyOptions::new()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.files, files.len());
+}
+
+#[tokio::test]
+async fn rotates_on_time_boundaries_of_the_layer_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+    let layer = AuditLayer::new()
+        .clock(clock.clone())
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap().rotate(Rotation::Hourly));
+    let handle = layer.handle();
+    let app = app(layer);
+    for _ in 0..3 {
+        app.clone().oneshot(get("/")).await.unwrap();
+        handle.flush().await.unwrap();
+        clock.advance(Duration::from_secs(3_600));
+    }
+    handle.shutdown().await.unwrap();
+    let files = audit_files(dir.path());
+    assert_eq!(files.len(), 3, "{files:?}");
+    // Rotated files are named by the time they were rotated, on the layer's clock.
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with("audit.log.20231114T231320Z")),
+        "{files:?}"
+    );
+    assert!(
+        verify_files(&files, &VerifyOptions::new())
+            .unwrap()
+            .is_clean()
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_file_is_noticed_and_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let layer = AuditLayer::new().sink(FileSink::open(&path).unwrap().check_every(Duration::ZERO));
+    let handle = layer.handle();
+    let app = app(layer);
+    app.clone().oneshot(get("/before")).await.unwrap();
+    handle.flush().await.unwrap();
+    std::fs::remove_file(&path).unwrap();
+    app.clone().oneshot(get("/after")).await.unwrap();
+    handle.flush().await.unwrap();
+    let records = file_records(&[&path]);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["url"]["path"], "/after");
+    handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_file_renamed_away_is_sealed_and_the_path_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap().check_every(Duration::ZERO));
+    let handle = layer.handle();
+    let app = app(layer);
+    app.clone().oneshot(get("/one")).await.unwrap();
+    handle.flush().await.unwrap();
+    let rotated = dir.path().join("audit.log.1");
+    std::fs::rename(&path, &rotated).unwrap();
+    app.clone().oneshot(get("/two")).await.unwrap();
+    handle.shutdown().await.unwrap();
+    assert_eq!(file_records(&[&rotated]).len(), 2);
+    assert_eq!(file_records(&[&path]).len(), 2);
+    let report = verify_files(&[&rotated, &path], &VerifyOptions::new()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+}
+
+#[tokio::test]
+async fn the_chain_continues_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    for _ in 0..2 {
+        let layer = AuditLayer::new()
+            .hash_chain(true)
+            .sink(FileSink::open(&path).unwrap());
+        let handle = layer.handle();
+        let app = app(layer);
+        app.clone().oneshot(get("/")).await.unwrap();
+        handle.shutdown().await.unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4, 5]);
+    assert!(
+        verify_files(&[&path], &VerifyOptions::new())
+            .unwrap()
+            .is_clean()
+    );
+}

@@ -1,0 +1,176 @@
+//! `portcullis-audit-log` against `tower-http`'s `TraceLayer` with a JSON `tracing`
+//! subscriber, both writing JSON lines to a file in a temporary directory.
+//!
+//! - `request/*`: one request through the layer on a trivial service, per iteration:
+//!   the bare service, the audit layer (`Metadata`, fail-open, file sink; encoding
+//!   and I/O on its writer thread), and `TraceLayer::new_for_http()` whose span and
+//!   two events a JSON `tracing-subscriber` writes to a file on the request path.
+//!   The overhead is the difference to `bare`; `portcullis_audit_no_sink` is the
+//!   request path alone (records built, no queue), to tell it from the cost of the
+//!   writer thread running on the other core.
+//! - `throughput/*`: 1,000 requests and then everything on disk, per iteration, in
+//!   records per second: the audit layer with the SHA-256 hash chain (and signed
+//!   checkpoints every 1,000 records), followed by a flush; and `TraceLayer` with the
+//!   JSON subscriber (two events per request).
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use http::{Request, Response};
+use portcullis_audit_log::chain::CheckpointSigner;
+use portcullis_audit_log::delivery::SinkOptions;
+use portcullis_audit_log::layer::AuditLayer;
+use portcullis_audit_log::sink::FileSink;
+use tower::{ServiceBuilder, ServiceExt, service_fn};
+use tower_http::trace::TraceLayer;
+
+const BATCH: u64 = 1_000;
+
+fn request() -> Request<String> {
+    Request::get("/v1/invoices/42?page=2")
+        .header("user-agent", "bench/1.0")
+        .header("x-request-id", "bench-request-0001")
+        .body(String::new())
+        .unwrap()
+}
+
+async fn ok<B>(_: Request<B>) -> Result<Response<String>, Infallible> {
+    Ok(Response::new(String::new()))
+}
+
+fn json_subscriber(file: File) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(Mutex::new(file))
+        .finish()
+}
+
+fn per_request(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("audit_log/request");
+
+    let bare = ServiceBuilder::new().service(service_fn(ok::<String>));
+    group.bench_function("bare", |b| {
+        b.to_async(&runtime).iter(|| bare.oneshot(request()))
+    });
+
+    // The request path alone: records built, no sink to queue them for.
+    let unsunk = ServiceBuilder::new()
+        .layer(AuditLayer::new())
+        .service(service_fn(ok));
+    group.bench_function("portcullis_audit_no_sink", |b| {
+        b.to_async(&runtime)
+            .iter(|| unsunk.clone().oneshot(request()))
+    });
+
+    let file = FileSink::open(dir.path().join("audit.log"))
+        .unwrap()
+        .max_bytes(256 * 1024 * 1024);
+    let layer = AuditLayer::new().sink_with(file, SinkOptions::fail_open().queue_capacity(1 << 20));
+    let handle = layer.handle();
+    let audited = ServiceBuilder::new().layer(layer).service(service_fn(ok));
+    group.bench_function("portcullis_audit_file", |b| {
+        b.to_async(&runtime)
+            .iter(|| audited.clone().oneshot(request()))
+    });
+    runtime.block_on(handle.flush()).unwrap();
+    let metrics = handle.metrics();
+    eprintln!(
+        "portcullis_audit_file: {} records written, {} dropped on a full queue",
+        metrics.written(),
+        metrics.overflowed()
+    );
+
+    let trace_file = File::create(dir.path().join("trace.log")).unwrap();
+    let dispatch = tracing::Dispatch::new(json_subscriber(trace_file));
+    let traced = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .service(service_fn(ok::<String>));
+    tracing::dispatcher::with_default(&dispatch, || {
+        group.bench_function("tower_http_trace_json_file", |b| {
+            b.to_async(&runtime)
+                .iter(|| traced.clone().oneshot(request()))
+        });
+    });
+    group.finish();
+    runtime.block_on(handle.shutdown()).unwrap();
+}
+
+fn throughput(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("audit_log/throughput");
+    group.throughput(Throughput::Elements(2 * BATCH));
+
+    let file = FileSink::open(dir.path().join("audit.log"))
+        .unwrap()
+        .max_bytes(256 * 1024 * 1024);
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .signing_key(CheckpointSigner::generate())
+        .checkpoint_every(1_000, Duration::from_secs(60))
+        .sink_with(
+            file,
+            SinkOptions::fail_open().queue_capacity(4 * BATCH as usize),
+        );
+    let handle = layer.handle();
+    let audited = ServiceBuilder::new().layer(layer).service(service_fn(ok));
+    group.bench_function("portcullis_audit_chain_file", |b| {
+        b.to_async(&runtime).iter(|| {
+            let audited = audited.clone();
+            let handle = handle.clone();
+            async move {
+                for _ in 0..BATCH {
+                    audited.clone().oneshot(request()).await.unwrap();
+                }
+                handle.flush().await.unwrap();
+            }
+        })
+    });
+    let metrics = handle.metrics();
+    eprintln!(
+        "portcullis_audit_chain_file: {} records written, {} dropped, {} checkpoints",
+        metrics.written(),
+        metrics.overflowed(),
+        metrics.sinks[0].checkpoints
+    );
+    assert_eq!(
+        metrics.overflowed(),
+        0,
+        "the throughput run must write every record"
+    );
+
+    let trace_file = File::create(dir.path().join("trace.log")).unwrap();
+    let dispatch = tracing::Dispatch::new(json_subscriber(trace_file));
+    let traced = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .service(service_fn(ok::<String>));
+    tracing::dispatcher::with_default(&dispatch, || {
+        group.bench_function("tower_http_trace_json_file", |b| {
+            b.to_async(&runtime).iter(|| {
+                let traced = traced.clone();
+                async move {
+                    for _ in 0..BATCH {
+                        traced.clone().oneshot(request()).await.unwrap();
+                    }
+                }
+            })
+        });
+    });
+    group.finish();
+    runtime.block_on(handle.shutdown()).unwrap();
+}
+
+criterion_group!(benches, per_request, throughput);
+criterion_main!(benches);
