@@ -22,6 +22,11 @@
 //!   backend at run time, and the conformance suite every backend passes.
 //! - [`invalidation`]: the messages that drop a changed key from every cache, and
 //!   the recorder verification reports key use to.
+//! - [`lifecycle`]: [`KeyLifecycle`](lifecycle::KeyLifecycle), the key management API:
+//!   create (the plaintext handed out once), list, get, update, revoke, and rotate
+//!   with an overlap; every change invalidates the local cache at once and is
+//!   published to the other instances.
+//! - [`revocation`]: the channels that carry invalidations between instances.
 //! - [`error`]: why a key, a configuration or a stored value is rejected.
 //!
 //! # Features
@@ -86,7 +91,9 @@ pub mod hash;
 pub mod id;
 pub mod invalidation;
 pub mod key;
+pub mod lifecycle;
 pub mod record;
+pub mod revocation;
 pub mod scopes;
 pub mod store;
 pub mod timestamp;
