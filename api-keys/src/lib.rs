@@ -26,7 +26,10 @@
 //!   create (the plaintext handed out once), list, get, update, revoke, and rotate
 //!   with an overlap; every change invalidates the local cache at once and is
 //!   published to the other instances.
-//! - [`revocation`]: the channels that carry invalidations between instances.
+//! - [`revocation`]: the channels that carry invalidations between instances
+//!   (in-process, Redis pub/sub, PostgreSQL `LISTEN/NOTIFY`), the
+//!   `Subscriber` task that applies them and reconnects by itself (feature `tokio`),
+//!   and the guarantee: how soon a revoked key fails everywhere.
 //! - [`error`]: why a key, a configuration or a stored value is rejected.
 //!
 //! # Features
@@ -35,6 +38,7 @@
 //! |---|---|---|
 //! | `memory` | yes | the in-memory store |
 //! | `conformance` | no | the store conformance suite, for store implementations |
+//! | `tokio` | no | the revocation subscriber, the in-process channel, the `last_used_at` batcher |
 //!
 //! # Example
 //!

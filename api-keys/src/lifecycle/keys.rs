@@ -166,33 +166,19 @@ impl<S: KeyStore> KeyLifecycle<S> {
     }
 
     /// Adds a channel to publish every change on, for the other instances'
-    /// `Subscriber`s.
+    /// [`Subscriber`](crate::revocation::Subscriber)s.
     ///
     /// ```
+    /// # #[cfg(feature = "tokio")] {
     /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher};
-    /// use portcullis_api_keys::invalidation::Invalidation;
     /// use portcullis_api_keys::lifecycle::KeyLifecycle;
-    /// use portcullis_api_keys::revocation::{ChannelError, Receiver, RevocationChannel};
+    /// use portcullis_api_keys::revocation::in_process::InProcessChannel;
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     ///
-    /// struct Nowhere;
-    /// impl Receiver for Nowhere {
-    ///     async fn recv(&mut self) -> Result<Invalidation, ChannelError> {
-    ///         std::future::pending().await
-    ///     }
-    /// }
-    /// impl RevocationChannel for Nowhere {
-    ///     type Receiver = Nowhere;
-    ///     async fn publish(&self, _: &Invalidation) -> Result<(), ChannelError> {
-    ///         Ok(())
-    ///     }
-    ///     async fn subscribe(&self) -> Result<Nowhere, ChannelError> {
-    ///         Ok(Nowhere)
-    ///     }
-    /// }
-    ///
+    /// let channel = InProcessChannel::new();
     /// let keys = KeyLifecycle::new(MemoryKeyStore::new(), KeyFormat::default(), KeyHasher::sha256())
-    ///     .channel(Nowhere);
+    ///     .channel(channel.clone());
+    /// # }
     /// ```
     #[must_use]
     pub fn channel(mut self, channel: impl RevocationChannel) -> Self {

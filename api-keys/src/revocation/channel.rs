@@ -72,11 +72,11 @@ impl ChannelError {
 ///
 /// Delivery is at most once and only to receivers subscribed at the time (Redis
 /// pub/sub and PostgreSQL `LISTEN/NOTIFY` keep nothing for absent listeners); a
-/// `Subscriber` resubscribes after a failure and reports the gap
+/// [`Subscriber`](super::Subscriber) resubscribes after a failure and reports the gap
 /// through its `on_reconnect` hook. An instance also receives what it publishes
 /// itself; invalidating twice is harmless.
 ///
-/// Implementations: `InProcessChannel`
+/// Implementations: [`InProcessChannel`](super::in_process::InProcessChannel)
 /// (feature `tokio`), `RedisChannel` (feature `redis`),
 /// `PgChannel` (feature `postgres`). Clones share their
 /// connections.
