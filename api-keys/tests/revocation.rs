@@ -8,7 +8,7 @@
 #![cfg(all(feature = "tokio", feature = "memory"))]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -169,6 +169,84 @@ async fn assert_revocations_cross(
     slowest
 }
 
+/// A name no other test (or run) uses, made of `[a-z0-9_]`.
+fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A TCP proxy whose connections can be made silent: they stay open but carry
+/// nothing more, as a half-open connection or a black-holed network does.
+#[cfg(feature = "redis")]
+struct Proxy {
+    port: u16,
+    connections: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
+}
+
+#[cfg(feature = "redis")]
+impl Proxy {
+    /// A proxy on a free local port to `target` (`host:port`).
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>> = Arc::default();
+        let registry = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
+                let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                registry.lock().unwrap().push(silent.clone());
+                let (in_read, in_write) = inbound.into_split();
+                let (out_read, out_write) = outbound.into_split();
+                tokio::spawn(Self::pipe(in_read, out_write, silent.clone()));
+                tokio::spawn(Self::pipe(out_read, in_write, silent));
+            }
+        });
+        Self { port, connections }
+    }
+
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        silent: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buffer = vec![0; 16 * 1024];
+        loop {
+            let read = match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => read,
+            };
+            if silent.load(Ordering::SeqCst) {
+                // Hold both ends open, forward nothing.
+                std::future::pending::<()>().await;
+            }
+            if to.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Silences every connection made so far; how many.
+    fn silence_all(&self) -> usize {
+        let connections = self.connections.lock().unwrap();
+        for silent in connections.iter() {
+            silent.store(true, Ordering::SeqCst);
+        }
+        connections.len()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_revocation_reaches_the_other_instance() {
     let channel = InProcessChannel::new();
@@ -263,4 +341,204 @@ async fn a_dropped_subscriber_stops_listening() {
         .record;
     keys.revoke(&record.id).await.unwrap();
     assert_eq!(keys.broadcast_failures(), 0);
+}
+
+#[cfg(feature = "redis")]
+mod redis_channel {
+    use super::*;
+    use portcullis_api_keys::revocation::redis::RedisChannel;
+
+    /// `REDIS_URL`, or `None` (after saying so) when it is unset. A set but
+    /// unreachable `REDIS_URL` fails the test: CI must not pass by skipping.
+    async fn redis_url() -> Option<String> {
+        let Ok(url) = std::env::var("REDIS_URL") else {
+            eprintln!("skipped: set REDIS_URL");
+            return None;
+        };
+        let client = redis::Client::open(url.as_str()).expect("REDIS_URL is a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"));
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"));
+        Some(url)
+    }
+
+    /// A Redis user of this test alone, so that `CLIENT KILL … USER` kills this
+    /// test's subscriber and nobody else's; deleted on drop.
+    struct TestUser {
+        admin: redis::Client,
+        name: String,
+        /// A client that logs in as the user.
+        client: redis::Client,
+    }
+
+    impl TestUser {
+        async fn create(url: &str) -> Self {
+            let admin = redis::Client::open(url).unwrap();
+            let name = unique_name("portcullis_test");
+            let password = format!("pw-{name}");
+            let mut connection = admin.get_multiplexed_async_connection().await.unwrap();
+            redis::cmd("ACL")
+                .arg(&[
+                    "SETUSER",
+                    &name,
+                    "on",
+                    &format!(">{password}"),
+                    "~*",
+                    "&*",
+                    "+@all",
+                ])
+                .query_async::<()>(&mut connection)
+                .await
+                .expect("ACL SETUSER (the test needs an admin user)");
+            let info = admin.get_connection_info().clone();
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_username(&name)
+                .set_password(&password);
+            let client = redis::Client::open(info.set_redis_settings(settings)).unwrap();
+            Self {
+                admin,
+                name,
+                client,
+            }
+        }
+
+        /// Kills the user's pub/sub connections; how many.
+        async fn kill_pubsub(&self) -> i64 {
+            let mut connection = self.admin.get_multiplexed_async_connection().await.unwrap();
+            redis::cmd("CLIENT")
+                .arg(&["KILL", "TYPE", "pubsub", "USER", &self.name])
+                .query_async(&mut connection)
+                .await
+                .unwrap()
+        }
+    }
+
+    impl Drop for TestUser {
+        fn drop(&mut self) {
+            if let Ok(mut connection) = self.admin.get_connection() {
+                let _ = redis::cmd("ACL")
+                    .arg(&["DELUSER", &self.name])
+                    .query::<i64>(&mut connection);
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_revocation_reaches_the_other_instance_within_a_second() {
+        let Some(url) = redis_url().await else { return };
+        let name = unique_name("portcullis-test:revocations");
+        let channel = || RedisChannel::open(&url).unwrap().name(&name);
+        let store = MemoryKeyStore::new();
+        let a = Instance::start(&store, channel(), channel()).await;
+        let b = Instance::start(&store, channel(), channel()).await;
+        assert_revocations_cross(&a, &b, 10, "redis").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_payload_is_the_id_and_hash_and_no_secret() {
+        let Some(url) = redis_url().await else { return };
+        let name = unique_name("portcullis-test:payload");
+        let store = MemoryKeyStore::new();
+        let channel = RedisChannel::open(&url).unwrap().name(&name);
+        let keys =
+            KeyLifecycle::new(store, KeyFormat::default(), KeyHasher::sha256()).channel(channel);
+        let created = keys
+            .create(NewKey::new(TenantId::new("acme")))
+            .await
+            .unwrap();
+
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.unwrap();
+        pubsub.subscribe(&name).await.unwrap();
+        keys.revoke(&created.record.id).await.unwrap();
+        let mut messages = pubsub.into_on_message();
+        let message = tokio::time::timeout(
+            WITHIN,
+            std::future::poll_fn(|cx| {
+                futures_core::Stream::poll_next(std::pin::Pin::new(&mut messages), cx)
+            }),
+        )
+        .await
+        .expect("a message")
+        .expect("the connection stands");
+        let payload: String = message.get_payload().unwrap();
+        assert_eq!(
+            payload,
+            format!("{} {}", created.record.id, created.record.hash)
+        );
+        let secret = created.key.expose_secret();
+        assert!(!payload.contains(&secret[secret.len() - 20..]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_subscriber_replaces_a_connection_gone_silent() {
+        let Some(url) = redis_url().await else { return };
+        let info = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection_info()
+            .clone();
+        let redis::ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
+            panic!("REDIS_URL is not a TCP address");
+        };
+        let proxy = Proxy::start(format!("{host}:{port}")).await;
+        let proxied = info.set_addr(redis::ConnectionAddr::Tcp("127.0.0.1".into(), proxy.port));
+        let name = unique_name("portcullis-test:silent");
+        let store = MemoryKeyStore::new();
+        let direct = || RedisChannel::open(&url).unwrap().name(&name);
+        let a = Instance::start(&store, direct(), direct()).await;
+        let b = Instance::start(
+            &store,
+            direct(),
+            RedisChannel::new(redis::Client::open(proxied).unwrap())
+                .unwrap()
+                .name(&name)
+                .health_check(Duration::from_millis(200), Duration::from_millis(300)),
+        )
+        .await;
+        assert_revocations_cross(&a, &b, 1, "redis through the proxy").await;
+
+        let silenced = Instant::now();
+        assert_eq!(proxy.silence_all(), 1, "B's subscription");
+        b.wait_for_reconnects(1).await;
+        let replaced = silenced.elapsed();
+        eprintln!("redis: a silent subscription was replaced after {replaced:?}");
+        assert!(replaced < Duration::from_secs(2), "{replaced:?}");
+        assert_revocations_cross(&a, &b, 2, "redis after a silent connection").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_subscriber_recovers_after_its_connection_is_killed() {
+        let Some(url) = redis_url().await else { return };
+        let user = TestUser::create(&url).await;
+        let name = unique_name("portcullis-test:recovery");
+        let store = MemoryKeyStore::new();
+        let a = Instance::start(
+            &store,
+            RedisChannel::open(&url).unwrap().name(&name),
+            RedisChannel::open(&url).unwrap().name(&name),
+        )
+        .await;
+        let b = Instance::start(
+            &store,
+            RedisChannel::open(&url).unwrap().name(&name),
+            RedisChannel::new(user.client.clone()).unwrap().name(&name),
+        )
+        .await;
+        assert_revocations_cross(&a, &b, 1, "redis before the kill").await;
+
+        for round in 1..=2 {
+            assert_eq!(user.kill_pubsub().await, 1, "B's one subscription");
+            b.wait_for_reconnects(round).await;
+            assert_eq!(b.reconnect_hooks.load(Ordering::SeqCst), round as usize);
+            assert_eq!(a.subscriber.reconnects(), 0);
+            assert_revocations_cross(&a, &b, 2, "redis after a CLIENT KILL").await;
+        }
+    }
 }

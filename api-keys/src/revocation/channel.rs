@@ -77,7 +77,7 @@ impl ChannelError {
 /// itself; invalidating twice is harmless.
 ///
 /// Implementations: [`InProcessChannel`](super::in_process::InProcessChannel)
-/// (feature `tokio`), `RedisChannel` (feature `redis`),
+/// (feature `tokio`), [`RedisChannel`](super::redis::RedisChannel) (feature `redis`),
 /// `PgChannel` (feature `postgres`). Clones share their
 /// connections.
 ///

@@ -89,6 +89,24 @@ pub fn decode(payload: &str) -> Result<Invalidation, PayloadError> {
     Ok(Invalidation::new(id, hash))
 }
 
+/// Decodes a received payload, or says why not in a `tracing` warning (naming the
+/// channel, never echoing the payload, which comes from whoever can publish).
+#[cfg(feature = "redis")]
+pub(crate) fn decode_or_warn(payload: &str, channel: &str) -> Option<Invalidation> {
+    match decode(payload) {
+        Ok(invalidation) => Some(invalidation),
+        Err(error) => {
+            tracing::warn!(
+                channel,
+                len = payload.len(),
+                %error,
+                "ignoring a message on the revocation channel that is not an invalidation"
+            );
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
