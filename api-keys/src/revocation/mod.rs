@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | [`InProcessChannel`](in_process::InProcessChannel) | `tokio` | one instance; tests |
 //! | [`RedisChannel`](redis::RedisChannel) | `redis` | Redis pub/sub |
+//! | [`PgChannel`](postgres::PgChannel) | `postgres` | PostgreSQL `LISTEN/NOTIFY` |
 //!
 //! The payload is text, `<key id> <key hash>` ([`payload`]), which any program can
 //! publish.
@@ -23,7 +24,7 @@
 //!   call returns.
 //! - **On every other instance, while its subscription stands**: the cache drops the
 //!   key as soon as the message arrives, one network hop later (a few milliseconds;
-//!   the tests assert under 1 s on a real Redis server). A revoked key
+//!   the tests assert under 1 s on real Redis and PostgreSQL servers). A revoked key
 //!   then fails everywhere within a second.
 //! - **The worst case**: pub/sub delivery is at most once and only to those
 //!   subscribed at the time. An instance whose subscription is down (a lost
@@ -38,14 +39,15 @@
 //!   whether one stands (export it as a health metric).
 //!
 //! Subscribers reconnect by themselves, with an exponential backoff (100 ms to 5 s,
-//! jittered), logging with `tracing` once per transition; the Redis receiver
-//! also checks a quiet connection every 10 s, so a silently dead one is
+//! jittered), logging with `tracing` once per transition; the Redis and PostgreSQL
+//! receivers also check a quiet connection every 10 s, so a silently dead one is
 //! replaced too.
 //!
 //! # Example
 //!
 //! Two instances in one process, sharing an in-process channel (in production: a
-//! [`RedisChannel`](redis::RedisChannel) on the same server and channel name).
+//! [`RedisChannel`](redis::RedisChannel) or [`PgChannel`](postgres::PgChannel) on the
+//! same server and channel name).
 //!
 //! ```
 //! use std::collections::HashSet;
@@ -98,6 +100,8 @@ pub(crate) mod channel;
 #[cfg(feature = "tokio")]
 pub mod in_process;
 pub mod payload;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "tokio")]

@@ -91,7 +91,7 @@ pub fn decode(payload: &str) -> Result<Invalidation, PayloadError> {
 
 /// Decodes a received payload, or says why not in a `tracing` warning (naming the
 /// channel, never echoing the payload, which comes from whoever can publish).
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) fn decode_or_warn(payload: &str, channel: &str) -> Option<Invalidation> {
     match decode(payload) {
         Ok(invalidation) => Some(invalidation),
