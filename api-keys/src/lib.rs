@@ -30,6 +30,8 @@
 //!   (in-process, Redis pub/sub, PostgreSQL `LISTEN/NOTIFY`), the
 //!   `Subscriber` task that applies them and reconnects by itself (feature `tokio`),
 //!   and the guarantee: how soon a revoked key fails everywhere.
+//! - `last_used` (feature `tokio`): `LastUsedBatcher`, which coalesces key uses and
+//!   writes `last_used_at` in batches.
 //! - [`error`]: why a key, a configuration or a stored value is rejected.
 //!
 //! # Features
@@ -95,6 +97,8 @@ pub mod hash;
 pub mod id;
 pub mod invalidation;
 pub mod key;
+#[cfg(feature = "tokio")]
+pub mod last_used;
 pub mod lifecycle;
 pub mod record;
 pub mod revocation;
