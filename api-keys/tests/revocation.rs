@@ -8,7 +8,7 @@
 #![cfg(all(feature = "tokio", feature = "memory"))]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -170,8 +170,9 @@ async fn assert_revocations_cross(
 }
 
 /// A name no other test (or run) uses, made of `[a-z0-9_]`.
+#[cfg(any(feature = "redis", feature = "postgres"))]
 fn unique_name(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
