@@ -560,7 +560,9 @@ mod postgres_channel {
             eprintln!("skipped: set DATABASE_URL");
             return None;
         };
-        let pool = PgPool::connect(&url)
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
             .await
             .unwrap_or_else(|error| panic!("DATABASE_URL={url} unreachable: {error}"));
         pool.close().await;
