@@ -379,7 +379,7 @@ async fn recording_never_waits_on_the_store() {
         .map(|thread| {
             let recorder = recorder.clone();
             std::thread::spawn(move || {
-                for n in 0..50_000 {
+                for n in 0..25_000 {
                     recorder.record_use(KeyId::generate(), at(thread * 100_000 + n));
                 }
             })
@@ -389,9 +389,9 @@ async fn recording_never_waits_on_the_store() {
         thread.join().unwrap();
     }
     let took = started.elapsed();
-    eprintln!("100,000 record_use calls during a hung write took {took:?}");
+    eprintln!("50,000 record_use calls during a hung write took {took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
-    assert_eq!(batcher.pending(), 100_000);
+    assert_eq!(batcher.pending(), 50_000);
     assert_eq!(store.calls(), 1);
 }
 
