@@ -29,6 +29,16 @@
 //! - [`cache`]: [`KeyCache`](cache::KeyCache), the verification cache: known keys for a
 //!   short positive TTL, unknown ones for a shorter negative TTL, single-flight store
 //!   lookups, invalidation by hash or id.
+//! - [`lifecycle`]: [`KeyLifecycle`](lifecycle::KeyLifecycle), the key management API:
+//!   create (the plaintext handed out once), list, get, update, revoke, and rotate
+//!   with an overlap; every change invalidates the local cache at once and is
+//!   published to the other instances.
+//! - [`revocation`]: the channels that carry invalidations between instances
+//!   (in-process, Redis pub/sub, PostgreSQL `LISTEN/NOTIFY`), the
+//!   `Subscriber` task that applies them and reconnects by itself (feature `tokio`),
+//!   and the guarantee: how soon a revoked key fails everywhere.
+//! - `last_used` (feature `tokio`): `LastUsedBatcher`, which coalesces key uses and
+//!   writes `last_used_at` in batches.
 //! - [`error`]: why a key, a configuration or a stored value is rejected.
 //!
 //! # Features
@@ -40,9 +50,9 @@
 //! | `axum` | no | [`ApiKeyContext`](layer::ApiKeyContext) as an axum extractor (and `Option<ApiKeyContext>`) |
 //! | `rate-limit` | no | the tenant and plan of each verified key in the request extensions, for `portcullis-rate-limit` |
 //! | `sqlite` | no | the SQLite store (`store::sqlite`), over `sqlx` with SQLite bundled |
-//! | `postgres` | no | the PostgreSQL store (`store::postgres`), over `sqlx` |
-//! | `redis` | no | the Redis store (`store::redis`), one round trip per call |
-//! | `tokio` | no | the Tokio runtime the SQL and Redis stores run on (they enable it) |
+//! | `postgres` | no | the PostgreSQL store (`store::postgres`) and the `LISTEN/NOTIFY` revocation channel, over `sqlx` |
+//! | `redis` | no | the Redis store (`store::redis`), one round trip per call, and the pub/sub revocation channel |
+//! | `tokio` | no | the revocation subscriber, the in-process channel, the `last_used_at` batcher (the SQL and Redis features enable it) |
 //!
 //! # Example
 //!
@@ -161,8 +171,12 @@ pub mod hash;
 pub mod id;
 pub mod invalidation;
 pub mod key;
+#[cfg(feature = "tokio")]
+pub mod last_used;
 pub mod layer;
+pub mod lifecycle;
 pub mod record;
+pub mod revocation;
 pub mod scopes;
 pub mod store;
 pub mod timestamp;
