@@ -1,17 +1,40 @@
 //! The routes and the layers around them.
+//!
+//! ```text
+//! AuditLayer                      admin, webhook and /v1 requests (denials included)
+//! └─ CorsLayer                    --allowed-origins
+//!    ├─ SecurityHeadersLayer      strict (nonce'd CSP) ─ GET /
+//!    └─ SecurityHeadersLayer      api ─ everything else:
+//!       ├─ /health, /csp-reports (CspReportCollector)
+//!       ├─ /admin/*               admin token (constant time)
+//!       ├─ /webhooks/stripe       portcullis-stripe-webhook
+//!       └─ /v1/*                  ApiKeyLayer → EnrichLayer (audit) → RateLimitLayer
+//! ```
 
 use axum::Router;
 use axum::routing::get;
+use http::{Extensions, Method, Uri};
+use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
+use portcullis_audit_log::layer::AuditLayer;
+use portcullis_audit_log::level::Level;
+use portcullis_audit_log::record::Record;
 use portcullis_core::client_ip::TrustedProxies;
+use portcullis_rate_limit::key::Key;
+use portcullis_rate_limit::layer::RateLimitLayer;
+use portcullis_rate_limit::resolver::Plans;
+use portcullis_rate_limit::store::BoxStore;
 use portcullis_security_headers::ConfigError;
 use portcullis_security_headers::cors::CorsLayer;
 use portcullis_security_headers::csp::Policy;
 use portcullis_security_headers::headers::SecurityHeadersLayer;
 use portcullis_security_headers::report::CspReportCollector;
 use serde_json::{Value, json};
+use tower::ServiceBuilder;
 
-use crate::config::{Config, Preset};
-use crate::page;
+use crate::config::Preset;
+use crate::keys::TenantPlanStore;
+use crate::state::AppState;
+use crate::{admin, api, error, page};
 
 /// Where browsers send CSP violation reports.
 const CSP_REPORT_PATH: &str = "/csp-reports";
@@ -28,50 +51,146 @@ pub(crate) enum AppError {
     SecurityHeaders(#[source] ConfigError),
 }
 
+/// The HTTP-facing configuration, checked before anything connects.
+#[derive(Debug)]
+pub(crate) struct Edge {
+    pub(crate) trusted: TrustedProxies,
+    json_headers: SecurityHeadersLayer,
+    page_headers: SecurityHeadersLayer,
+    cors: CorsLayer,
+}
+
+impl Edge {
+    /// Checks `--preset`, `--trusted-proxies` and `--allowed-origins`.
+    pub(crate) fn new(
+        preset: Preset,
+        trusted_proxies: &str,
+        allowed_origins: &str,
+    ) -> Result<Self, AppError> {
+        let trusted: TrustedProxies = trusted_proxies.parse().map_err(AppError::TrustedProxies)?;
+
+        let (json_headers, page_headers) = match preset {
+            Preset::Api => (
+                SecurityHeadersLayer::api(),
+                page_headers(SecurityHeadersLayer::strict())?,
+            ),
+            Preset::Strict => (
+                SecurityHeadersLayer::strict(),
+                page_headers(SecurityHeadersLayer::strict())?,
+            ),
+            Preset::Development => (
+                SecurityHeadersLayer::development(),
+                page_headers(SecurityHeadersLayer::development())?,
+            ),
+        };
+        let json_headers = json_headers.trusted_proxies(trusted.clone());
+        let page_headers = page_headers.trusted_proxies(trusted.clone());
+
+        let cors = match preset {
+            Preset::Development => CorsLayer::development(),
+            Preset::Api | Preset::Strict => CorsLayer::api(),
+        };
+        let cors = if allowed_origins.trim().is_empty() {
+            cors
+        } else {
+            cors.allow_origins_list(allowed_origins)
+                .map_err(AppError::AllowedOrigins)?
+        };
+        Ok(Self {
+            trusted,
+            json_headers,
+            page_headers,
+            cors,
+        })
+    }
+}
+
+/// Everything the router wires together.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) edge: Edge,
+    pub(crate) state: AppState,
+    pub(crate) api_keys: ApiKeyLayer<TenantPlanStore>,
+    pub(crate) rate_limit: RateLimitLayer<Key, Plans, BoxStore>,
+    pub(crate) audit: AuditLayer,
+    /// `POST /webhooks/stripe`, when the webhook endpoint is configured.
+    pub(crate) webhook: Option<Router>,
+}
+
 /// The whole application.
-pub(crate) fn router(config: &Config) -> Result<Router, AppError> {
-    let trusted: TrustedProxies = config
-        .trusted_proxies
-        .parse()
-        .map_err(AppError::TrustedProxies)?;
+pub(crate) fn router(parts: Parts) -> Router {
+    let Parts {
+        edge,
+        state,
+        api_keys,
+        rate_limit,
+        audit,
+        webhook,
+    } = parts;
 
-    let (json_headers, page_headers) = match config.preset {
-        Preset::Api => (
-            SecurityHeadersLayer::api(),
-            page_headers(SecurityHeadersLayer::strict())?,
-        ),
-        Preset::Strict => (
-            SecurityHeadersLayer::strict(),
-            page_headers(SecurityHeadersLayer::strict())?,
-        ),
-        Preset::Development => (
-            SecurityHeadersLayer::development(),
-            page_headers(SecurityHeadersLayer::development())?,
-        ),
-    };
-    let json_headers = json_headers.trusted_proxies(trusted.clone());
-    let page_headers = page_headers.trusted_proxies(trusted);
-
-    let cors = match config.preset {
-        Preset::Development => CorsLayer::development(),
-        Preset::Api | Preset::Strict => CorsLayer::api(),
-    };
-    let cors = if config.allowed_origins.trim().is_empty() {
-        cors
-    } else {
-        cors.allow_origins_list(&config.allowed_origins)
-            .map_err(AppError::AllowedOrigins)?
-    };
-
-    let api = Router::new()
+    let customer_api = api::routes().route_layer(
+        ServiceBuilder::new()
+            .layer(api_keys)
+            .layer(audit.enrich_layer())
+            .layer(rate_limit),
+    );
+    let mut json = Router::new()
         .route("/health", get(health))
         .route_service(CSP_REPORT_PATH, CspReportCollector::new())
-        .layer(json_headers);
+        .merge(customer_api)
+        .merge(admin::routes(state));
+    if let Some(webhook) = webhook {
+        json = json.merge(webhook);
+    }
+    let json = json
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::not_found)
+        .layer(edge.json_headers);
     let page = Router::new()
         .route("/", get(page::usage_page))
-        .layer(page_headers);
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(edge.page_headers);
 
-    Ok(api.merge(page).layer(cors))
+    page.merge(json).layer(edge.cors).layer(audit)
+}
+
+/// The audit layer: JSON lines in `path`, for the admin, webhook and customer API
+/// routes (so denied requests are recorded with their rejection code), with the API
+/// key's id and tenant on every record of a verified request.
+pub(crate) fn audit_layer(
+    path: &std::path::Path,
+    trusted: TrustedProxies,
+    hmac_secret: Option<&str>,
+) -> Result<AuditLayer, portcullis_audit_log::ConfigError> {
+    let layer = AuditLayer::production(path)?
+        .level_for(audit_level)
+        .trusted_proxies(trusted)
+        .enrich(api_key_principal);
+    Ok(match hmac_secret {
+        Some(secret) => layer.hmac_secret(secret),
+        None => layer,
+    })
+}
+
+/// What is audited: admin requests with their (redacted) headers and bodies, webhook
+/// and customer API requests as metadata, nothing else.
+fn audit_level(_method: &Method, uri: &Uri) -> Level {
+    let path = uri.path();
+    if path == "/admin" || path.starts_with("/admin/") {
+        Level::Request
+    } else if path.starts_with("/webhooks/") || path.starts_with("/v1/") {
+        Level::Metadata
+    } else {
+        Level::None
+    }
+}
+
+/// Puts the verified key's id and tenant into the audit record.
+fn api_key_principal(extensions: &Extensions, record: &mut Record) {
+    if let Some(key) = extensions.get::<ApiKeyContext>() {
+        record.principal.api_key_id = Some(key.key_id().to_string());
+        record.principal.tenant_id = Some(key.tenant().to_string());
+    }
 }
 
 /// The page's headers report CSP violations to the collector.

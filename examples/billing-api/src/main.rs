@@ -1,27 +1,66 @@
-//! The Portcullis example server.
+//! The Portcullis example server: a billing-aware JSON API with every Portcullis layer
+//! wired in.
 //!
-//! `cargo run -p billing-api` starts it on `127.0.0.1:8080`. Today it wires the
-//! security-header, CSP and CORS layers around a health route, a small HTML page with a
-//! nonce'd inline script, and the CSP report collector; each later Portcullis crate is
-//! added here as it lands.
+//! `cargo run -p billing-api` starts it on `127.0.0.1:8080` with a SQLite file,
+//! in-memory rate limits and an audit log file; `--help` lists the flags (each has an
+//! environment variable), and the README walks through it. `cargo run -p billing-api
+//! -- stripe-trigger …` posts a signed Stripe event to a running server.
 
+mod admin;
+mod api;
 mod app;
+mod billing;
 mod config;
+mod db;
+mod error;
+mod keys;
 mod page;
+mod plans;
+mod state;
+mod trigger;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
+use portcullis_api_keys::invalidation::UsageRecorder;
+use portcullis_api_keys::last_used::{BatchConfig, LastUsedBatcher};
+use portcullis_api_keys::layer::ApiKeyLayer;
+use portcullis_api_keys::lifecycle::KeyLifecycle;
+use portcullis_api_keys::revocation::postgres::PgChannel;
+use portcullis_api_keys::revocation::redis::RedisChannel;
+use portcullis_api_keys::revocation::{RevocationChannel, Subscriber, SubscriberHandle};
+use portcullis_api_keys::store::BoxKeyStore;
+use portcullis_rate_limit::layer::RateLimitLayer;
+use portcullis_rate_limit::store::BoxStore;
+use portcullis_rate_limit::store::memory::MemoryStore;
+use portcullis_rate_limit::store::negative_cache::NegativeCache;
+use portcullis_rate_limit::store::redis::RedisStore;
+use portcullis_rate_limit::store::resilient::Resilient;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Config;
+use crate::admin::AdminToken;
+use crate::app::{Edge, Parts};
+use crate::billing::{Billing, Prices};
+use crate::config::{Cli, Command, Config};
+use crate::db::{Db, without_password};
+use crate::keys::{TenantPlanStore, key_format, key_hasher};
+use crate::state::AppState;
+
+/// How long a rate-limit check may wait for Redis before the request is let through
+/// (`x-ratelimit-degraded: fail-open`).
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long start-up waits for the key-invalidation subscription.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // clap prints a one-line error and exits with 2 on a bad flag.
-    let config = Config::parse();
+    // clap prints a one-line error (and a usage hint) and exits with 2 on a bad flag.
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -29,20 +68,43 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    match run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("billing-api: {error}");
-            ExitCode::from(2)
-        }
+    match cli.command {
+        Some(Command::StripeTrigger(args)) => trigger::run(&cli.server, &args).await,
+        None => match run(cli.server).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("billing-api: {error}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
-/// Why the server could not start.
+/// Why the server could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
 enum StartupError {
     #[error("invalid configuration: {0}")]
     Config(#[from] app::AppError),
+    #[error("invalid configuration: {0}")]
+    Plans(#[from] plans::PlansError),
+    #[error("--audit-log {path}: {source}")]
+    Audit {
+        path: String,
+        #[source]
+        source: portcullis_audit_log::ConfigError,
+    },
+    #[error("--database-url: {0}")]
+    Db(#[from] db::DbError),
+    #[error("--database-url: cannot prepare the API-key table: {0}")]
+    KeyStore(#[source] portcullis_api_keys::store::StoreError),
+    #[error("--redis-url: cannot connect to Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        #[source]
+        source: portcullis_rate_limit::store::StoreError,
+    },
+    #[error("cannot subscribe to key invalidations ({channel}): {reason}")]
+    Subscribe { channel: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -52,8 +114,130 @@ enum StartupError {
     Serve(#[source] std::io::Error),
 }
 
+/// How key changes reach the other instances.
+enum Channel {
+    Redis(RedisChannel),
+    Postgres(PgChannel),
+    Local,
+}
+
 async fn run(config: Config) -> Result<(), StartupError> {
-    let app = app::router(&config)?;
+    // Everything that needs no network first, so a typo fails at once.
+    let edge = Edge::new(
+        config.preset,
+        &config.trusted_proxies,
+        &config.allowed_origins,
+    )?;
+    let plans = plans::load(config.plans.as_deref())?;
+    let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref());
+    let (webhook_secrets, development_secret) = config.webhook_secrets();
+    let audit = app::audit_layer(
+        &config.audit_log,
+        edge.trusted.clone(),
+        config.audit_hmac_secret.as_deref(),
+    )
+    .map_err(|source| StartupError::Audit {
+        path: config.audit_log.display().to_string(),
+        source,
+    })?;
+
+    // The database: the example's tables and the API-key table.
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let key_store: BoxKeyStore = keys::key_store(&db).await.map_err(StartupError::KeyStore)?;
+    let prices = Prices {
+        starter: config.stripe_price_starter.clone(),
+        pro: config.stripe_price_pro.clone(),
+        enterprise: config.stripe_price_enterprise.clone(),
+    };
+    let billing = Billing::new(db.clone(), prices, config.past_due_grace_days);
+    let store = TenantPlanStore::new(key_store.clone(), billing.clone());
+
+    // Redis, when configured: rate limits and key invalidations shared by every
+    // instance.
+    let redis_url = config
+        .redis_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty());
+    let redis_error = |url: &str| {
+        let url = without_password(url);
+        move |source| StartupError::Redis { url, source }
+    };
+    let (limits, limits_text) = match redis_url {
+        Some(url) => {
+            let redis = RedisStore::connect(url)
+                .await
+                .map_err(redis_error(url))?
+                .prefix(format!("{}:rl", config.redis_prefix));
+            let store = NegativeCache::new(Resilient::new(redis).timeout(REDIS_TIMEOUT));
+            (
+                BoxStore::new(store),
+                format!("Redis {} (shared by every instance)", without_password(url)),
+            )
+        }
+        None => (
+            BoxStore::new(MemoryStore::new()),
+            "in memory (this process only)".to_owned(),
+        ),
+    };
+    let rate_limit = RateLimitLayer::multi_tenant()
+        .plans(plans)
+        .store(limits)
+        .degraded_header(true);
+
+    // API keys: verified through a cache that every instance's changes invalidate.
+    let batcher = Arc::new(LastUsedBatcher::spawn(key_store, BatchConfig::new()));
+    let api_keys = ApiKeyLayer::strict(store.clone(), key_hasher())
+        .usage_recorder(batcher.clone() as Arc<dyn UsageRecorder>);
+    let cache = api_keys.key_cache().clone();
+    let lifecycle =
+        KeyLifecycle::new(store, key_format(), key_hasher()).sink(Arc::new(cache.clone()));
+    let channel = match (redis_url, &db) {
+        (Some(url), _) => Channel::Redis(
+            RedisChannel::open(url)
+                .map_err(|error| StartupError::Subscribe {
+                    channel: format!("Redis {}", without_password(url)),
+                    reason: error.to_string(),
+                })?
+                .name(format!("{}:key-invalidations", config.redis_prefix)),
+        ),
+        (None, Db::Postgres(pool)) => Channel::Postgres(PgChannel::new(pool.clone())),
+        (None, Db::Sqlite(_)) => Channel::Local,
+    };
+    let (lifecycle, subscriber, invalidation_text) = match channel {
+        Channel::Redis(channel) => {
+            let text = format!("Redis pub/sub channel {}", channel.channel_name());
+            let handle = subscribe(channel.clone(), &cache, &text).await?;
+            (lifecycle.channel(channel), Some(handle), text)
+        }
+        Channel::Postgres(channel) => {
+            let text = format!(
+                "PostgreSQL LISTEN/NOTIFY channel {}",
+                channel.channel_name()
+            );
+            let handle = subscribe(channel.clone(), &cache, &text).await?;
+            (lifecycle.channel(channel), Some(handle), text)
+        }
+        Channel::Local => (lifecycle, None, "this process only".to_owned()),
+    };
+
+    let state = AppState {
+        db: db.clone(),
+        billing,
+        keys: lifecycle,
+        admin_token: admin_token.clone(),
+    };
+    let webhook = webhook::routes(&state, &webhook_secrets);
+    let audit_handle = audit.handle();
+    let app = app::router(Parts {
+        edge,
+        state,
+        api_keys,
+        rate_limit,
+        audit,
+        webhook,
+    });
+
     let listener =
         TcpListener::bind(config.listen)
             .await
@@ -63,28 +247,172 @@ async fn run(config: Config) -> Result<(), StartupError> {
             })?;
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
 
-    println!("billing-api listening on http://{addr}");
-    println!(
-        "security-header preset for JSON routes: {:?}",
-        config.preset
-    );
-    println!("try:");
-    println!("  curl -i http://{addr}/health");
-    println!("  curl -i http://{addr}/");
-    println!(
-        "  curl -i -X OPTIONS http://{addr}/health -H 'Origin: https://evil.example' -H 'Access-Control-Request-Method: GET'"
-    );
+    banner(&Banner {
+        addr,
+        config: &config,
+        database: db.kind(),
+        limits: &limits_text,
+        invalidation: &invalidation_text,
+        admin_token: &admin_token,
+        generated_token,
+        webhook_secrets: &webhook_secrets,
+        development_secret,
+    });
 
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(StartupError::Serve)
+    .map_err(StartupError::Serve);
+
+    // Drain: key uses, the subscription, the audit records, the pool.
+    if let Err(error) = batcher.shutdown().await {
+        tracing::warn!(%error, "could not write the last key uses");
+    }
+    if let Some(subscriber) = subscriber {
+        subscriber.shutdown().await;
+    }
+    if let Err(error) = audit_handle.shutdown().await {
+        tracing::warn!(%error, "could not flush the audit log");
+    }
+    db.close().await;
+    served
 }
 
+/// Subscribes this instance's key cache to `channel`, and waits until the
+/// subscription stands: a key revoked elsewhere must not keep working here.
+async fn subscribe<C: RevocationChannel>(
+    channel: C,
+    cache: &portcullis_api_keys::cache::KeyCache,
+    text: &str,
+) -> Result<SubscriberHandle, StartupError> {
+    let cleared = cache.clone();
+    let handle = Subscriber::new(channel)
+        .sink(Arc::new(cache.clone()))
+        .on_reconnect(move || {
+            tracing::warn!("key invalidations may have been missed: clearing the key cache");
+            cleared.invalidate_all();
+        })
+        .spawn();
+    match tokio::time::timeout(SUBSCRIBE_TIMEOUT, handle.connected()).await {
+        Ok(()) => Ok(handle),
+        Err(_) => {
+            handle.shutdown().await;
+            Err(StartupError::Subscribe {
+                channel: text.to_owned(),
+                reason: format!("no subscription within {} s", SUBSCRIBE_TIMEOUT.as_secs()),
+            })
+        }
+    }
+}
+
+/// What the start-up banner says.
+struct Banner<'a> {
+    addr: SocketAddr,
+    config: &'a Config,
+    database: &'static str,
+    limits: &'a str,
+    invalidation: &'a str,
+    admin_token: &'a AdminToken,
+    generated_token: bool,
+    webhook_secrets: &'a [String],
+    development_secret: bool,
+}
+
+/// Prints where the server listens, what it runs on, its secrets and what to try.
+fn banner(banner: &Banner<'_>) {
+    let Banner { addr, config, .. } = banner;
+    println!("billing-api listening on http://{addr}");
+    println!(
+        "  database:          {} {}",
+        banner.database,
+        without_password(&config.database_url)
+    );
+    println!("  rate limits:       {}", banner.limits);
+    println!("  key invalidation:  {}", banner.invalidation);
+    println!(
+        "  audit log:         {} (JSON lines)",
+        config.audit_log.display()
+    );
+    println!(
+        "  security headers:  {:?} preset on JSON routes",
+        config.preset
+    );
+    let token = if banner.generated_token {
+        println!(
+            "  admin token:       {} (generated for this run; set ADMIN_TOKEN to keep one)",
+            banner.admin_token.expose_secret()
+        );
+        banner.admin_token.expose_secret().to_owned()
+    } else {
+        println!("  admin token:       (from --admin-token / ADMIN_TOKEN)");
+        "$ADMIN_TOKEN".to_owned()
+    };
+    if banner.development_secret {
+        println!(
+            "  webhook secret:    {} (DEVELOPMENT DEFAULT: anyone can sign events with it; set STRIPE_WEBHOOK_SECRET in production)",
+            banner.webhook_secrets[0]
+        );
+    } else {
+        let masked: Vec<String> = banner
+            .webhook_secrets
+            .iter()
+            .map(|secret| mask(secret))
+            .collect();
+        println!(
+            "  webhook secret:    {} (from --stripe-webhook-secret / STRIPE_WEBHOOK_SECRET)",
+            masked.join(", ")
+        );
+    }
+    println!("try:");
+    println!(
+        "  curl -s -X POST http://{addr}/admin/tenants -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"name\":\"Acme\",\"email\":\"ops@acme.test\"}}'"
+    );
+    println!(
+        "  curl -s -X POST http://{addr}/admin/tenants/TENANT_ID/keys -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"name\":\"laptop\"}}'"
+    );
+    println!("  curl -i http://{addr}/v1/quote -H 'X-API-Key: API_KEY'");
+    println!("then open http://{addr}/ and paste the key to see its quotas.");
+}
+
+/// `whsec_…abcd`.
+fn mask(secret: &str) -> String {
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let head = secret.split('_').next().unwrap_or_default();
+    format!("{head}_…{tail}")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
-    // If the signal handler cannot be installed the server simply runs until killed.
-    let _ = tokio::signal::ctrl_c().await;
+    let interrupt = async {
+        // If the handler cannot be installed the server runs until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

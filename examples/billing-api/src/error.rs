@@ -1,0 +1,165 @@
+//! The example's own rejections: every one a problem+json response with a stable
+//! `code`, like the layers' (`API_KEY_INVALID`, `QUOTA_EXCEEDED`, …).
+//!
+//! | code | status | when |
+//! |---|---|---|
+//! | `ADMIN_TOKEN_MISSING` | 401 | an `/admin` request without `Authorization: Bearer` |
+//! | `ADMIN_TOKEN_INVALID` | 401 | a wrong admin token |
+//! | `INVALID_BODY` | 400 | a body that is not the expected JSON |
+//! | `UNSUPPORTED_MEDIA_TYPE` | 415 | a body that is not `application/json` |
+//! | `INVALID_FIELD` | 422 | a field with a value out of range (the member says which) |
+//! | `TENANT_NOT_FOUND` | 404 | no tenant with that id |
+//! | `KEY_NOT_FOUND` | 404 | no API key with that id |
+//! | `KEY_NOT_ACTIVE` | 409 | rotating a revoked or expired key |
+//! | `NOT_FOUND` | 404 | no such route |
+//! | `METHOD_NOT_ALLOWED` | 405 | the route exists, the method does not |
+//! | `SERVICE_UNAVAILABLE` | 503 | the database did not answer |
+
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use portcullis_core::problem::Problem;
+
+/// Why a request handled by the example itself failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error("admin token missing")]
+    AdminTokenMissing,
+    #[error("admin token invalid")]
+    AdminTokenInvalid,
+    #[error("invalid body: {0}")]
+    InvalidBody(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("invalid field `{field}`: {detail}")]
+    InvalidField { field: &'static str, detail: String },
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("key not found")]
+    KeyNotFound,
+    #[error("key not active")]
+    KeyNotActive,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    /// The problem document of this error.
+    pub(crate) fn problem(&self) -> Problem {
+        match self {
+            Self::AdminTokenMissing => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "ADMIN_TOKEN_MISSING",
+                "Admin token missing",
+            )
+            .with_detail("Send the admin token as `Authorization: Bearer <token>`."),
+            Self::AdminTokenInvalid => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "ADMIN_TOKEN_INVALID",
+                "Admin token invalid",
+            ),
+            Self::InvalidBody(detail) => {
+                Problem::new(StatusCode::BAD_REQUEST, "INVALID_BODY", "Invalid body")
+                    .with_detail(detail.clone())
+            }
+            Self::UnsupportedMediaType => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Unsupported media type",
+            )
+            .with_detail("Send the body as `Content-Type: application/json`."),
+            Self::InvalidField { field, detail } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_FIELD",
+                "Invalid field",
+            )
+            .with_detail(detail.clone())
+            .with_extension("field", *field),
+            Self::TenantNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "TENANT_NOT_FOUND",
+                "Tenant not found",
+            ),
+            Self::KeyNotFound => {
+                Problem::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", "API key not found")
+            }
+            Self::KeyNotActive => {
+                Problem::new(StatusCode::CONFLICT, "KEY_NOT_ACTIVE", "API key not active")
+                    .with_detail("Only an active key can be rotated.")
+            }
+            Self::NotFound => Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found"),
+            Self::MethodNotAllowed => Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed",
+            ),
+            Self::Unavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "Service unavailable",
+            )
+            .with_detail("The database did not answer; try again shortly."),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Unavailable(reason) = &self {
+            tracing::warn!(%reason, "answering 503");
+        }
+        let mut response = IntoResponse::into_response(self.problem());
+        if matches!(self, Self::AdminTokenMissing | Self::AdminTokenInvalid) {
+            let challenge = if matches!(self, Self::AdminTokenMissing) {
+                r#"Bearer realm="admin""#
+            } else {
+                r#"Bearer realm="admin", error="invalid_token""#
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            other => Self::InvalidBody(other.body_text()),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+impl From<portcullis_api_keys::lifecycle::LifecycleError> for ApiError {
+    fn from(error: portcullis_api_keys::lifecycle::LifecycleError) -> Self {
+        use portcullis_api_keys::lifecycle::LifecycleError;
+        match error {
+            LifecycleError::UnknownKey { .. } => Self::KeyNotFound,
+            LifecycleError::NotActive { .. } => Self::KeyNotActive,
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The fallback of unknown routes.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// The fallback of known routes with another method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
