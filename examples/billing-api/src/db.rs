@@ -9,7 +9,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 /// How long start-up waits for a connection before giving up.
@@ -110,10 +111,18 @@ impl Db {
                 .map_err(connect_error)?;
             Ok(Self::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
+            // One connection first, for its own error ("connection refused", "database
+            // does not exist") rather than the pool's "timed out".
+            let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| connect_error(sqlx::Error::PoolTimedOut))?
+                .map_err(connect_error)?;
+            let _ = probe.close().await;
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(CONNECT_TIMEOUT)
-                .connect(url)
+                .connect_with(options)
                 .await
                 .map_err(connect_error)?;
             Ok(Self::Postgres(pool))

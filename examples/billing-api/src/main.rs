@@ -73,7 +73,7 @@ async fn main() -> ExitCode {
         None => match run(cli.server).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("billing-api: {error}");
+                eprintln!("billing-api: {}", one_line(&error));
                 ExitCode::from(2)
             }
         },
@@ -389,6 +389,21 @@ fn mask(secret: &str) -> String {
         .collect();
     let head = secret.split('_').next().unwrap_or_default();
     format!("{head}_…{tail}")
+}
+
+/// An error and its causes on one line, each cause once.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.replace('\n', " ")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -2,11 +2,10 @@
 
 mod support;
 
-use std::process::Command;
-
 use bytes::Bytes;
-use http::{Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::Full;
+use serde_json::json;
 use support::Server;
 
 fn nonce_in_csp(csp: &str) -> &str {
@@ -158,28 +157,263 @@ async fn csp_reports_are_accepted_and_wrong_media_types_refused() {
     assert_eq!(problem["status"], 415);
 }
 
-#[test]
-fn bad_configuration_exits_2_with_one_line() {
-    for args in [
-        &["--trusted-proxies", "10.0.0.0/33"][..],
-        &["--allowed-origins", "https://*.com"][..],
-        &["--listen", "not-an-address"][..],
-        &["--no-such-flag"][..],
-    ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_billing-api"))
-            .args(args)
-            .env_remove("LISTEN_ADDR")
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-        assert!(
-            stderr
-                .lines()
-                .next()
-                .is_some_and(|line| line.contains("error") || line.contains("invalid")),
-            "{args:?}: {stderr}"
-        );
+#[tokio::test]
+async fn banner_prints_the_generated_admin_token_the_development_secret_and_three_curls() {
+    let server = Server::start_with(Server::options().generated_admin_token());
+    let banner = server.stdout.join("\n");
+    let token_line = server
+        .stdout
+        .iter()
+        .find(|line| line.trim_start().starts_with("admin token:"))
+        .expect("the admin token is printed");
+    let token = token_line
+        .split_whitespace()
+        .find(|word| word.starts_with("adm_"))
+        .expect("a generated token");
+    assert!(token_line.contains("generated"), "{token_line}");
+    assert!(
+        banner.contains("whsec_billing_api_development_only (DEVELOPMENT DEFAULT"),
+        "{banner}"
+    );
+    assert_eq!(
+        server
+            .stdout
+            .iter()
+            .filter(|line| line.trim_start().starts_with("curl "))
+            .count(),
+        3,
+        "{banner}"
+    );
+    assert!(banner.contains("SQLite"), "{banner}");
+    assert!(banner.contains("in memory"), "{banner}");
+
+    // The printed token works; another does not.
+    let request = |token: String| {
+        Request::post("/admin/tenants")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(
+                br#"{"name":"Acme","email":"ops@acme.test"}"#,
+            )))
+            .unwrap()
+    };
+    let (created, _) = server.send(request(token.to_owned())).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (refused, _) = server.send(request(format!("{token}x"))).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn admin_needs_the_token_and_answers_problems_with_stable_codes() {
+    let server = Server::start(&[]);
+    let (missing, body) = server.get("/admin/tenants/tn_x").await;
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        r#"Bearer realm="admin""#
+    );
+    assert_eq!(support::json(&body)["code"], "ADMIN_TOKEN_MISSING");
+
+    let (wrong, body) = server
+        .send(
+            Request::get("/admin/tenants/tn_x")
+                .header("authorization", "Bearer not-the-token")
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(support::json(&body)["code"], "ADMIN_TOKEN_INVALID");
+
+    let (unknown, body) = server.admin(Method::GET, "/admin/tenants/tn_x", None).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(body["code"], "TENANT_NOT_FOUND");
+
+    let (bad, body) = server
+        .admin(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({ "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "INVALID_BODY");
+
+    let (bad, body) = server
+        .admin(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({ "name": "Acme", "email": "not an email" })),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "INVALID_FIELD");
+    assert_eq!(body["field"], "email");
+
+    let (media, body) = server
+        .send(
+            Request::post("/admin/tenants")
+                .header("authorization", format!("Bearer {}", support::ADMIN_TOKEN))
+                .body(Full::new(Bytes::from_static(b"name=Acme")))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(media.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(support::json(&body)["code"], "UNSUPPORTED_MEDIA_TYPE");
+
+    let (unknown_key, body) = server
+        .admin(Method::DELETE, "/admin/keys/key_nope", None)
+        .await;
+    assert_eq!(unknown_key.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "KEY_NOT_FOUND");
+
+    let (route, body) = server.get("/v2/nothing").await;
+    assert_eq!(route.status(), StatusCode::NOT_FOUND);
+    assert_eq!(support::json(&body)["code"], "NOT_FOUND");
+    let (method, body) = server
+        .send(Request::delete("/health").body(Full::default()).unwrap())
+        .await;
+    assert_eq!(method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(support::json(&body)["code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(method.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_listed_masked_rotated_with_overlap_and_revoked() {
+    let server = Server::start(&[]);
+    let tenant = server.create_tenant("Acme").await;
+    let (response, created) = server
+        .admin(
+            Method::POST,
+            &format!("/admin/tenants/{tenant}/keys"),
+            Some(json!({ "name": "ci", "scopes": ["quotes:read"], "expires_in_seconds": 3600 })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("sk_live_"), "{created}");
+    assert!(
+        created["display"]
+            .as_str()
+            .unwrap()
+            .starts_with("sk_live_…")
+    );
+    assert_eq!(created["scopes"], json!(["quotes:read"]));
+    assert!(created["expires_at"].is_i64());
+
+    let (whoami_response, whoami) = server.get_with_key("/v1/whoami", &key).await;
+    assert_eq!(whoami_response.status(), StatusCode::OK);
+    assert_eq!(
+        whoami,
+        json!({ "tenant_id": tenant, "plan": "free", "key_id": id })
+    );
+
+    let (response, listed) = server
+        .admin(Method::GET, &format!("/admin/tenants/{tenant}/keys"), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(listed["keys"][0]["id"], id.as_str());
+    assert_eq!(listed["keys"][0]["status"], "active");
+    assert!(!listed.to_string().contains(&key), "{listed}");
+
+    // Rotation: the new key works, the old one too for the overlap.
+    let (response, rotated) = server
+        .admin(
+            Method::POST,
+            &format!("/admin/keys/{id}/rotate"),
+            Some(json!({ "overlap_seconds": 3600 })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{rotated}");
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["replaces"]["id"], id.as_str());
+    assert_eq!(
+        server.get_with_key("/v1/whoami", &new_key).await.0.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.get_with_key("/v1/whoami", &key).await.0.status(),
+        StatusCode::OK
+    );
+
+    // Revocation: at once on this instance.
+    let (response, _) = server
+        .admin(Method::DELETE, &format!("/admin/keys/{id}"), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (revoked, body) = server.get_with_key("/v1/whoami", &key).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "API_KEY_REVOKED");
+    let (response, body) = server
+        .admin(
+            Method::POST,
+            &format!("/admin/keys/{id}/rotate"),
+            Some(json!({ "overlap_seconds": 0 })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(body["code"], "KEY_NOT_ACTIVE");
+}
+
+#[tokio::test]
+async fn customer_api_needs_a_key_and_keys_of_a_tenant_share_its_quotas() {
+    let server = Server::start(&[]);
+    let (missing, body) = server.get("/v1/quote").await;
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(support::json(&body)["code"], "API_KEY_MISSING");
+    let (malformed, body) = server.get_with_key("/v1/quote", "sk_live_nope").await;
+    assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "API_KEY_MALFORMED");
+
+    let tenant = server.create_tenant("Acme").await;
+    let (_, first) = server.create_key(&tenant).await;
+    let (_, second) = server.create_key(&tenant).await;
+    let other = server.create_tenant("Initech").await;
+    let (_, others) = server.create_key(&other).await;
+
+    let (usage_response, usage) = server.get_with_key("/v1/usage", &first).await;
+    assert_eq!(usage_response.status(), StatusCode::OK);
+    assert_eq!(usage["plan"], "free");
+    assert_eq!(usage["quotas"][0]["name"], "minute");
+    assert_eq!(usage["quotas"][0]["limit"], 10);
+    assert_eq!(usage["quotas"][0]["remaining"], 9);
+    assert_eq!(usage["quotas"][1]["name"], "day");
+    assert_eq!(usage["quotas"][1]["limit"], 100);
+    assert!(usage["quotas"][0]["reset_seconds"].as_u64().unwrap() <= 60);
+
+    // One used by /v1/usage, eight more with the first key, one with the second.
+    for key in [&first; 8].into_iter().chain([&second]) {
+        let (response, quote) = server.get_with_key("/v1/quote", key).await;
+        assert_eq!(response.status(), StatusCode::OK, "{quote}");
+        assert!(quote["quote"].is_string());
     }
+    let (denied, problem) = server.get_with_key("/v1/quote", &second).await;
+    assert_eq!(denied.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem["code"], "QUOTA_EXCEEDED");
+    assert!(denied.headers().contains_key("retry-after"));
+    // Another tenant has its own.
+    assert_eq!(
+        server.get_with_key("/v1/quote", &others).await.0.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_sqlite_file_is_created_on_first_start_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start_with(Server::options().dir(dir.path()));
+    assert!(dir.path().join("billing.db").exists());
+    let tenant = first.create_tenant("Acme").await;
+    let (_, key) = first.create_key(&tenant).await;
+    assert_eq!(first.stop().code(), Some(0));
+
+    let second = Server::start_with(Server::options().dir(dir.path()));
+    let (response, whoami) = second.get_with_key("/v1/whoami", &key).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(whoami["tenant_id"], tenant.as_str());
 }
