@@ -1,0 +1,179 @@
+//! Two server processes sharing one PostgreSQL database and one Redis: they behave as
+//! one. Each run gets a database of its own (`billing_<pid>_<time>`, created from
+//! `DATABASE_URL`'s and dropped afterwards) and a Redis key prefix of its own.
+//!
+//! Needs `REDIS_URL` and `DATABASE_URL`; prints `skipped: set …` without them, and fails
+//! when they are set but cannot be reached.
+
+mod support;
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use support::Server;
+
+/// A PostgreSQL database for one test run, dropped when this is.
+struct Database {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn create(admin_url: &str) -> Self {
+        let name = support::unique("billing");
+        let mut connection = PgConnection::connect(admin_url)
+            .await
+            .unwrap_or_else(|error| panic!("DATABASE_URL is set but cannot be reached: {error}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .expect("the test user may create databases");
+        let _ = connection.close().await;
+        Self {
+            admin_url: admin_url.to_owned(),
+            url: with_database(admin_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop cannot await: a thread with a runtime of its own does it.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                if let Ok(mut connection) = PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut connection)
+                        .await;
+                    let _ = connection.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let authority = before_query.split('/').next().unwrap_or_default();
+    let mut out = format!("{scheme}://{authority}/{name}");
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// `REDIS_URL` and `DATABASE_URL`, or `None` after printing which is missing.
+fn services() -> Option<(String, String)> {
+    let redis = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    let database = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    if redis.is_none() {
+        println!("skipped: set REDIS_URL");
+    }
+    if database.is_none() {
+        println!("skipped: set DATABASE_URL");
+    }
+    Some((redis?, database?))
+}
+
+/// Two servers on one database and one Redis.
+async fn two_servers(redis: &str, database: &Database) -> (Server, Server) {
+    let prefix = support::unique("billing-api-test");
+    let start = || {
+        Server::start_with(Server::options().database_url(&database.url).args(&[
+            "--redis-url",
+            redis,
+            "--redis-prefix",
+            &prefix,
+        ]))
+    };
+    let a = start();
+    let b = start();
+    for server in [&a, &b] {
+        let banner = server.stdout.join("\n");
+        assert!(banner.contains("PostgreSQL"), "{banner}");
+        assert!(banner.contains("Redis pub/sub"), "{banner}");
+    }
+    (a, b)
+}
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "billing_1"),
+        "postgres://postgres@127.0.0.1:5432/billing_1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@db/test?sslmode=disable", "b"),
+        "postgres://u:p@db/b?sslmode=disable"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_share_quotas_and_revocations_within_a_second() {
+    let Some((redis, database_url)) = services() else {
+        return;
+    };
+    let database = Database::create(&database_url).await;
+    let (a, b) = two_servers(&redis, &database).await;
+
+    // Made through A, usable through B.
+    let tenant = a.create_tenant("Acme").await;
+    let (key_id, key) = a.create_key(&tenant).await;
+    let (_, second_key) = b.create_key(&tenant).await;
+
+    // The free plan's 10 per minute hold across both instances and both keys.
+    for (server, key) in [(&a, &key), (&b, &second_key)].into_iter().cycle().take(10) {
+        let (response, body) = server.get_with_key("/v1/quote", key).await;
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
+        assert!(!response.headers().contains_key("x-ratelimit-degraded"));
+    }
+    for server in [&a, &b] {
+        let (response, body) = server.get_with_key("/v1/quote", &key).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["code"], "QUOTA_EXCEEDED");
+    }
+
+    // B has the key cached (it verifies it, then the tenant's quota refuses); a
+    // revocation through A reaches it within a second.
+    assert_eq!(
+        b.get_with_key("/v1/whoami", &key).await.0.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let (revoked, _) = a
+        .admin(Method::DELETE, &format!("/admin/keys/{key_id}"), None)
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let seen = support::within(Duration::from_secs(1), || async {
+        let (response, body) = b.get_with_key("/v1/whoami", &key).await;
+        response.status() == StatusCode::UNAUTHORIZED && body["code"] == "API_KEY_REVOKED"
+    })
+    .await;
+    assert!(seen.is_some(), "B still accepts the key revoked through A");
+    println!("revocation seen by the other instance after {seen:?}");
+    // The other key of the tenant is still accepted there (and still over quota).
+    assert_eq!(
+        b.get_with_key("/v1/whoami", &second_key).await.0.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
