@@ -69,7 +69,7 @@ use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::record::Record;
 use portcullis_core::client_ip::PeerAddr;
 use portcullis_core::clock::{Clock, SystemClock};
-use portcullis_core::problem::Problem;
+use portcullis_core::problem::{PROBLEM_JSON, Problem};
 use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_security_headers::headers::SecurityHeadersLayer;
 use tokio::net::TcpListener;
@@ -171,7 +171,7 @@ fn record_api_key(extensions: &Extensions, record: &mut Record) {
 async fn route<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.method() != Method::GET || request.uri().path() != "/v1/quote" {
         let problem = Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found");
-        return Ok(json(StatusCode::NOT_FOUND, problem.to_json(), true));
+        return Ok(json(StatusCode::NOT_FOUND, PROBLEM_JSON, problem.to_json()));
     }
     // The API-key layer verified the key and left its context for the handler.
     let (tenant, plan) = request
@@ -184,16 +184,15 @@ async fn route<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallib
         "plan": plan,
         "quote": { "currency": "EUR", "amount_cents": 4_200 },
     });
-    Ok(json(StatusCode::OK, body.to_string().into_bytes(), false))
+    Ok(json(StatusCode::OK, "application/json", body.to_string()))
 }
 
-fn json(status: StatusCode, body: Vec<u8>, problem: bool) -> Response<Full<Bytes>> {
-    let content_type = if problem {
-        portcullis_core::problem::PROBLEM_JSON
-    } else {
-        "application/json"
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn json(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
