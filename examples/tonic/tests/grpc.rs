@@ -146,14 +146,23 @@ async fn a_call_without_a_valid_key_is_unauthenticated() {
         .environment(Environment::Test)
         .generate();
 
-    let cases: [(&[(&'static str, &str)], &str); 3] = [
-        (&[], "API key missing"),
-        (&[("x-api-key", &typo)], "API key malformed"),
-        (&[("x-api-key", unknown.expose_secret())], "API key invalid"),
+    let cases: [(&[(&'static str, &str)], &str, &str); 3] = [
+        (&[], "API key missing", "API_KEY_MISSING"),
+        (
+            &[("x-api-key", &typo)],
+            "API key malformed",
+            "API_KEY_MALFORMED",
+        ),
+        (
+            &[("x-api-key", unknown.expose_secret())],
+            "API key invalid",
+            "API_KEY_INVALID",
+        ),
     ];
-    for (metadata, title) in cases {
+    for (metadata, title, code) in cases {
         let status = server.call(metadata).await.unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+        assert_eq!(text(status.metadata(), "portcullis-code"), code);
         assert!(
             status.message().starts_with(title),
             "{:?} starts with {title:?}",
@@ -180,6 +189,7 @@ async fn a_call_over_the_quota_is_resource_exhausted_for_that_tenant_only() {
 
     let status = server.quote(&free).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(text(status.metadata(), "portcullis-code"), "QUOTA_EXCEEDED");
     assert!(
         status.message().starts_with("Quota exceeded"),
         "{:?}",
@@ -217,6 +227,10 @@ async fn a_revoked_key_is_unauthenticated_on_its_next_call() {
 
     let status = server.quote(key).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        text(status.metadata(), "portcullis-code"),
+        "API_KEY_REVOKED"
+    );
     assert!(
         status.message().starts_with("API key revoked"),
         "{:?}",
