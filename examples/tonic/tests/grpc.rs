@@ -146,7 +146,9 @@ async fn a_call_without_a_valid_key_is_unauthenticated() {
         .environment(Environment::Test)
         .generate();
 
-    let cases: [(&[(&'static str, &str)], &str, &str); 3] = [
+    // (metadata sent, message title, stable code)
+    type Case<'a> = (&'a [(&'static str, &'a str)], &'a str, &'a str);
+    let cases: [Case<'_>; 3] = [
         (&[], "API key missing", "API_KEY_MISSING"),
         (
             &[("x-api-key", &typo)],
