@@ -92,7 +92,7 @@ impl StandardScheme {
     /// use portcullis_stripe_webhook::scheme::standard::StandardScheme;
     /// assert!(StandardScheme::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
     /// // Unpadded base64, and no prefix, are accepted too.
-    /// assert!(StandardScheme::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS").is_ok());
+    /// assert!(StandardScheme::new("whsec_c2VjcmV0LWtleS1ieXRlcw").is_ok());
     /// assert!(StandardScheme::new("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
     /// assert!(StandardScheme::new("whsec_not base64!").is_err());
     /// ```
@@ -348,24 +348,40 @@ mod tests {
 
     #[test]
     fn several_signatures_unpadded_secret_and_other_versions() {
-        // The unpadded form of the same secret.
+        // The same key, its base64 padded and unpadded.
+        let padded = StandardScheme::new("whsec_c2VjcmV0LWtleS1ieXRlcw==").unwrap();
         let scheme =
-            StandardScheme::with_secrets([Secret::new("unpadded", SECRET.trim_end_matches('='))])
+            StandardScheme::with_secrets([Secret::new("unpadded", "whsec_c2VjcmV0LWtleS1ieXRlcw")])
                 .unwrap();
+        let signature = padded.sign(ID, 1_614_265_330, BODY);
         let list = format!(
-            "v1a,AAAA v1,bm90IGEgc2lnbmF0dXJlIG9mIGFueXRoaW5nIGF0IGFsbA== {} v2,xyz",
-            SIGNATURE
+            "v1a,AAAA v1,bm90IGEgc2lnbmF0dXJlIG9mIGFueXRoaW5nIGF0IGFsbA== {SIGNATURE} {signature} v2,xyz"
         );
         let verification = scheme
             .verify_at(ID, TIMESTAMP, BODY, &list, at(1_614_265_330))
             .unwrap();
         assert_eq!(verification.secret(), "unpadded");
         // An unpadded signature is accepted as well.
-        let unpadded = SIGNATURE.trim_end_matches('=');
+        let unpadded = signature.trim_end_matches('=');
+        assert_ne!(unpadded, signature);
         assert!(
             scheme
                 .verify_at(ID, TIMESTAMP, BODY, unpadded, at(1_614_265_330))
                 .is_ok()
+        );
+        // Two secrets (a roll): the header carries both signatures; either verifies.
+        let rolled = StandardScheme::with_secrets([
+            Secret::new("old", SECRET),
+            Secret::new("new", "whsec_c2VjcmV0LWtleS1ieXRlcw=="),
+        ])
+        .unwrap();
+        let only_new = format!("v1,{}", &signature[3..]);
+        assert_eq!(
+            rolled
+                .verify_at(ID, TIMESTAMP, BODY, &only_new, at(1_614_265_330))
+                .unwrap()
+                .secret(),
+            "new"
         );
     }
 
