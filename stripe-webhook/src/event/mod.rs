@@ -170,11 +170,6 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
-struct DataOf<T> {
-    data: Data<T>,
-}
-
-#[derive(Deserialize)]
 struct Data<T> {
     object: T,
     #[serde(default)]
@@ -203,8 +198,15 @@ impl Event {
         let text = std::str::from_utf8(body).map_err(|error| PayloadError::NotUtf8 {
             valid_up_to: error.valid_up_to(),
         })?;
-        let envelope: Envelope =
+        // One pass over the bytes; the envelope, then the typed object, are read from
+        // the tree, and an `Unknown` event keeps it as is.
+        let value: Value =
             serde_json::from_str(text).map_err(|source| PayloadError::Invalid { source })?;
+        if !value.is_object() {
+            return Err(invalid("the event is not a JSON object"));
+        }
+        let envelope =
+            Envelope::deserialize(&value).map_err(|source| PayloadError::Invalid { source })?;
         let id = envelope
             .id
             .filter(|id| !id.is_empty())
@@ -247,43 +249,41 @@ impl Event {
             });
             return Ok(event);
         }
+        let data = value.get("data");
         let typed = match event.event_type.as_str() {
             "checkout.session.completed" => {
-                typed::<objects::RawCheckoutSession>(text, &mut event, |raw| {
+                typed::<objects::RawCheckoutSession>(data, &mut event, |raw| {
                     EventData::CheckoutSessionCompleted(raw.into())
                 })
             }
             "customer.subscription.created" => {
-                typed::<objects::RawSubscription>(text, &mut event, |raw| {
+                typed::<objects::RawSubscription>(data, &mut event, |raw| {
                     EventData::SubscriptionCreated(raw.into())
                 })
             }
             "customer.subscription.updated" => {
-                typed::<objects::RawSubscription>(text, &mut event, |raw| {
+                typed::<objects::RawSubscription>(data, &mut event, |raw| {
                     EventData::SubscriptionUpdated(raw.into())
                 })
             }
             "customer.subscription.deleted" => {
-                typed::<objects::RawSubscription>(text, &mut event, |raw| {
+                typed::<objects::RawSubscription>(data, &mut event, |raw| {
                     EventData::SubscriptionDeleted(raw.into())
                 })
             }
-            "invoice.paid" => typed::<objects::RawInvoice>(text, &mut event, |raw| {
+            "invoice.paid" => typed::<objects::RawInvoice>(data, &mut event, |raw| {
                 EventData::InvoicePaid(raw.into())
             }),
-            "invoice.payment_failed" => typed::<objects::RawInvoice>(text, &mut event, |raw| {
+            "invoice.payment_failed" => typed::<objects::RawInvoice>(data, &mut event, |raw| {
                 EventData::InvoicePaymentFailed(raw.into())
             }),
             _ => None,
         };
-        if let Some(data) = typed {
-            event.data = data;
-            return Ok(event);
-        }
-        // The whole event, for any other type (or a known one that did not parse).
-        let value =
-            serde_json::from_str(text).map_err(|source| PayloadError::Invalid { source })?;
-        event.data = EventData::Unknown(value);
+        event.data = match typed {
+            Some(data) => data,
+            // The whole event, for any other type (or a known one that did not parse).
+            None => EventData::Unknown(value),
+        };
         Ok(event)
     }
 
@@ -447,12 +447,18 @@ impl Event {
 
 /// Reads `data.object` as `R` and wraps it; on failure, notes it and returns `None`.
 fn typed<R: DeserializeOwned>(
-    text: &str,
+    data: Option<&Value>,
     event: &mut Event,
     wrap: impl FnOnce(R) -> EventData,
 ) -> Option<EventData> {
-    match serde_json::from_str::<DataOf<R>>(text) {
-        Ok(DataOf { data }) => {
+    let parsed = match data {
+        Some(data) => Data::<R>::deserialize(data),
+        None => Err(<serde_json::Error as serde::de::Error>::missing_field(
+            "data",
+        )),
+    };
+    match parsed {
+        Ok(data) => {
             event.previous_attributes = data.previous_attributes;
             Some(wrap(data.object))
         }
