@@ -89,7 +89,7 @@ impl KeySet {
             let tag = self.tag_with(index, &feed);
             let mut matched = subtle::Choice::from(0);
             for candidate in candidates.clone() {
-                matched |= tag.ct_eq(&candidate);
+                matched |= tags_equal(&tag, &candidate);
             }
             if found.is_none() && bool::from(matched) {
                 found = Some(name);
@@ -97,6 +97,48 @@ impl KeySet {
         }
         found
     }
+}
+
+/// Whether two tags are equal, in constant time: the words' differences are OR-ed
+/// without a branch, and `subtle` compares the result with zero.
+fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> subtle::Choice {
+    let mut difference = 0u64;
+    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().unwrap_or([0; 8]));
+        difference |= word(a) ^ word(b);
+    }
+    difference.ct_eq(&0)
+}
+
+/// The value of each hexadecimal digit, either case; `0xff` for anything else.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes 64 hex digits into a tag, by table, without branching per digit.
+pub(crate) fn decode_hex_tag(text: &[u8]) -> Option<[u8; TAG_LEN]> {
+    let text: &[u8; 2 * TAG_LEN] = text.try_into().ok()?;
+    let mut tag = [0; TAG_LEN];
+    let mut invalid = 0;
+    for (i, byte) in tag.iter_mut().enumerate() {
+        let high = HEX_VALUES[usize::from(text[2 * i])];
+        let low = HEX_VALUES[usize::from(text[2 * i + 1])];
+        invalid |= high | low;
+        *byte = (high << 4) | (low & 0x0f);
+    }
+    (invalid & 0xf0 == 0).then_some(tag)
 }
 
 /// How a signature is written in its header.
@@ -121,7 +163,7 @@ impl Encoding {
     pub(crate) fn decode(self, text: &[u8]) -> Option<[u8; TAG_LEN]> {
         let mut tag = [0; TAG_LEN];
         match self {
-            Self::Hex => hex::decode_to_slice(text, &mut tag).ok()?,
+            Self::Hex => return decode_hex_tag(text),
             Self::Base64 => {
                 let text = trim_padding(text);
                 if text.len() != 43 {
@@ -182,6 +224,32 @@ mod tests {
         assert!(Encoding::Base64.decode(&b64.as_bytes()[..43]).is_some());
         assert!(Encoding::Base64.decode(b"AAAA").is_none());
         assert!(Encoding::Base64.decode(&[0xff; 43]).is_none());
+    }
+
+    #[test]
+    fn hex_table_matches_the_hex_crate() {
+        for _ in 0..64 {
+            let bytes: [u8; TAG_LEN] = std::array::from_fn(|i| (i * 37 + 11) as u8);
+            let text = hex::encode(bytes);
+            assert_eq!(decode_hex_tag(text.as_bytes()), Some(bytes));
+            assert_eq!(decode_hex_tag(text.to_uppercase().as_bytes()), Some(bytes));
+        }
+        for bad in [b'g', b' ', b'-', 0xff, b'G', b':', b'/', b'@', b'`'] {
+            let mut text = hex::encode([0u8; TAG_LEN]).into_bytes();
+            text[17] = bad;
+            assert_eq!(decode_hex_tag(&text), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_compare_by_every_byte() {
+        let a = [7u8; TAG_LEN];
+        assert!(bool::from(tags_equal(&a, &a)));
+        for i in 0..TAG_LEN {
+            let mut b = a;
+            b[i] ^= 1;
+            assert!(!bool::from(tags_equal(&a, &b)));
+        }
     }
 
     #[test]

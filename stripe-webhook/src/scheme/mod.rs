@@ -278,11 +278,47 @@ pub(crate) fn header_string(headers: &HeaderMap, name: &http::HeaderName) -> Opt
         .map(str::to_owned)
 }
 
-/// Parses a Unix timestamp of ASCII digits (an optional leading `-`).
+/// Parses a Unix timestamp of ASCII digits (an optional leading `-`), at most 19
+/// digits.
 pub(crate) fn parse_timestamp(text: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(text).ok()?;
-    if text.is_empty() || text.len() > 20 || text.starts_with('+') {
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    text.parse().ok()
+    let mut value: i64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value
+            .checked_mul(10)?
+            .checked_add(i64::from(digit - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp(b"1700000000"), Some(1_700_000_000));
+        assert_eq!(parse_timestamp(b"-5"), Some(-5));
+        assert_eq!(parse_timestamp(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+5",
+            b"1e9",
+            b" 1",
+            b"9223372036854775808",
+            b"12345678901234567890",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+        }
+    }
 }
