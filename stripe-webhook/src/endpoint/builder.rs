@@ -9,6 +9,11 @@ use crate::signature::StripeVerifier;
 use crate::store::{DefaultStore, IdempotencyStore};
 
 /// The default body limit: 1 MiB.
+///
+/// ```
+/// use portcullis_stripe_webhook::endpoint::DEFAULT_BODY_LIMIT;
+/// assert_eq!(DEFAULT_BODY_LIMIT, 1_048_576);
+/// ```
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug)]

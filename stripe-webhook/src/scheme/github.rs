@@ -32,10 +32,25 @@ use crate::error::{ConfigError, PayloadError, VerifyError};
 use crate::secret::{Secret, validate_all};
 
 /// `X-Hub-Signature-256`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::github::X_HUB_SIGNATURE_256;
+/// assert_eq!(X_HUB_SIGNATURE_256.as_str(), "x-hub-signature-256");
+/// ```
 pub static X_HUB_SIGNATURE_256: HeaderName = HeaderName::from_static("x-hub-signature-256");
 /// `X-GitHub-Delivery`: the delivery's GUID, repeated by redeliveries.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::github::X_GITHUB_DELIVERY;
+/// assert_eq!(X_GITHUB_DELIVERY.as_str(), "x-github-delivery");
+/// ```
 pub static X_GITHUB_DELIVERY: HeaderName = HeaderName::from_static("x-github-delivery");
 /// `X-GitHub-Event`: the event type (`push`, `pull_request`, …).
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::github::X_GITHUB_EVENT;
+/// assert_eq!(X_GITHUB_EVENT.as_str(), "x-github-event");
+/// ```
 pub static X_GITHUB_EVENT: HeaderName = HeaderName::from_static("x-github-event");
 
 /// Verifies GitHub's `X-Hub-Signature-256`. See the [module docs](self).

@@ -49,16 +49,46 @@ use crate::secret::{Secret, validate_all};
 use crate::tolerance::Tolerance;
 
 /// `webhook-id`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::standard::WEBHOOK_ID;
+/// assert_eq!(WEBHOOK_ID.as_str(), "webhook-id");
+/// ```
 pub static WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
 /// `webhook-timestamp`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::standard::WEBHOOK_TIMESTAMP;
+/// assert_eq!(WEBHOOK_TIMESTAMP.as_str(), "webhook-timestamp");
+/// ```
 pub static WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
 /// `webhook-signature`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::standard::WEBHOOK_SIGNATURE;
+/// assert_eq!(WEBHOOK_SIGNATURE.as_str(), "webhook-signature");
+/// ```
 pub static WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 /// `svix-id`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::standard::SVIX_ID;
+/// assert_eq!(SVIX_ID.as_str(), "svix-id");
+/// ```
 pub static SVIX_ID: HeaderName = HeaderName::from_static("svix-id");
 /// `svix-timestamp`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::standard::SVIX_TIMESTAMP;
+/// assert_eq!(SVIX_TIMESTAMP.as_str(), "svix-timestamp");
+/// ```
 pub static SVIX_TIMESTAMP: HeaderName = HeaderName::from_static("svix-timestamp");
 /// `svix-signature`.
+///
+/// ```
+/// use portcullis_stripe_webhook::scheme::standard::SVIX_SIGNATURE;
+/// assert_eq!(SVIX_SIGNATURE.as_str(), "svix-signature");
+/// ```
 pub static SVIX_SIGNATURE: HeaderName = HeaderName::from_static("svix-signature");
 
 /// Verifies Standard Webhooks / Svix signatures. See the [module docs](self).

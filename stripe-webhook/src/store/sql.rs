@@ -58,6 +58,11 @@ use super::{BoxFuture, Claim, ClaimToken, IdempotencyStore, StoreError, unix_mil
 use crate::error::ConfigError;
 
 /// The default table name.
+///
+/// ```
+/// use portcullis_stripe_webhook::store::sql::DEFAULT_TABLE;
+/// assert_eq!(DEFAULT_TABLE, "portcullis_webhook_events");
+/// ```
 pub const DEFAULT_TABLE: &str = "portcullis_webhook_events";
 
 #[derive(Debug)]
