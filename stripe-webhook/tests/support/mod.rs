@@ -105,7 +105,7 @@ pub(crate) async fn conformance<S: IdempotencyStore>(store: &S, scope: &str) {
     );
 
     // A claim expires with its TTL (a crashed holder), and so does a completion.
-    let short = Duration::from_millis(150);
+    let short = Duration::from_millis(600);
     assert_eq!(
         store
             .claim(&key("e4"), &a, SystemTime::now(), short)
@@ -113,7 +113,7 @@ pub(crate) async fn conformance<S: IdempotencyStore>(store: &S, scope: &str) {
             .unwrap(),
         Claim::Claimed
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(
         store
             .claim(&key("e4"), &b, SystemTime::now(), minute)
@@ -141,7 +141,7 @@ pub(crate) async fn conformance<S: IdempotencyStore>(store: &S, scope: &str) {
             .unwrap(),
         Claim::Completed
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(
         store
             .claim(&key("e5"), &b, SystemTime::now(), minute)
