@@ -56,6 +56,14 @@ use crate::grpc::{GrpcCode, encode_grpc_message, is_grpc_request};
 /// The media type of a problem document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The gRPC metadata carrying a refusal's stable code (`QUOTA_EXCEEDED`,
+/// `API_KEY_REVOKED`, …), the `code` member of the problem+json body.
+///
+/// ```
+/// assert_eq!(portcullis_core::problem::PORTCULLIS_CODE, "portcullis-code");
+/// ```
+pub const PORTCULLIS_CODE: &str = "portcullis-code";
+
 /// Where default problem `type` URIs point: this module's documentation.
 pub const PROBLEM_TYPE_BASE: &str =
     "https://docs.rs/portcullis-core/latest/portcullis_core/problem/index.html#";
@@ -212,7 +220,19 @@ impl Problem {
         response
     }
 
-    /// The gRPC trailers-only response: HTTP 200, `grpc-status`, `grpc-message`.
+    /// The gRPC trailers-only response: HTTP 200, `grpc-status`, `grpc-message`, and
+    /// the stable code as `portcullis-code` metadata, so a gRPC client tells
+    /// `API_KEY_REVOKED` from `API_KEY_MISSING` (both `UNAUTHENTICATED`) without
+    /// parsing the message.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use portcullis_core::problem::Problem;
+    /// let response = Problem::new(StatusCode::UNAUTHORIZED, "API_KEY_REVOKED", "API key revoked")
+    ///     .into_grpc_response::<String>();
+    /// assert_eq!(response.headers()["grpc-status"], "16");
+    /// assert_eq!(response.headers()["portcullis-code"], "API_KEY_REVOKED");
+    /// ```
     pub fn into_grpc_response<B>(self) -> Response<ResponseBody<B>> {
         let mut response = Response::new(ResponseBody::empty());
         let headers = response.headers_mut();
@@ -230,6 +250,9 @@ impl Problem {
         };
         if let Ok(value) = HeaderValue::try_from(encode_grpc_message(&message)) {
             headers.insert("grpc-message", value);
+        }
+        if let Ok(code) = HeaderValue::try_from(self.code.as_ref()) {
+            headers.insert(PORTCULLIS_CODE, code);
         }
         response.extensions_mut().insert(self);
         response
@@ -357,6 +380,7 @@ mod tests {
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()["grpc-status"], grpc);
             assert_eq!(response.headers()["grpc-message"], "Nope: 100%25 denied");
+            assert_eq!(response.headers()[PORTCULLIS_CODE], "X");
             assert_eq!(response.headers()[header::CONTENT_TYPE], "application/grpc");
             assert!(response.extensions().get::<Problem>().is_some());
         }
