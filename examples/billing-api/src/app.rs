@@ -113,8 +113,8 @@ pub(crate) struct Parts {
     pub(crate) api_keys: ApiKeyLayer<TenantPlanStore>,
     pub(crate) rate_limit: RateLimitLayer<Key, Plans, BoxStore>,
     pub(crate) audit: AuditLayer,
-    /// `POST /webhooks/stripe`, when the webhook endpoint is configured.
-    pub(crate) webhook: Option<Router>,
+    /// `POST /webhooks/stripe`.
+    pub(crate) webhook: Router,
 }
 
 /// The whole application.
@@ -134,15 +134,12 @@ pub(crate) fn router(parts: Parts) -> Router {
             .layer(audit.enrich_layer())
             .layer(rate_limit),
     );
-    let mut json = Router::new()
+    let json = Router::new()
         .route("/health", get(health))
         .route_service(CSP_REPORT_PATH, CspReportCollector::new())
         .merge(customer_api)
-        .merge(admin::routes(state));
-    if let Some(webhook) = webhook {
-        json = json.merge(webhook);
-    }
-    let json = json
+        .merge(admin::routes(state))
+        .merge(webhook)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
         .layer(edge.json_headers);

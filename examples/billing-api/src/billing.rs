@@ -174,10 +174,6 @@ impl Billing {
         }
     }
 
-    pub(crate) fn prices(&self) -> &Prices {
-        &self.prices
-    }
-
     /// The plan `tenant` is limited under at `now`: its paid plan, or `free` once a
     /// `past_due` grace period is over.
     pub(crate) fn effective_plan<'a>(&self, tenant: &'a Tenant, now: i64) -> &'a str {

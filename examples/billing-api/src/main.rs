@@ -40,6 +40,7 @@ use portcullis_rate_limit::store::memory::MemoryStore;
 use portcullis_rate_limit::store::negative_cache::NegativeCache;
 use portcullis_rate_limit::store::redis::RedisStore;
 use portcullis_rate_limit::store::resilient::Resilient;
+use portcullis_stripe_webhook::store::BoxStore as WebhookStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -103,6 +104,16 @@ enum StartupError {
         #[source]
         source: portcullis_rate_limit::store::StoreError,
     },
+    #[error("--redis-url: cannot connect to Redis at {url} for webhook idempotency: {source}")]
+    WebhookRedis {
+        url: String,
+        #[source]
+        source: portcullis_stripe_webhook::store::StoreError,
+    },
+    #[error("--database-url: cannot prepare the webhook table: {0}")]
+    WebhookTable(#[source] portcullis_stripe_webhook::store::StoreError),
+    #[error("--stripe-webhook-secret: {0}")]
+    WebhookSecret(#[from] portcullis_stripe_webhook::error::ConfigError),
     #[error("cannot subscribe to key invalidations ({channel}): {reason}")]
     Subscribe { channel: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
@@ -227,7 +238,11 @@ async fn run(config: Config) -> Result<(), StartupError> {
         keys: lifecycle,
         admin_token: admin_token.clone(),
     };
-    let webhook = webhook::routes(&state, &webhook_secrets);
+    let webhook = webhook::routes(
+        &state,
+        &webhook_secrets,
+        webhook_store(redis_url, &config.redis_prefix, &db).await?,
+    )?;
     let audit_handle = audit.handle();
     let app = app::router(Parts {
         edge,
@@ -279,6 +294,44 @@ async fn run(config: Config) -> Result<(), StartupError> {
     }
     db.close().await;
     served
+}
+
+/// Where webhook deliveries are claimed: Redis when configured (shared by every
+/// instance), else a table of the database.
+async fn webhook_store(
+    redis_url: Option<&str>,
+    redis_prefix: &str,
+    db: &Db,
+) -> Result<WebhookStore, StartupError> {
+    use portcullis_stripe_webhook::store::{redis::RedisStore, sql::SqlStore};
+    const TABLE: &str = "webhook_events";
+    Ok(match (redis_url, db) {
+        (Some(url), _) => WebhookStore::new(
+            RedisStore::connect(url)
+                .await
+                .map_err(|source| StartupError::WebhookRedis {
+                    url: without_password(url),
+                    source,
+                })?
+                .prefix(format!("{redis_prefix}:webhooks")),
+        ),
+        (None, Db::Sqlite(pool)) => {
+            let store = SqlStore::new(pool.clone()).table(TABLE)?;
+            store
+                .create_table()
+                .await
+                .map_err(StartupError::WebhookTable)?;
+            WebhookStore::new(store)
+        }
+        (None, Db::Postgres(pool)) => {
+            let store = SqlStore::new(pool.clone()).table(TABLE)?;
+            store
+                .create_table()
+                .await
+                .map_err(StartupError::WebhookTable)?;
+            WebhookStore::new(store)
+        }
+    })
 }
 
 /// Subscribes this instance's key cache to `channel`, and waits until the
