@@ -406,7 +406,7 @@ async fn customer_api_needs_a_key_and_keys_of_a_tenant_share_its_quotas() {
 #[tokio::test]
 async fn the_sqlite_file_is_created_on_first_start_and_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Server::start_with(Server::options().dir(dir.path()));
+    let mut first = Server::start_with(Server::options().dir(dir.path()));
     assert!(dir.path().join("billing.db").exists());
     let tenant = first.create_tenant("Acme").await;
     let (_, key) = first.create_key(&tenant).await;

@@ -130,7 +130,7 @@ fn with_database_replaces_only_the_path() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_instances_share_quotas_and_revocations_within_a_second() {
+async fn two_instances_share_quotas_plan_changes_and_revocations_within_a_second() {
     let Some((redis, database_url)) = services() else {
         return;
     };
@@ -154,12 +154,33 @@ async fn two_instances_share_quotas_and_revocations_within_a_second() {
         assert_eq!(body["code"], "QUOTA_EXCEEDED");
     }
 
-    // B has the key cached (it verifies it, then the tenant's quota refuses); a
-    // revocation through A reaches it within a second.
+    // B has the key cached with the free plan. A plan change made through A (a signed
+    // checkout.session.completed posted to A) is seen by B within a second.
+    let (response, _) = b.get_with_key("/v1/whoami", &key).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let checkout = ["--plan", "pro", "--event-id", "evt_shared_checkout"];
+    let output = a.trigger("checkout.session.completed", &tenant, &checkout);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r#""outcome":"handled""#), "{stdout}");
+    let seen = support::within(Duration::from_secs(1), || async {
+        let (response, body) = b.get_with_key("/v1/whoami", &key).await;
+        response.status() == StatusCode::OK && body["plan"] == "pro"
+    })
+    .await;
+    assert!(seen.is_some(), "B still limits the tenant as free");
+    println!("plan change seen by the other instance after {seen:?}");
+    let (response, _) = b.get_with_key("/v1/quote", &second_key).await;
     assert_eq!(
-        b.get_with_key("/v1/whoami", &key).await.0.status(),
-        StatusCode::TOO_MANY_REQUESTS
+        response.headers()["ratelimit-policy"],
+        r#""minute";q=300;w=60, "day";q=10000;w=86400"#
     );
+
+    // The same event delivered to B is a duplicate: idempotency is shared.
+    let output = b.trigger("checkout.session.completed", &tenant, &checkout);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r#""outcome":"duplicate""#), "{stdout}");
+
+    // A revocation through A reaches B's cache within a second.
     let (revoked, _) = a
         .admin(Method::DELETE, &format!("/admin/keys/{key_id}"), None)
         .await;
@@ -171,9 +192,19 @@ async fn two_instances_share_quotas_and_revocations_within_a_second() {
     .await;
     assert!(seen.is_some(), "B still accepts the key revoked through A");
     println!("revocation seen by the other instance after {seen:?}");
-    // The other key of the tenant is still accepted there (and still over quota).
+    // The other key of the tenant still works there.
     assert_eq!(
         b.get_with_key("/v1/whoami", &second_key).await.0.status(),
-        StatusCode::TOO_MANY_REQUESTS
+        StatusCode::OK
     );
+
+    // And back to free through B, seen by A.
+    let output = b.trigger("customer.subscription.deleted", &tenant, &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let seen = support::within(Duration::from_secs(1), || async {
+        let (_, body) = a.get_with_key("/v1/whoami", &second_key).await;
+        body["plan"] == "free"
+    })
+    .await;
+    assert!(seen.is_some(), "A still limits the tenant as pro");
 }

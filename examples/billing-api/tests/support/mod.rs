@@ -297,8 +297,8 @@ impl Server {
     }
 
     /// Asks the server to stop (SIGTERM) and waits for it: its audit log is flushed
-    /// once this returns.
-    pub fn stop(mut self) -> ExitStatus {
+    /// once this returns (and stays, with the SQLite file, until this is dropped).
+    pub fn stop(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])
