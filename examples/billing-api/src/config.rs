@@ -168,6 +168,17 @@ pub(crate) enum Preset {
     Development,
 }
 
+impl Preset {
+    /// The preset's name, as `--preset` takes it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "strict",
+            Self::Api => "api",
+            Self::Development => "development",
+        }
+    }
+}
+
 /// `stripe-trigger`: which event, for whom, and where to post it.
 #[derive(Debug, Args)]
 pub(crate) struct TriggerArgs {

@@ -390,8 +390,8 @@ fn banner(banner: &Banner<'_>) {
         config.audit_log.display()
     );
     println!(
-        "  security headers:  {:?} preset on JSON routes",
-        config.preset
+        "  security headers:  {} preset on JSON routes, strict on the page",
+        config.preset.as_str()
     );
     let token = if banner.generated_token {
         println!(
