@@ -63,6 +63,31 @@ impl Drop for Database {
     }
 }
 
+/// A Redis key prefix for one test run; its keys are deleted when this is dropped
+/// (they would expire by themselves, the webhook ones after a week).
+struct RedisPrefix {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        use redis::Commands;
+        let Ok(mut connection) =
+            redis::Client::open(self.url.as_str()).and_then(|client| client.get_connection())
+        else {
+            return;
+        };
+        let keys: Vec<String> = match connection.scan_match(format!("{}:*", self.prefix)) {
+            Ok(keys) => keys.filter_map(Result::ok).collect(),
+            Err(_) => return,
+        };
+        for key in keys {
+            let _: redis::RedisResult<()> = connection.del(key);
+        }
+    }
+}
+
 /// `url` with its database (the path) replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL");
@@ -97,14 +122,17 @@ fn services() -> Option<(String, String)> {
 }
 
 /// Two servers on one database and one Redis.
-async fn two_servers(redis: &str, database: &Database) -> (Server, Server) {
-    let prefix = support::unique("billing-api-test");
+fn two_servers(redis: &str, database: &Database) -> (Server, Server, RedisPrefix) {
+    let prefix = RedisPrefix {
+        url: redis.to_owned(),
+        prefix: support::unique("billing-api-test"),
+    };
     let start = || {
         Server::start_with(Server::options().database_url(&database.url).args(&[
             "--redis-url",
             redis,
             "--redis-prefix",
-            &prefix,
+            &prefix.prefix,
         ]))
     };
     let a = start();
@@ -114,7 +142,7 @@ async fn two_servers(redis: &str, database: &Database) -> (Server, Server) {
         assert!(banner.contains("PostgreSQL"), "{banner}");
         assert!(banner.contains("Redis pub/sub"), "{banner}");
     }
-    (a, b)
+    (a, b, prefix)
 }
 
 #[test]
@@ -135,7 +163,7 @@ async fn two_instances_share_quotas_plan_changes_and_revocations_within_a_second
         return;
     };
     let database = Database::create(&database_url).await;
-    let (a, b) = two_servers(&redis, &database).await;
+    let (a, b, _prefix) = two_servers(&redis, &database);
 
     // Made through A, usable through B.
     let tenant = a.create_tenant("Acme").await;
