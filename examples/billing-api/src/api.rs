@@ -30,8 +30,8 @@ const QUOTES: [(&str, &str); 6] = [
         "Donald Knuth",
     ),
     (
-        "There are two ways of constructing a software design.",
-        "C. A. R. Hoare",
+        "Programs must be written for people to read, and only incidentally for machines to execute.",
+        "Harold Abelson",
     ),
 ];
 

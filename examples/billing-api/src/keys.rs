@@ -14,10 +14,16 @@
 //! so every other instance drops them too, a few milliseconds later. The next request
 //! with any of the tenant's keys reloads the record, and with it the new plan.
 //!
-//! Nothing else caches a plan: the worst case is the key cache's positive TTL (10 s)
-//! (the `strict` preset of the API-key layer)
-//! on an instance whose subscription to the channel was down when the change was
-//! published, and that instance clears its whole key cache when it resubscribes.
+//! Nothing else caches a plan. The worst case is an instance whose subscription to the
+//! channel was down when the change was published: it serves the old plan until the
+//! key's cache entry expires (10 s, the positive TTL of the API-key layer's `strict`
+//! preset), and it clears its whole key cache when it resubscribes. A `past_due`
+//! tenant's grace period ends without any event: the plan it implies is computed at
+//! each load, so it applies within the same 10 s.
+//!
+//! (Putting the plan on the stored key record and invalidating on change would be the
+//! other design, but `portcullis-api-keys` cannot change a stored key's plan:
+//! `KeyUpdate` has no `plan` field.)
 //!
 //! [`PlanName`]: portcullis_rate_limit::request::PlanName
 
