@@ -254,7 +254,7 @@ impl Writer {
         }
         w.close();
         w.finish();
-        state.chain.append(&mut self.line);
+        state.chain.advance(&mut self.line);
         state.since_checkpoint = 0;
         state.last_checkpoint = Instant::now();
         self.bytes.extend_from_slice(&self.line);
@@ -296,13 +296,12 @@ impl Writer {
         self.bytes.clear();
         let mut ends = Vec::with_capacity(batch.len() + 1);
         for (index, (record, _)) in batch.iter().enumerate() {
-            self.line.clear();
-            record.write_json(&mut self.line);
+            let start = self.bytes.len();
+            record.write_json(&mut self.bytes);
             if let Some(state) = self.chain.as_mut() {
-                state.chain.append(&mut self.line);
+                state.chain.advance_at(&mut self.bytes, start);
                 state.since_checkpoint += 1;
             }
-            self.bytes.extend_from_slice(&self.line);
             self.bytes.push(b'\n');
             ends.push((Some(index), self.bytes.len()));
             let due = self
