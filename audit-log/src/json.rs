@@ -1,5 +1,6 @@
 //! A small streaming JSON writer for records: no intermediate values, keys written once.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,7 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
+    #[inline]
     fn comma(&mut self) {
         if self.depth == 0 {
             return;
@@ -37,13 +39,22 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
+    #[inline]
     fn key(&mut self, key: &str) {
         self.comma();
         write_str(self.out, key);
         self.out.push(b':');
     }
 
+    /// Members known in advance, already encoded (`"a":1,"b":"c"`).
+    #[inline]
+    pub(crate) fn raw(&mut self, members: &str) {
+        self.comma();
+        self.out.extend_from_slice(members.as_bytes());
+    }
+
     /// Opens a nested object member.
+    #[inline]
     pub(crate) fn open(&mut self, key: &str) {
         debug_assert!(self.depth < 64, "JSON objects nest at most 64 deep");
         self.key(key);
@@ -53,11 +64,13 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// Closes the innermost object.
+    #[inline]
     pub(crate) fn close(&mut self) {
         self.depth = self.depth.saturating_sub(1);
         self.out.push(b'}');
     }
 
+    #[inline]
     pub(crate) fn str(&mut self, key: &str, value: &str) {
         self.key(key);
         write_str(self.out, value);
@@ -91,17 +104,20 @@ impl<'a> JsonWriter<'a> {
         self.out.push(b'"');
     }
 
+    #[inline]
     pub(crate) fn opt_str(&mut self, key: &str, value: Option<&str>) {
         if let Some(value) = value {
             self.str(key, value);
         }
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self, key: &str, value: u64) {
         self.key(key);
         write_u64(self.out, value);
     }
 
+    #[inline]
     pub(crate) fn bool(&mut self, key: &str, value: bool) {
         self.key(key);
         self.out
@@ -147,6 +163,7 @@ static ESCAPE: [u8; 256] = {
 };
 
 /// Writes `value` as a JSON string.
+#[inline]
 pub(crate) fn write_str(out: &mut Vec<u8>, value: &str) {
     out.reserve(value.len() + 2);
     out.push(b'"');
@@ -155,9 +172,45 @@ pub(crate) fn write_str(out: &mut Vec<u8>, value: &str) {
 }
 
 /// Writes `value` escaped, without the quotes.
+#[inline]
 fn write_str_content(out: &mut Vec<u8>, value: &str) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let bytes = value.as_bytes();
+    // Most strings need no escaping: find the first byte that does, eight at a time.
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[clean..clean + 8]);
+        if needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    while clean < bytes.len() && ESCAPE[usize::from(bytes[clean])] == 0 {
+        clean += 1;
+    }
+    out.extend_from_slice(&bytes[..clean]);
+    if clean < bytes.len() {
+        write_escaped(out, &bytes[clean..]);
+    }
+}
+
+/// Whether any of the eight bytes in `word` is below 0x20, `"`, `\\` or 0x7f.
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+        || has_zero(word ^ (ONES * 0x7f))
+}
+
+/// The escaping loop, from the first byte that may need it.
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
         let escape = ESCAPE[usize::from(byte)];
@@ -273,7 +326,31 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
 
 /// Appends [`rfc3339`] of `time` to `out`, without allocating.
 pub(crate) fn write_rfc3339(out: &mut Vec<u8>, time: SystemTime) {
-    let (y, mo, d, h, mi, s, micros) = split(time);
+    thread_local! {
+        /// The second last written on this thread, as `YYYY-MM-DDTHH:MM:SS`: records
+        /// come many to the second.
+        static SECOND: Cell<Option<(u64, [u8; 19])>> = const { Cell::new(None) };
+    }
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = since.as_secs();
+    match SECOND.get() {
+        Some((cached, prefix)) if cached == secs => out.extend_from_slice(&prefix),
+        _ => {
+            let start = out.len();
+            write_second(out, time);
+            if let Ok(prefix) = <[u8; 19]>::try_from(&out[start..]) {
+                SECOND.set(Some((secs, prefix)));
+            }
+        }
+    }
+    out.push(b'.');
+    push_digits(out, u64::from(since.subsec_micros()), 6);
+    out.push(b'Z');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `time`.
+fn write_second(out: &mut Vec<u8>, time: SystemTime) {
+    let (y, mo, d, h, mi, s, _) = split(time);
     if (0..10_000).contains(&y) {
         push_digits(out, y as u64, 4);
     } else {
@@ -290,9 +367,6 @@ pub(crate) fn write_rfc3339(out: &mut Vec<u8>, time: SystemTime) {
     push_digits(out, mi, 2);
     out.push(b':');
     push_digits(out, s, 2);
-    out.push(b'.');
-    push_digits(out, u64::from(micros), 6);
-    out.push(b'Z');
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
@@ -375,6 +449,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn long_strings_are_escaped_as_before(text in "[\\x00-\\x7f\"\\\\aé€😀]{0,80}") {
+            let mut out = Vec::new();
+            write_str(&mut out, &text);
+            proptest::prop_assert_eq!(out, reference_str(&text));
+        }
+
+        #[test]
+        fn one_escape_anywhere_in_clean_text_is_found(
+            before in "[a-z0-9 /é]{0,40}",
+            special in "[\\x00-\\x1f\"\\\\\\x7f]",
+            after in "[a-z0-9 /é]{0,40}",
+        ) {
+            let text = format!("{before}{special}{after}");
+            let mut out = Vec::new();
+            write_str(&mut out, &text);
+            proptest::prop_assert_eq!(out, reference_str(&text));
+        }
+    }
+
     #[test]
     fn numbers_and_timestamps_match_the_formatter() {
         for value in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
@@ -389,6 +484,24 @@ mod tests {
             let expected = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z");
             assert_eq!(rfc3339(time), expected);
             micros = micros * 3 + 7_777_777;
+        }
+    }
+
+    #[test]
+    fn timestamps_in_one_second_share_the_cached_part() {
+        let second = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let times = [
+            second + Duration::from_micros(1),
+            second + Duration::from_micros(999_999),
+            second + Duration::from_secs(1),
+            second,
+            UNIX_EPOCH + Duration::from_secs(400_000_000_000),
+            second + Duration::from_micros(7),
+        ];
+        for time in times {
+            let (y, mo, d, h, mi, s, us) = split(time);
+            let expected = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z");
+            assert_eq!(rfc3339(time), expected);
         }
     }
 

@@ -401,13 +401,12 @@ impl Record {
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let request = &*self.request;
+        out.reserve(512);
         let mut w = JsonWriter::new(out);
         w.timestamp("@timestamp", self.timestamp);
         w.open("event");
         w.str_concat("id", &[request.id.as_str(), ":", self.phase.as_str()]);
-        w.str("kind", "event");
-        w.str_array("category", ["web"]);
-        w.str_array("type", ["access"]);
+        w.raw(r#""kind":"event","category":["web"],"type":["access"]"#);
         w.str("action", self.phase.as_str());
         w.str("outcome", self.outcome());
         if let Some(response) = &self.response {
@@ -416,7 +415,7 @@ impl Record {
                 u64::try_from(response.duration.as_nanos()).unwrap_or(u64::MAX),
             );
         }
-        w.str("dataset", "portcullis.audit");
+        w.raw(r#""dataset":"portcullis.audit""#);
         w.close();
 
         w.open("http");
