@@ -41,13 +41,12 @@
 //! ```
 
 use std::fmt;
-use std::fmt::Write as _;
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::json::{hex, unhex};
+use crate::json::{hex, push_hex, unhex, write_u64};
 
 /// The `prev_hash` of the first line of a chain.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -169,12 +168,23 @@ impl Chain {
 
     /// The hash of a line under this chain's key.
     pub fn hash(&self, line: &[u8]) -> String {
+        let mut text = String::with_capacity(76);
+        self.push_hash(&mut text, line);
+        text
+    }
+
+    /// Appends the hash of `line` to `out`.
+    fn push_hash(&self, out: &mut String, line: &[u8]) {
         match &self.key {
-            None => format!("sha256:{}", hex(&Sha256::digest(line))),
+            None => {
+                out.push_str("sha256:");
+                push_hex(out, &Sha256::digest(line));
+            }
             Some(mac) => {
                 let mut mac = mac.clone();
                 mac.update(line);
-                format!("hmac-sha256:{}", hex(&mac.finalize().into_bytes()))
+                out.push_str("hmac-sha256:");
+                push_hex(out, &mac.finalize().into_bytes());
             }
         }
     }
@@ -182,25 +192,35 @@ impl Chain {
     /// Adds `seq` and `prev_hash` to the JSON object in `line` (no newline), moves
     /// the chain on, and returns the line's hash.
     pub fn append(&mut self, line: &mut Vec<u8>) -> String {
-        if line.last() == Some(&b'}') {
-            line.pop();
-            if line.len() > 1 {
-                line.push(b',');
+        self.advance(line);
+        self.head.hash.clone()
+    }
+
+    /// [`append`](Self::append) without returning the hash: no allocation once the
+    /// head's hash has its capacity.
+    pub(crate) fn advance(&mut self, line: &mut Vec<u8>) {
+        self.advance_at(line, 0);
+    }
+
+    /// [`advance`](Self::advance) on the line that starts at `start` in `buffer` and
+    /// runs to its end.
+    pub(crate) fn advance_at(&mut self, buffer: &mut Vec<u8>, start: usize) {
+        if buffer.last() == Some(&b'}') && buffer.len() > start {
+            buffer.pop();
+            if buffer.len() - start > 1 {
+                buffer.push(b',');
             }
         }
-        let mut tail = String::with_capacity(100);
-        let _ = write!(
-            tail,
-            "\"seq\":{},\"prev_hash\":\"{}\"}}",
-            self.head.next_seq, self.head.hash
-        );
-        line.extend_from_slice(tail.as_bytes());
-        let hash = self.hash(line);
-        self.head = ChainHead {
-            next_seq: self.head.next_seq + 1,
-            hash: hash.clone(),
-        };
-        hash
+        buffer.extend_from_slice(b"\"seq\":");
+        write_u64(buffer, self.head.next_seq);
+        buffer.extend_from_slice(b",\"prev_hash\":\"");
+        buffer.extend_from_slice(self.head.hash.as_bytes());
+        buffer.extend_from_slice(b"\"}");
+        let mut hash = std::mem::take(&mut self.head.hash);
+        hash.clear();
+        self.push_hash(&mut hash, &buffer[start..]);
+        self.head.hash = hash;
+        self.head.next_seq += 1;
     }
 }
 

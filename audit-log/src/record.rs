@@ -401,17 +401,12 @@ impl Record {
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let request = &*self.request;
+        out.reserve(512);
         let mut w = JsonWriter::new(out);
-        w.str("@timestamp", &rfc3339(self.timestamp));
+        w.timestamp("@timestamp", self.timestamp);
         w.open("event");
-        let mut id = String::with_capacity(request.id.as_str().len() + 10);
-        id.push_str(request.id.as_str());
-        id.push(':');
-        id.push_str(self.phase.as_str());
-        w.str("id", &id);
-        w.str("kind", "event");
-        w.str_array("category", &["web"]);
-        w.str_array("type", &["access"]);
+        w.str_concat("id", &[request.id.as_str(), ":", self.phase.as_str()]);
+        w.raw(r#""kind":"event","category":["web"],"type":["access"]"#);
         w.str("action", self.phase.as_str());
         w.str("outcome", self.outcome());
         if let Some(response) = &self.response {
@@ -420,7 +415,7 @@ impl Record {
                 u64::try_from(response.duration.as_nanos()).unwrap_or(u64::MAX),
             );
         }
-        w.str("dataset", "portcullis.audit");
+        w.raw(r#""dataset":"portcullis.audit""#);
         w.close();
 
         w.open("http");
@@ -454,9 +449,14 @@ impl Record {
         w.close();
         if let Some(ip) = request.source_ip {
             w.open("source");
-            let mut text = String::with_capacity(39);
-            let _ = write!(text, "{ip}");
-            w.str("ip", &text);
+            let mut text = [0u8; 45];
+            let len = {
+                let mut cursor = std::io::Cursor::new(&mut text[..]);
+                // An IP address is at most 45 characters; it always fits.
+                let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{ip}"));
+                cursor.position() as usize
+            };
+            w.plain_str("ip", &text[..len]);
             w.close();
         }
         if let Some(user) = &self.principal.user_id {
@@ -500,8 +500,7 @@ impl Record {
                 if let Some(allowed) = limit.allowed {
                     w.bool("allowed", allowed);
                 }
-                let violated: Vec<&str> = limit.violated.iter().map(String::as_str).collect();
-                w.str_array("violated", &violated);
+                w.str_array("violated", limit.violated.iter().map(String::as_str));
                 w.opt_str("degraded", limit.degraded.as_deref());
                 w.bool("shadow", limit.shadow);
                 w.close();

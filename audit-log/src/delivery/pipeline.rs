@@ -41,6 +41,8 @@ pub(crate) struct Slot {
     tx: Sender<Message>,
     /// Half the queue: past it, a sender wakes the writer.
     wake_at: usize,
+    /// Whether the writer sleeps.
+    parked: Arc<AtomicBool>,
     pub(crate) stats: Arc<Stats>,
     writer: Option<Thread>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -86,12 +88,14 @@ impl Pipeline {
                 .unwrap_or_else(|| format!("sink-{index}"));
             let (tx, rx) = crossbeam_channel::bounded(options.queue_capacity);
             let stats = Arc::new(Stats::default());
+            let parked = Arc::new(AtomicBool::new(false));
             let writer = Writer::new(
                 name.clone(),
                 sink,
                 rx,
                 options.clone(),
                 stats.clone(),
+                parked.clone(),
                 chain.clone(),
                 clock.clone(),
                 report_interval,
@@ -114,6 +118,7 @@ impl Pipeline {
                 write_timeout: options.write_timeout,
                 tx,
                 wake_at: options.queue_capacity.div_ceil(2),
+                parked,
                 stats,
                 writer: thread.as_ref().map(|thread| thread.thread().clone()),
                 thread: Mutex::new(thread),
@@ -162,7 +167,11 @@ impl Pipeline {
             let waited_for = token.is_some();
             match slot.tx.try_send(Message::Record(record.clone(), token)) {
                 Ok(()) => {
-                    if waited_for || slot.tx.len() >= slot.wake_at {
+                    // The queue's length is read only while the writer sleeps: while
+                    // it drains, reading it would pull its cache line every time.
+                    if waited_for
+                        || (slot.parked.load(Ordering::Relaxed) && slot.tx.len() >= slot.wake_at)
+                    {
                         slot.wake();
                     }
                 }

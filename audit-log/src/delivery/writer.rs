@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, TryRecvError};
@@ -16,6 +16,11 @@ use crate::sink::{Batch, Sink};
 /// How long an idle writer sleeps before looking at its queue again: the most a
 /// fail-open record waits before it is written, unless the queue fills up.
 pub(crate) const LINGER: Duration = Duration::from_millis(5);
+
+/// How long a writer that just wrote sleeps when its queue is empty; each further
+/// empty look doubles it, up to [`LINGER`]. Under load records are written within
+/// this, while the writer of an idle sink wakes up no more often than every `LINGER`.
+const LINGER_BUSY: Duration = Duration::from_micros(100);
 
 /// What a writer receives.
 #[derive(Debug)]
@@ -41,6 +46,8 @@ pub(crate) struct Writer {
     rx: Receiver<Message>,
     options: SinkOptions,
     stats: Arc<Stats>,
+    /// Set while the writer sleeps, for senders to know a wake-up is needed.
+    parked: Arc<AtomicBool>,
     chain: Option<ChainState>,
     settings: Option<ChainSettings>,
     clock: Arc<dyn Clock>,
@@ -60,6 +67,7 @@ impl Writer {
         rx: Receiver<Message>,
         options: SinkOptions,
         stats: Arc<Stats>,
+        parked: Arc<AtomicBool>,
         settings: Option<ChainSettings>,
         clock: Arc<dyn Clock>,
         report_interval: Duration,
@@ -70,6 +78,7 @@ impl Writer {
             rx,
             options,
             stats,
+            parked,
             chain: None,
             settings,
             clock,
@@ -124,12 +133,14 @@ impl Writer {
 
     /// The writer never blocks in the channel (a sender would then pay a wake-up
     /// system call per record): it drains what is queued, and parks for at most
-    /// [`LINGER`] when nothing is. Senders unpark it when a record is waited for, for
-    /// flush and shutdown, and when the queue is half full.
+    /// [`LINGER`] when nothing is ([`LINGER_BUSY`] at first after writing). Senders
+    /// unpark it when a record is waited for, for flush and shutdown, and when the
+    /// queue is half full while it sleeps.
     pub(crate) fn run(mut self) {
         self.resume_chain();
         let mut batch: Vec<(Arc<Record>, Option<AckToken>)> =
             Vec::with_capacity(self.options.max_batch);
+        let mut linger = LINGER_BUSY;
         loop {
             let mut control = None;
             let mut disconnected = false;
@@ -170,10 +181,18 @@ impl Writer {
             }
             self.housekeeping();
             if idle {
-                std::thread::park_timeout(LINGER);
-            } else if !full {
-                // Let a few more records queue up before the next batch.
-                std::thread::yield_now();
+                self.parked.store(true, Ordering::SeqCst);
+                if self.rx.is_empty() {
+                    std::thread::park_timeout(linger);
+                }
+                self.parked.store(false, Ordering::SeqCst);
+                linger = (linger * 2).min(LINGER);
+            } else {
+                linger = LINGER_BUSY;
+                if !full {
+                    // Let a few more records queue up before the next batch.
+                    std::thread::yield_now();
+                }
             }
         }
     }
@@ -254,7 +273,7 @@ impl Writer {
         }
         w.close();
         w.finish();
-        state.chain.append(&mut self.line);
+        state.chain.advance(&mut self.line);
         state.since_checkpoint = 0;
         state.last_checkpoint = Instant::now();
         self.bytes.extend_from_slice(&self.line);
@@ -296,13 +315,12 @@ impl Writer {
         self.bytes.clear();
         let mut ends = Vec::with_capacity(batch.len() + 1);
         for (index, (record, _)) in batch.iter().enumerate() {
-            self.line.clear();
-            record.write_json(&mut self.line);
+            let start = self.bytes.len();
+            record.write_json(&mut self.bytes);
             if let Some(state) = self.chain.as_mut() {
-                state.chain.append(&mut self.line);
+                state.chain.advance_at(&mut self.bytes, start);
                 state.since_checkpoint += 1;
             }
-            self.bytes.extend_from_slice(&self.line);
             self.bytes.push(b'\n');
             ends.push((Some(index), self.bytes.len()));
             let due = self

@@ -6,12 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Extensions, HeaderValue, Request, Response, StatusCode, request, response};
 use http_body::Body;
 use pin_project_lite::pin_project;
+use portcullis_core::clock::{Clock, saturating_nanos};
 use portcullis_core::problem::Problem;
 use tokio::time::Sleep;
 use tower_service::Service;
@@ -25,6 +26,11 @@ use crate::delivery::{Ack, Pipeline};
 use crate::level::Level;
 use crate::record::{BodyCapture, Phase, Principal, Record, RequestInfo, ResponseInfo};
 use crate::request_id::RequestId;
+
+/// `time` in nanoseconds since the Unix epoch, as [`Clock::unix_nanos`] counts.
+fn unix_nanos(time: SystemTime) -> u64 {
+    saturating_nanos(time.duration_since(UNIX_EPOCH).unwrap_or_default())
+}
 
 /// The problem answered when a fail-closed sink cannot take a record.
 pub(crate) fn audit_unavailable() -> Problem {
@@ -52,6 +58,8 @@ pub(crate) struct Tracker {
     echo: Option<RequestId>,
     grpc: bool,
     level: Level,
+    /// When the request came in, and the same in nanoseconds since the Unix epoch.
+    started_at: SystemTime,
     started: u64,
     context: Option<AuditContext>,
     /// Set once the `request` record is out.
@@ -89,6 +97,7 @@ impl Tracker {
             echo,
             grpc,
             level,
+            started_at: UNIX_EPOCH,
             started: 0,
             context: None,
             request: None,
@@ -99,7 +108,8 @@ impl Tracker {
     }
 
     pub(crate) fn start(&mut self, context: AuditContext) {
-        self.started = self.shared.config.clock.unix_nanos();
+        self.started_at = self.shared.config.clock.now();
+        self.started = unix_nanos(self.started_at);
         self.context = Some(context);
     }
 
@@ -110,18 +120,26 @@ impl Tracker {
         extensions: &Extensions,
     ) -> Option<Ack> {
         let config = &self.shared.config;
+        // Without a body to read first, the record is written as the request comes in.
+        let now = if self.level >= Level::Request {
+            config.clock.now()
+        } else {
+            self.started_at
+        };
         let info = Arc::new(info);
-        let mut record = Record::new(Phase::Request, info.clone(), config.clock.now());
+        // Built in place: a record is a few hundred bytes, not worth copying around.
+        let mut shared = Arc::new(Record::new(Phase::Request, info.clone(), now));
+        let record = Arc::get_mut(&mut shared).unwrap_or_else(|| unreachable!("just made"));
         if let Some(principal) = extensions.get::<Principal>() {
             record.principal.merge(principal);
         }
         for enrich in &config.enrichers {
-            enrich(extensions, &mut record);
+            enrich(extensions, record);
         }
-        self.principal = record.principal.clone();
-        self.labels = record.labels.clone();
+        self.principal.clone_from(&record.principal);
+        self.labels.clone_from(&record.labels);
         self.request = Some(info);
-        self.pipeline.submit(Arc::new(record), true)
+        self.pipeline.submit(shared, true)
     }
 
     /// A record of the request's end, or `None` when nothing is due.
@@ -130,21 +148,22 @@ impl Tracker {
         phase: Phase,
         info: ResponseInfo,
         extensions: Option<&Extensions>,
-    ) -> Option<Record> {
+    ) -> Option<Arc<Record>> {
         let request = self.request.as_ref()?;
         if self.done {
             return None;
         }
         let config = &self.shared.config;
-        let mut record = Record::new(phase, request.clone(), config.clock.now());
-        record.principal = self.principal.clone();
-        record.labels = self.labels.clone();
+        let now = config.clock.now();
+        let mut shared = Arc::new(Record::new(phase, request.clone(), now));
+        let record = Arc::get_mut(&mut shared).unwrap_or_else(|| unreachable!("just made"));
+        record.principal.clone_from(&self.principal);
+        record.labels.clone_from(&self.labels);
         if let Some(context) = &self.context {
-            context.apply(&mut record);
+            context.apply(record);
         }
         let mut info = info;
-        info.duration =
-            Duration::from_nanos(config.clock.unix_nanos().saturating_sub(self.started));
+        info.duration = Duration::from_nanos(unix_nanos(now).saturating_sub(self.started));
         if let Some(extensions) = extensions {
             if let Some(principal) = extensions.get::<Principal>() {
                 record.principal.merge(principal);
@@ -157,16 +176,16 @@ impl Tracker {
         record.response = Some(info);
         if let Some(extensions) = extensions {
             for enrich in &config.enrichers {
-                enrich(extensions, &mut record);
+                enrich(extensions, record);
             }
         }
-        Some(record)
+        Some(shared)
     }
 
-    fn emit_terminal(&mut self, record: Option<Record>, acknowledge: bool) -> Option<Ack> {
+    fn emit_terminal(&mut self, record: Option<Arc<Record>>, acknowledge: bool) -> Option<Ack> {
         let record = record?;
         self.done = true;
-        self.pipeline.submit(Arc::new(record), acknowledge)
+        self.pipeline.submit(record, acknowledge)
     }
 
     fn echo<B>(&self, response: &mut Response<B>) {
