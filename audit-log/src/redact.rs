@@ -329,6 +329,13 @@ impl Redactor {
     /// ```
     pub fn redact_query(&self, query: &str) -> String {
         let mut out = String::with_capacity(query.len());
+        self.redact_query_into(query, &mut out);
+        out
+    }
+
+    /// [`redact_query`](Self::redact_query), appended to `out`.
+    pub(crate) fn redact_query_into(&self, query: &str, out: &mut String) {
+        out.reserve(query.len());
         for (index, pair) in query.split('&').enumerate() {
             if index > 0 {
                 out.push('&');
@@ -349,7 +356,6 @@ impl Redactor {
                 None => out.push_str(pair),
             }
         }
-        out
     }
 
     /// Redacts a JSON document in place: every leaf under a denied key is hashed, and

@@ -8,6 +8,7 @@ use portcullis_core::clock::Clock;
 use super::ack::AckToken;
 use super::options::SinkOptions;
 use super::pipeline::{ChainSettings, Stats};
+use super::pool::RecordPool;
 use crate::chain::{Chain, ChainHead, CheckpointSigner};
 use crate::json::{JsonWriter, rfc3339};
 use crate::record::Record;
@@ -57,6 +58,9 @@ pub(crate) struct Writer {
     reported_failed: u64,
     bytes: Vec<u8>,
     line: Vec<u8>,
+    pool: Arc<RecordPool>,
+    /// Written records on their way to the pool.
+    spent: Vec<Arc<Record>>,
 }
 
 impl Writer {
@@ -71,7 +75,9 @@ impl Writer {
         settings: Option<ChainSettings>,
         clock: Arc<dyn Clock>,
         report_interval: Duration,
+        pool: Arc<RecordPool>,
     ) -> Self {
+        let max_batch = options.max_batch;
         Self {
             name,
             sink,
@@ -88,6 +94,8 @@ impl Writer {
             reported_failed: 0,
             bytes: Vec::with_capacity(64 * 1024),
             line: Vec::with_capacity(1024),
+            pool,
+            spent: Vec::with_capacity(max_batch),
         }
     }
 
@@ -355,10 +363,16 @@ impl Writer {
                 false
             }
         };
-        for (_, token) in batch.drain(..) {
+        for (mut record, token) in batch.drain(..) {
             if let Some(token) = token {
                 token.complete(ok);
             }
+            if RecordPool::reusable(&mut record) {
+                self.spent.push(record);
+            }
+        }
+        if !self.spent.is_empty() {
+            self.pool.give(&mut self.spent);
         }
     }
 }
