@@ -84,7 +84,7 @@ impl Pipeline {
             tracing::warn!(target: "portcullis_audit_log", "the audit layer has no sink: records go nowhere");
         }
         let mut slots = Vec::with_capacity(sinks.len());
-        let pool = Arc::new(RecordPool::default());
+        let pool = Arc::new(RecordPool::new());
         for (index, (sink, options)) in sinks.into_iter().enumerate() {
             let name = options
                 .name

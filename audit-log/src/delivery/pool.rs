@@ -1,62 +1,108 @@
 use std::sync::{Arc, Mutex};
 
+use http::Method;
+
 use crate::record::{Record, RequestInfo};
+use crate::request_id::RequestId;
 
 /// The most records kept for reuse.
-const CAPACITY: usize = 512;
+const CAPACITY: usize = 1_024;
 
 /// Past this much string and header capacity, a request's info is not kept.
 const MAX_KEPT_BYTES: usize = 8 * 1024;
 
 /// Written records, kept for the request path to fill anew instead of allocating.
 ///
-/// A request allocates a record, its [`RequestInfo`] and the info's strings on a
-/// request thread; a writer thread would free them. Besides the allocations
-/// themselves, with a thread-caching allocator (glibc's `malloc`, the default on
-/// Linux) memory freed on another thread does not go back to the allocating
-/// thread's cache: every allocation on the request path then takes the slow path
-/// and contends with the writer for the arena's lock. So a writer hands the last
-/// record of each request (the one whose info no other record shares) back here,
-/// and the next request fills it and its info in place, reusing the strings'
-/// buffers: in the steady state a request allocates one record (its closing one)
-/// instead of six allocations.
+/// A request allocates two records, their shared [`RequestInfo`] and the info's
+/// strings on a request thread; a writer thread would free them. Besides the
+/// allocations themselves, with a thread-caching allocator (glibc's `malloc`, the
+/// default on Linux) memory freed on another thread does not go back to the
+/// allocating thread's cache: every allocation on the request path then takes the
+/// slow path and contends with the writer for the arena's lock. So writers hand
+/// written records back here:
 ///
-/// Every field of a reused record and info is overwritten (`Record::renew`, and
-/// filling the request's info names every field), so nothing of the previous
-/// request shows.
-#[derive(Debug, Default)]
+/// - the last record of a request, whose info no other record holds, keeps its
+///   info: the next request fills both in place for its `request` record, reusing
+///   the strings' buffers;
+/// - a record whose info is still held elsewhere (the `request` record, while its
+///   closing record is queued) lets go of it for a shared blank one, and becomes
+///   the closing record of a later request.
+///
+/// In the steady state a request allocates nothing for its records. Every field of
+/// a reused record and info is overwritten (`Record::renew`, and filling the
+/// request's info names every field), so nothing of the previous request shows.
+#[derive(Debug)]
 pub(crate) struct RecordPool {
-    records: Mutex<Vec<Arc<Record>>>,
+    kept: Mutex<Kept>,
+    /// The info of the records in `Kept::bare`.
+    blank: Arc<RequestInfo>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// Records with an info of their own, for `request` records.
+    whole: Vec<Arc<Record>>,
+    /// Records holding `blank`, for closing records.
+    bare: Vec<Arc<Record>>,
+}
+
+/// What a writer does with a written record.
+pub(crate) enum Spent {
+    /// Reusable with its info.
+    Whole(Arc<Record>),
+    /// Reusable without its info.
+    Bare(Arc<Record>),
+    /// Still held elsewhere (by another sink's writer): left to it.
+    Held,
 }
 
 impl RecordPool {
-    /// A record whose info no one else holds, to fill for a new request; never
-    /// waits for the lock.
-    pub(crate) fn take(&self) -> Option<Arc<Record>> {
-        self.records.try_lock().ok()?.pop()
-    }
-
-    /// Whether `record` can be reused: no one else holds it or its info, and the
-    /// info's buffers are not large.
-    pub(crate) fn reusable(record: &mut Arc<Record>) -> bool {
-        let Some(record) = Arc::get_mut(record) else {
-            return false;
-        };
-        let Some(info) = Arc::get_mut(&mut record.request) else {
-            return false;
-        };
-        kept_bytes(info) <= MAX_KEPT_BYTES
-    }
-
-    /// Keeps `records` (all [`reusable`](Self::reusable)) up to the capacity; frees
-    /// the rest.
-    pub(crate) fn give(&self, records: &mut Vec<Arc<Record>>) {
-        if let Ok(mut kept) = self.records.lock() {
-            let room = CAPACITY.saturating_sub(kept.len());
-            let take = records.len().min(room);
-            kept.extend(records.drain(..take));
+    pub(crate) fn new() -> Self {
+        let id = RequestId::parse("-").unwrap_or_else(RequestId::generate);
+        Self {
+            kept: Mutex::default(),
+            blank: Arc::new(RequestInfo::new(id, Method::GET, String::new())),
         }
-        records.clear();
+    }
+
+    /// A record whose info no one else holds, to fill for a new request's `request`
+    /// record; never waits for the lock.
+    pub(crate) fn take_whole(&self) -> Option<Arc<Record>> {
+        self.kept.try_lock().ok()?.whole.pop()
+    }
+
+    /// A record to fill as a closing record of `request` (its info); never waits
+    /// for the lock.
+    pub(crate) fn take_bare(&self, request: &Arc<RequestInfo>) -> Option<Arc<Record>> {
+        let mut record = self.kept.try_lock().ok()?.bare.pop()?;
+        Arc::get_mut(&mut record)?.request = request.clone();
+        Some(record)
+    }
+
+    /// Sorts a written record (writer side).
+    pub(crate) fn spend(&self, mut record: Arc<Record>) -> Spent {
+        let Some(inner) = Arc::get_mut(&mut record) else {
+            return Spent::Held;
+        };
+        match Arc::get_mut(&mut inner.request) {
+            Some(info) if kept_bytes(info) <= MAX_KEPT_BYTES => Spent::Whole(record),
+            _ => {
+                inner.request = self.blank.clone();
+                Spent::Bare(record)
+            }
+        }
+    }
+
+    /// Keeps these records up to the capacity; frees the rest.
+    pub(crate) fn give(&self, whole: &mut Vec<Arc<Record>>, bare: &mut Vec<Arc<Record>>) {
+        if let Ok(mut kept) = self.kept.lock() {
+            let room = CAPACITY.saturating_sub(kept.whole.len());
+            kept.whole.extend(whole.drain(..whole.len().min(room)));
+            let room = CAPACITY.saturating_sub(kept.bare.len());
+            kept.bare.extend(bare.drain(..bare.len().min(room)));
+        }
+        whole.clear();
+        bare.clear();
     }
 }
 

@@ -8,7 +8,7 @@ use portcullis_core::clock::Clock;
 use super::ack::AckToken;
 use super::options::SinkOptions;
 use super::pipeline::{ChainSettings, Stats};
-use super::pool::RecordPool;
+use super::pool::{RecordPool, Spent};
 use crate::chain::{Chain, ChainHead, CheckpointSigner};
 use crate::json::{JsonWriter, rfc3339};
 use crate::record::Record;
@@ -59,8 +59,9 @@ pub(crate) struct Writer {
     bytes: Vec<u8>,
     line: Vec<u8>,
     pool: Arc<RecordPool>,
-    /// Written records on their way to the pool.
-    spent: Vec<Arc<Record>>,
+    /// Written records on their way to the pool, with their info and without.
+    whole: Vec<Arc<Record>>,
+    bare: Vec<Arc<Record>>,
 }
 
 impl Writer {
@@ -95,7 +96,8 @@ impl Writer {
             bytes: Vec::with_capacity(64 * 1024),
             line: Vec::with_capacity(1024),
             pool,
-            spent: Vec::with_capacity(max_batch),
+            whole: Vec::with_capacity(max_batch),
+            bare: Vec::with_capacity(max_batch),
         }
     }
 
@@ -363,16 +365,16 @@ impl Writer {
                 false
             }
         };
-        for (mut record, token) in batch.drain(..) {
+        for (record, token) in batch.drain(..) {
             if let Some(token) = token {
                 token.complete(ok);
             }
-            if RecordPool::reusable(&mut record) {
-                self.spent.push(record);
+            match self.pool.spend(record) {
+                Spent::Whole(record) => self.whole.push(record),
+                Spent::Bare(record) => self.bare.push(record),
+                Spent::Held => {}
             }
         }
-        if !self.spent.is_empty() {
-            self.pool.give(&mut self.spent);
-        }
+        self.pool.give(&mut self.whole, &mut self.bare);
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn request_record<B>(
     id: RequestId,
     level: Level,
 ) -> Arc<Record> {
-    if let Some(mut record) = pool.and_then(RecordPool::take)
+    if let Some(mut record) = pool.and_then(RecordPool::take_whole)
         && let Some(info) = Arc::get_mut(&mut record).and_then(|r| Arc::get_mut(&mut r.request))
     {
         info.id = id;

@@ -156,8 +156,22 @@ impl Tracker {
         }
         let config = &self.shared.config;
         let now = config.clock.now();
-        let mut shared = Arc::new(Record::new(phase, request.clone(), now));
-        let record = Arc::get_mut(&mut shared).unwrap_or_else(|| unreachable!("just made"));
+        let mut shared = match self
+            .pipeline
+            .pool()
+            .and_then(|pool| pool.take_bare(request))
+        {
+            Some(mut reused) => {
+                if let Some(record) = Arc::get_mut(&mut reused) {
+                    record.renew(phase, now);
+                }
+                reused
+            }
+            None => Arc::new(Record::new(phase, request.clone(), now)),
+        };
+        let Some(record) = Arc::get_mut(&mut shared) else {
+            unreachable!("a new or pooled record is the request's own")
+        };
         record.principal.clone_from(&self.principal);
         record.labels.clone_from(&self.labels);
         if let Some(context) = &self.context {

@@ -34,7 +34,7 @@
 //! sink's queue without blocking, and never clones the inner service. Encoding,
 //! hashing and I/O happen on the sinks' writer threads, which hand written records
 //! back for the next requests to fill anew: in the steady state a request allocates
-//! one record instead of a record, its fields and their strings twice over.
+//! nothing for its two records, their shared fields or the fields' strings.
 //!
 //! # Example
 //!
