@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use http::Method;
@@ -41,9 +42,9 @@ pub(crate) struct RecordPool {
 #[derive(Debug, Default)]
 struct Kept {
     /// Records with an info of their own, for `request` records.
-    whole: Vec<Arc<Record>>,
+    whole: VecDeque<Arc<Record>>,
     /// Records holding `blank`, for closing records.
-    bare: Vec<Arc<Record>>,
+    bare: VecDeque<Arc<Record>>,
 }
 
 /// What a writer does with a written record.
@@ -68,13 +69,13 @@ impl RecordPool {
     /// A record whose info no one else holds, to fill for a new request's `request`
     /// record; never waits for the lock.
     pub(crate) fn take_whole(&self) -> Option<Arc<Record>> {
-        self.kept.try_lock().ok()?.whole.pop()
+        self.kept.try_lock().ok()?.whole.pop_front()
     }
 
     /// A record to fill as a closing record of `request` (its info); never waits
     /// for the lock.
     pub(crate) fn take_bare(&self, request: &Arc<RequestInfo>) -> Option<Arc<Record>> {
-        let mut record = self.kept.try_lock().ok()?.bare.pop()?;
+        let mut record = self.kept.try_lock().ok()?.bare.pop_front()?;
         Arc::get_mut(&mut record)?.request = request.clone();
         Some(record)
     }
