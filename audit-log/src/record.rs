@@ -357,6 +357,25 @@ impl Record {
         }
     }
 
+    /// Makes this record a new one of `phase` at `timestamp`, for the same request
+    /// (as [`Record::new`] would), keeping its allocations.
+    pub(crate) fn renew(&mut self, phase: Phase, timestamp: SystemTime) {
+        // Naming every field: a field added to `Record` must be reset here too.
+        let Self {
+            timestamp: record_timestamp,
+            phase: record_phase,
+            request: _,
+            principal,
+            response,
+            labels,
+        } = self;
+        *record_timestamp = timestamp;
+        *record_phase = phase;
+        *principal = Principal::default();
+        *response = None;
+        labels.clear();
+    }
+
     /// Adds a label (`labels.<key>`).
     ///
     /// ```

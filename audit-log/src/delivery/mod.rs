@@ -50,9 +50,11 @@ mod ack;
 mod handle;
 mod options;
 mod pipeline;
+mod pool;
 mod writer;
 
 pub(crate) use ack::Ack;
 pub use handle::{AuditHandle, DeliveryError, MetricsSnapshot, SinkMetrics};
 pub use options::{FailurePolicy, SinkOptions};
 pub(crate) use pipeline::{ChainSettings, Pipeline};
+pub(crate) use pool::RecordPool;

@@ -8,6 +8,7 @@ use portcullis_core::clock::Clock;
 
 use super::ack::{Ack, AckToken};
 use super::options::{FailurePolicy, SinkOptions};
+use super::pool::RecordPool;
 use super::writer::{Message, Writer};
 use crate::chain::CheckpointSigner;
 use crate::record::Record;
@@ -68,6 +69,8 @@ pub(crate) struct Pipeline {
     pub(crate) timed_out: AtomicU64,
     pub(crate) panics: AtomicU64,
     pub(crate) cancelled: AtomicU64,
+    /// Written records for requests to reuse.
+    pool: Arc<RecordPool>,
 }
 
 impl Pipeline {
@@ -81,6 +84,7 @@ impl Pipeline {
             tracing::warn!(target: "portcullis_audit_log", "the audit layer has no sink: records go nowhere");
         }
         let mut slots = Vec::with_capacity(sinks.len());
+        let pool = Arc::new(RecordPool::new());
         for (index, (sink, options)) in sinks.into_iter().enumerate() {
             let name = options
                 .name
@@ -99,6 +103,7 @@ impl Pipeline {
                 chain.clone(),
                 clock.clone(),
                 report_interval,
+                pool.clone(),
             );
             let thread = std::thread::Builder::new()
                 .name(format!("audit-{name}"))
@@ -139,7 +144,13 @@ impl Pipeline {
             timed_out: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            pool,
         }
+    }
+
+    /// The pool of written records, when there are writers to fill it.
+    pub(crate) fn pool(&self) -> Option<&RecordPool> {
+        (!self.slots.is_empty()).then_some(&*self.pool)
     }
 
     /// How long a request waits at most for the fail-closed sinks.

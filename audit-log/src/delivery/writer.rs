@@ -8,6 +8,7 @@ use portcullis_core::clock::Clock;
 use super::ack::AckToken;
 use super::options::SinkOptions;
 use super::pipeline::{ChainSettings, Stats};
+use super::pool::{RecordPool, Spent};
 use crate::chain::{Chain, ChainHead, CheckpointSigner};
 use crate::json::{JsonWriter, rfc3339};
 use crate::record::Record;
@@ -57,6 +58,10 @@ pub(crate) struct Writer {
     reported_failed: u64,
     bytes: Vec<u8>,
     line: Vec<u8>,
+    pool: Arc<RecordPool>,
+    /// Written records on their way to the pool, with their info and without.
+    whole: Vec<Arc<Record>>,
+    bare: Vec<Arc<Record>>,
 }
 
 impl Writer {
@@ -71,7 +76,9 @@ impl Writer {
         settings: Option<ChainSettings>,
         clock: Arc<dyn Clock>,
         report_interval: Duration,
+        pool: Arc<RecordPool>,
     ) -> Self {
+        let max_batch = options.max_batch;
         Self {
             name,
             sink,
@@ -88,6 +95,9 @@ impl Writer {
             reported_failed: 0,
             bytes: Vec::with_capacity(64 * 1024),
             line: Vec::with_capacity(1024),
+            pool,
+            whole: Vec::with_capacity(max_batch),
+            bare: Vec::with_capacity(max_batch),
         }
     }
 
@@ -133,9 +143,11 @@ impl Writer {
 
     /// The writer never blocks in the channel (a sender would then pay a wake-up
     /// system call per record): it drains what is queued, and parks for at most
-    /// [`LINGER`] when nothing is ([`LINGER_BUSY`] at first after writing). Senders
-    /// unpark it when a record is waited for, for flush and shutdown, and when the
-    /// queue is half full while it sleeps.
+    /// [`LINGER`] when nothing is ([`LINGER_BUSY`] at first after writing), and for
+    /// `LINGER_BUSY` after a batch that was not full, so that records trickling in
+    /// are written in batches rather than one by one. Senders unpark it when a
+    /// record is waited for, for flush and shutdown, and when the queue is half full
+    /// while it sleeps.
     pub(crate) fn run(mut self) {
         self.resume_chain();
         let mut batch: Vec<(Arc<Record>, Option<AckToken>)> =
@@ -157,6 +169,7 @@ impl Writer {
             }
             let full = batch.len() >= self.options.max_batch;
             let idle = batch.is_empty() && control.is_none();
+            let had_control = control.is_some();
             if !batch.is_empty() {
                 self.write_batch(&mut batch);
             }
@@ -181,20 +194,28 @@ impl Writer {
             }
             self.housekeeping();
             if idle {
-                self.parked.store(true, Ordering::SeqCst);
-                if self.rx.is_empty() {
-                    std::thread::park_timeout(linger);
-                }
-                self.parked.store(false, Ordering::SeqCst);
+                self.park(linger, true);
                 linger = (linger * 2).min(LINGER);
             } else {
                 linger = LINGER_BUSY;
-                if !full {
-                    // Let a few more records queue up before the next batch.
-                    std::thread::yield_now();
+                if !full && !had_control {
+                    // Let records queue up for the next batch, rather than writing
+                    // them one or two at a time as they trickle in (senders still
+                    // wake the writer for a record they wait for).
+                    self.park(LINGER_BUSY, false);
                 }
             }
         }
+    }
+
+    /// Sleeps up to `timeout`, or until a sender wakes the writer; with
+    /// `only_if_empty`, not at all if records came in meanwhile.
+    fn park(&self, timeout: Duration, only_if_empty: bool) {
+        self.parked.store(true, Ordering::SeqCst);
+        if !only_if_empty || self.rx.is_empty() {
+            std::thread::park_timeout(timeout);
+        }
+        self.parked.store(false, Ordering::SeqCst);
     }
 
     fn sync(&mut self) -> bool {
@@ -355,10 +376,16 @@ impl Writer {
                 false
             }
         };
-        for (_, token) in batch.drain(..) {
+        for (record, token) in batch.drain(..) {
             if let Some(token) = token {
                 token.complete(ok);
             }
+            match self.pool.spend(record) {
+                Spent::Whole(record) => self.whole.push(record),
+                Spent::Bare(record) => self.bare.push(record),
+                Spent::Held => {}
+            }
         }
+        self.pool.give(&mut self.whole, &mut self.bare);
     }
 }

@@ -1,56 +1,114 @@
 //! Building the parts of a record from a request or response.
 
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
 use http::{Extensions, HeaderMap, HeaderName, Request, header};
 
 use super::layer::Config;
+use crate::delivery::RecordPool;
 use crate::level::Level;
-use crate::record::{BodyCapture, RateLimitInfo, RequestInfo};
+use crate::record::{BodyCapture, Phase, RateLimitInfo, Record, RequestInfo};
 use crate::redact::Redactor;
 use crate::request_id::RequestId;
 
 /// The longest path and user agent recorded, in bytes.
 const MAX_FIELD: usize = 4096;
 
-fn bounded(text: &str) -> String {
-    if text.len() <= MAX_FIELD {
-        return text.to_owned();
-    }
-    let mut cut = MAX_FIELD;
+/// `text` cut to [`MAX_FIELD`] bytes (on a character boundary), into `out`.
+fn set_bounded(out: &mut String, text: &str) {
+    let mut cut = text.len().min(MAX_FIELD);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    text[..cut].to_owned()
+    out.clear();
+    out.push_str(&text[..cut]);
 }
 
-pub(crate) fn request_info<B>(
+/// The `request` record of `request` (its timestamp, principal and labels still to
+/// set), filling a record of the pool when it has one.
+pub(crate) fn request_record<B>(
     config: &Config,
+    pool: Option<&RecordPool>,
     request: &Request<B>,
     id: RequestId,
     level: Level,
-) -> RequestInfo {
-    let uri = request.uri();
-    let mut info = RequestInfo::new(id, request.method().clone(), bounded(uri.path()));
-    info.level = level;
-    info.query = uri.query().map(|query| config.redactor.redact_query(query));
-    info.source_ip = config.resolver.resolve(request).map(|client| client.ip);
-    info.user_agent = request
-        .headers()
-        .get(header::USER_AGENT)
-        .map(|agent| match agent.to_str() {
-            Ok(text) => bounded(&config.redactor.redact_text(text)),
-            Err(_) => config.redactor.hash_bytes(agent.as_bytes()),
-        });
-    if level >= Level::Request {
-        info.headers = headers(&config.redactor, request.headers());
+) -> Arc<Record> {
+    if let Some(mut record) = pool.and_then(RecordPool::take_whole)
+        && let Some(info) = Arc::get_mut(&mut record).and_then(|r| Arc::get_mut(&mut r.request))
+    {
+        info.id = id;
+        fill_request_info(config, request, level, info);
+        return record;
     }
-    info
+    let mut info = RequestInfo::new(id, request.method().clone(), String::new());
+    fill_request_info(config, request, level, &mut info);
+    Arc::new(Record::new(Phase::Request, Arc::new(info), UNIX_EPOCH))
+}
+
+/// Sets every field of `info` but the id from `request`, reusing its buffers.
+fn fill_request_info<B>(
+    config: &Config,
+    request: &Request<B>,
+    level: Level,
+    info: &mut RequestInfo,
+) {
+    // Naming every field: a field added to `RequestInfo` must be set here too.
+    let RequestInfo {
+        id: _,
+        method,
+        path,
+        query,
+        source_ip,
+        user_agent,
+        headers: recorded_headers,
+        body,
+        level: recorded_level,
+    } = info;
+    let uri = request.uri();
+    method.clone_from(request.method());
+    set_bounded(path, uri.path());
+    match uri.query() {
+        Some(text) => {
+            let out = query.get_or_insert_with(String::new);
+            out.clear();
+            config.redactor.redact_query_into(text, out);
+        }
+        None => *query = None,
+    }
+    *source_ip = config.resolver.resolve(request).map(|client| client.ip);
+    match request.headers().get(header::USER_AGENT) {
+        Some(agent) => {
+            let out = user_agent.get_or_insert_with(String::new);
+            match agent.to_str() {
+                Ok(text) => set_bounded(out, &config.redactor.redact_text(text)),
+                Err(_) => {
+                    out.clear();
+                    out.push_str(&config.redactor.hash_bytes(agent.as_bytes()));
+                }
+            }
+        }
+        None => *user_agent = None,
+    }
+    recorded_headers.clear();
+    if level >= Level::Request {
+        recorded_headers.extend(headers_of(&config.redactor, request.headers()));
+    }
+    *body = None;
+    *recorded_level = level;
 }
 
 pub(crate) fn headers(redactor: &Redactor, headers: &HeaderMap) -> Vec<(HeaderName, String)> {
+    headers_of(redactor, headers).collect()
+}
+
+fn headers_of<'a>(
+    redactor: &'a Redactor,
+    headers: &'a HeaderMap,
+) -> impl Iterator<Item = (HeaderName, String)> + 'a {
     headers
         .iter()
         .map(|(name, value)| (name.clone(), redactor.redact_header(name, value)))
-        .collect()
 }
 
 fn media_type(headers: &HeaderMap) -> String {

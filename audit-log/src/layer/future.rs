@@ -113,10 +113,11 @@ impl Tracker {
         self.context = Some(context);
     }
 
-    /// Writes the `request` record; returns what the fail-closed sinks answer.
+    /// Writes the `request` record (from [`capture::request_record`]); returns what
+    /// the fail-closed sinks answer.
     pub(crate) fn emit_request(
         &mut self,
-        info: RequestInfo,
+        mut shared: Arc<Record>,
         extensions: &Extensions,
     ) -> Option<Ack> {
         let config = &self.shared.config;
@@ -126,19 +127,19 @@ impl Tracker {
         } else {
             self.started_at
         };
-        let info = Arc::new(info);
-        // Built in place: a record is a few hundred bytes, not worth copying around.
-        let mut shared = Arc::new(Record::new(Phase::Request, info.clone(), now));
-        let record = Arc::get_mut(&mut shared).unwrap_or_else(|| unreachable!("just made"));
-        if let Some(principal) = extensions.get::<Principal>() {
-            record.principal.merge(principal);
+        // The record is this request's own until it is submitted.
+        if let Some(record) = Arc::get_mut(&mut shared) {
+            record.renew(Phase::Request, now);
+            if let Some(principal) = extensions.get::<Principal>() {
+                record.principal.merge(principal);
+            }
+            for enrich in &config.enrichers {
+                enrich(extensions, record);
+            }
+            self.principal.clone_from(&record.principal);
+            self.labels.clone_from(&record.labels);
         }
-        for enrich in &config.enrichers {
-            enrich(extensions, record);
-        }
-        self.principal.clone_from(&record.principal);
-        self.labels.clone_from(&record.labels);
-        self.request = Some(info);
+        self.request = Some(shared.request.clone());
         self.pipeline.submit(shared, true)
     }
 
@@ -155,8 +156,22 @@ impl Tracker {
         }
         let config = &self.shared.config;
         let now = config.clock.now();
-        let mut shared = Arc::new(Record::new(phase, request.clone(), now));
-        let record = Arc::get_mut(&mut shared).unwrap_or_else(|| unreachable!("just made"));
+        let mut shared = match self
+            .pipeline
+            .pool()
+            .and_then(|pool| pool.take_bare(request))
+        {
+            Some(mut reused) => {
+                if let Some(record) = Arc::get_mut(&mut reused) {
+                    record.renew(phase, now);
+                }
+                reused
+            }
+            None => Arc::new(Record::new(phase, request.clone(), now)),
+        };
+        let Some(record) = Arc::get_mut(&mut shared) else {
+            unreachable!("a new or pooled record is the request's own")
+        };
         record.principal.clone_from(&self.principal);
         record.labels.clone_from(&self.labels);
         if let Some(context) = &self.context {
@@ -267,7 +282,7 @@ pin_project! {
         Capturing {
             parts: Option<request::Parts>,
             capture: Option<Capture<ReqBody>>,
-            info: Option<RequestInfo>,
+            record: Option<Arc<Record>>,
             inner: Option<S>,
         },
         // Waiting for the fail-closed sinks to take the `request` record.
@@ -360,7 +375,7 @@ where
     pub(crate) fn capturing(
         parts: request::Parts,
         capture: Capture<ReqBody>,
-        info: RequestInfo,
+        record: Arc<Record>,
         inner: S,
         tracker: Tracker,
     ) -> Self {
@@ -368,7 +383,7 @@ where
             state: State::Capturing {
                 parts: Some(parts),
                 capture: Some(capture),
-                info: Some(info),
+                record: Some(record),
                 inner: Some(inner),
             },
             tracker,
@@ -524,26 +539,31 @@ where
                 StateProj::Capturing {
                     parts,
                     capture,
-                    info,
+                    record,
                     inner,
                 } => {
                     let Some(filling) = capture.as_mut() else {
                         unreachable!("polled after completion")
                     };
                     ready!(filling.poll_fill(cx));
-                    let (Some(parts), Some(capture), Some(mut info), Some(inner)) =
-                        (parts.take(), capture.take(), info.take(), inner.take())
+                    let (Some(parts), Some(capture), Some(mut record), Some(inner)) =
+                        (parts.take(), capture.take(), record.take(), inner.take())
                     else {
                         unreachable!("polled after completion")
                     };
                     let (bytes, more) = capture.captured();
-                    info.body = Some(capture::body(
-                        &tracker.shared.config,
-                        &parts.headers,
-                        bytes,
-                        more,
-                    ));
-                    let ack = tracker.emit_request(info, &parts.extensions);
+                    // The record and its info are this request's own until submitted.
+                    if let Some(info) =
+                        Arc::get_mut(&mut record).and_then(|r| Arc::get_mut(&mut r.request))
+                    {
+                        info.body = Some(capture::body(
+                            &tracker.shared.config,
+                            &parts.headers,
+                            bytes,
+                            more,
+                        ));
+                    }
+                    let ack = tracker.emit_request(record, &parts.extensions);
                     let request = Request::from_parts(parts, capture.into_body());
                     match ack {
                         None => call(inner, request, tracker),

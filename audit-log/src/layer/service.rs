@@ -167,15 +167,15 @@ where
         let context = AuditContext::new();
         request.extensions_mut().insert(context.clone());
         tracker.start(context);
-        let info = capture::request_info(config, &request, id, level);
+        let record = capture::request_record(config, self.pipeline.pool(), &request, id, level);
         if level >= Level::Request {
             let capture_limit = config.body_limit;
             let inner = self.take_ready_inner();
             let (parts, body) = request.into_parts();
             let capture = Capture::new(body, capture_limit);
-            return ResponseFuture::capturing(parts, capture, info, inner, tracker);
+            return ResponseFuture::capturing(parts, capture, record, inner, tracker);
         }
-        let ack = tracker.emit_request(info, request.extensions());
+        let ack = tracker.emit_request(record, request.extensions());
         let request = request.map(AuditBody::new);
         match ack {
             None => match call_inner(&mut self.inner, request) {
