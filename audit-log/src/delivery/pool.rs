@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use http::Method;
 
-use crate::record::{Record, RequestInfo};
+use crate::record::{Principal, Record, RequestInfo};
 use crate::request_id::RequestId;
 
 /// The most records kept for reuse.
@@ -80,11 +80,16 @@ impl RecordPool {
         Some(record)
     }
 
-    /// Sorts a written record (writer side).
+    /// Sorts a written record (writer side). What a kept record holds beyond its
+    /// own fields and a bounded info (the response's headers and body, labels,
+    /// principal) is freed now rather than kept in the pool.
     pub(crate) fn spend(&self, mut record: Arc<Record>) -> Spent {
         let Some(inner) = Arc::get_mut(&mut record) else {
             return Spent::Held;
         };
+        inner.response = None;
+        inner.principal = Principal::default();
+        inner.labels.clear();
         match Arc::get_mut(&mut inner.request) {
             Some(info) if kept_bytes(info) <= MAX_KEPT_BYTES => Spent::Whole(record),
             _ => {
@@ -107,17 +112,31 @@ impl RecordPool {
     }
 }
 
+/// Roughly the heap memory `info` holds.
 fn kept_bytes(info: &RequestInfo) -> usize {
+    let text = |text: &Option<String>| text.as_ref().map_or(0, String::capacity);
+    let headers: usize = info
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.capacity())
+        .sum();
+    let body = info
+        .body
+        .as_ref()
+        .map_or(0, |body| text(&body.content) + text(&body.hash));
     info.path.capacity()
-        + info.query.as_ref().map_or(0, String::capacity)
-        + info.user_agent.as_ref().map_or(0, String::capacity)
-        + info.headers.capacity() * 64
+        + text(&info.query)
+        + text(&info.user_agent)
+        + info.headers.capacity() * std::mem::size_of::<(http::HeaderName, String)>()
+        + headers
+        + body
 }
 
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
     use std::sync::Mutex;
+    use std::time::UNIX_EPOCH;
 
     use http::{Request, Response};
     use tower::{ServiceExt, service_fn};
@@ -126,6 +145,42 @@ mod tests {
     use crate::layer::AuditLayer;
     use crate::level::Level;
     use crate::sink::{Batch, CallbackSink};
+
+    fn record(body: usize) -> Arc<Record> {
+        let id = RequestId::parse("r").unwrap();
+        let mut info = RequestInfo::new(id, Method::GET, "/");
+        info.body = Some(crate::record::BodyCapture {
+            content: Some("x".repeat(body)),
+            ..Default::default()
+        });
+        let mut record = Record::new(crate::record::Phase::Response, Arc::new(info), UNIX_EPOCH);
+        record.label("k", "v".repeat(1_000));
+        record.response = Some(crate::record::ResponseInfo::default());
+        Arc::new(record)
+    }
+
+    #[test]
+    fn written_records_are_sorted_and_kept_small() {
+        let pool = RecordPool::new();
+        let Spent::Whole(kept) = pool.spend(record(10)) else {
+            panic!("a small record of its own is kept whole")
+        };
+        assert!(kept.labels.is_empty() && kept.response.is_none());
+        let Spent::Bare(bare) = pool.spend(record(MAX_KEPT_BYTES)) else {
+            panic!("a large info is not kept")
+        };
+        assert!(Arc::ptr_eq(&bare.request, &pool.blank));
+        let shared = record(10);
+        let _other_sink = shared.clone();
+        assert!(matches!(pool.spend(shared), Spent::Held));
+        let info_held = record(10);
+        let _closing = Record::new(
+            crate::record::Phase::Request,
+            info_held.request.clone(),
+            UNIX_EPOCH,
+        );
+        assert!(matches!(pool.spend(info_held), Spent::Bare(_)));
+    }
 
     #[tokio::test]
     async fn a_reused_record_keeps_nothing_of_the_previous_request() {
