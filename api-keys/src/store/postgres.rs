@@ -290,65 +290,7 @@ fn insert_error(error: sqlx::Error, id: KeyId) -> StoreError {
 }
 
 impl KeyStore for PostgresKeyStore {
-    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        let encoded = Encoded::new(record)?;
-        encoded
-            .bind(sqlx::query(INSERT))
-            .execute(&self.pool)
-            .await
-            .map_err(|error| insert_error(error, record.id))?;
-        Ok(())
-    }
-
-    async fn get_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let algorithm = hash.algorithm().to_string();
-        let query = sqlx::query_as(GET_BY_HASH)
-            .bind(algorithm.as_str())
-            .bind(&hash.digest()[..]);
-        self.fetch_one_record(query).await
-    }
-
-    async fn get(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        self.fetch_one_record(sqlx::query_as(GET).bind(id.as_str()))
-            .await
-    }
-
-    async fn list_by_tenant(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows: Vec<StoredRow> = sqlx::query_as(LIST)
-            .bind(tenant.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(read_error)?;
-        rows.into_iter().map(StoredRow::into_record).collect()
-    }
-
-    async fn update(
-        &self,
-        id: &KeyId,
-        update: &KeyUpdate,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        let scopes = update.scopes.as_ref().map(ToString::to_string);
-        let metadata = update
-            .metadata
-            .as_ref()
-            .map(sql::metadata_text)
-            .transpose()?;
-        let query = sqlx::query_as(UPDATE)
-            .bind(id.as_str())
-            .bind(update.name.as_deref())
-            .bind(scopes.as_deref())
-            .bind(metadata.as_deref())
-            .bind(update.expires_at.is_some())
-            .bind(update.expires_at.flatten().map(Timestamp::as_unix_micros));
-        self.fetch_one_record(query).await
-    }
-
-    async fn revoke(&self, id: &KeyId, at: Timestamp) -> Result<Option<KeyRecord>, StoreError> {
-        let query = sqlx::query_as(REVOKE)
-            .bind(id.as_str())
-            .bind(at.as_unix_micros());
-        self.fetch_one_record(query).await
-    }
+    sql::shared_key_store_methods!();
 
     async fn record_last_used(&self, uses: &[(KeyId, Timestamp)]) -> Result<(), StoreError> {
         if uses.is_empty() {
