@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use portcullis_core::clock::saturating_nanos;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, bounded};
 use crate::algorithm::{Check, QuotaState};
 use crate::decision::{MAX_QUOTAS, Outcome, QuotaStatus};
 use crate::key::Fingerprint;
@@ -49,8 +49,6 @@ use crate::quota::Quota;
 const DEFAULT_MAX_KEYS: usize = 100_000;
 const DEFAULT_SHARDS: usize = 64;
 const DEFAULT_IDLE_NANOS: u64 = 60_000_000_000;
-/// Old keys examined per insertion.
-const SWEEP_STEPS: usize = 2;
 
 /// The in-memory store; clones share the same state. See the [module docs](self).
 ///
@@ -377,29 +375,14 @@ impl MemoryStore {
 impl Shard {
     /// Inserts a new key; drops keys whose state expired before `idle_before`.
     fn insert(&mut self, key: u64, entry: Entry, idle_before: u64, capacity: usize) {
-        self.map.insert(key, entry);
-        self.order.push_back(key);
-        // Amortized sweep: look at the oldest few keys.
-        for _ in 0..SWEEP_STEPS {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            match self.map.get(&oldest) {
-                Some(entry) if entry.expires_at > idle_before => self.order.push_back(oldest),
-                _ => {
-                    self.map.remove(&oldest);
-                }
-            }
-        }
-        // Hard bound: drop the oldest keys, live or not.
-        while self.map.len() > capacity {
-            match self.order.pop_front() {
-                Some(oldest) => {
-                    self.map.remove(&oldest);
-                }
-                None => break,
-            }
-        }
+        bounded::insert(
+            &mut self.map,
+            &mut self.order,
+            key,
+            entry,
+            |entry| entry.expires_at > idle_before,
+            capacity,
+        );
     }
 }
 

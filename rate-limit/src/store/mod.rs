@@ -48,6 +48,7 @@
 //! # });
 //! ```
 
+mod bounded;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod kv;

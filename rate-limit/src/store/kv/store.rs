@@ -21,14 +21,12 @@ use crate::decision::{MAX_QUOTAS, Outcome};
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 use crate::quota::Quota;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, bounded};
 
 const DEFAULT_PREFIX: &str = "rl:";
 const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 const DEFAULT_MIN_TTL: Duration = Duration::from_secs(1);
 const SHARDS: usize = 16;
-/// Old cache entries examined per insertion.
-const SWEEP_STEPS: usize = 2;
 const SECOND_NS: u64 = 1_000_000_000;
 
 /// The format version, the first byte of every value.
@@ -368,29 +366,14 @@ impl Shard {
             expires_at,
             seen_at: now,
         };
-        self.map.insert(key, entry);
-        self.order.push_back(key);
-        // Amortized sweep: drop the oldest few keys if expired, else rotate them.
-        for _ in 0..SWEEP_STEPS {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            match self.map.get(&oldest) {
-                Some(entry) if entry.expires_at > now => self.order.push_back(oldest),
-                _ => {
-                    self.map.remove(&oldest);
-                }
-            }
-        }
-        // Hard bound: drop the oldest keys, live or not.
-        while self.map.len() > capacity {
-            match self.order.pop_front() {
-                Some(oldest) => {
-                    self.map.remove(&oldest);
-                }
-                None => break,
-            }
-        }
+        bounded::insert(
+            &mut self.map,
+            &mut self.order,
+            key,
+            entry,
+            |entry| entry.expires_at > now,
+            capacity,
+        );
     }
 }
 
