@@ -6,7 +6,9 @@
 //!   the same route (with its headers on), and the bare route. `portcullis_one_quota`
 //!   sends the default header set (IETF and legacy, five headers);
 //!   `portcullis_legacy_headers` only the legacy `X-RateLimit-*` three, the closest to
-//!   tower_governor's two `x-ratelimit-*` headers.
+//!   tower_governor's two `x-ratelimit-*` headers. `output_only` limits nothing and
+//!   only sends what the default layer must send with every response (five headers,
+//!   the decision in both extensions): a floor for the default configuration.
 //!
 //! Keys rotate over 1,024 client addresses already in the store; limits are high
 //! enough that every request passes, so every iteration does the same work.
@@ -24,7 +26,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use governor::{Quota as GovernorQuota, RateLimiter};
 use http::{Request, StatusCode};
 use portcullis_core::clock::{Clock, FastClock, SystemClock};
-use portcullis_rate_limit::algorithm::Algorithm;
+use portcullis_rate_limit::algorithm::{Algorithm, QuotaState};
+use portcullis_rate_limit::decision::Decision;
 use portcullis_rate_limit::key::{Key, KeyBuilder};
 use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_rate_limit::plan::Plan;
@@ -185,12 +188,14 @@ fn layers(c: &mut Criterion) {
             .unwrap(),
     );
     let tower_governor = route().layer(GovernorLayer::new(config));
+    let output_only = route().layer(output_only());
     let bare = route();
 
     let mut group = c.benchmark_group("rate_limit/layer");
     for (name, app) in [
         ("axum_bare", bare),
         ("tower_governor", tower_governor),
+        ("output_only", output_only),
         ("portcullis_one_quota", portcullis),
         ("portcullis_legacy_headers", portcullis_legacy_headers),
         ("portcullis_ietf_headers", portcullis_ietf_headers),
@@ -214,6 +219,53 @@ fn layers(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// No limiting at all, only the output the issue asks of every response by default:
+/// the five headers (static names and values, nothing formatted) and a `Decision` in
+/// the request and the response extensions. A floor for any layer that sends them;
+/// `tower_governor` sends two headers and no extensions.
+fn output_only() -> impl tower::Layer<
+    axum::routing::Route,
+    Service: tower::Service<
+        Request<Body>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+                 + Send
+                 + Sync
+                 + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let plan = Arc::new(one_quota());
+    let mut states = [QuotaState::default()];
+    let outcome = plan.check(&mut states, 0, 1);
+    let decision = Decision::new(plan, outcome, 1, 0, false);
+    let for_request = decision.clone();
+    let names = [
+        portcullis_rate_limit::headers::RATELIMIT_POLICY.clone(),
+        portcullis_rate_limit::headers::RATELIMIT.clone(),
+        portcullis_rate_limit::headers::X_RATELIMIT_LIMIT.clone(),
+        portcullis_rate_limit::headers::X_RATELIMIT_REMAINING.clone(),
+        portcullis_rate_limit::headers::X_RATELIMIT_RESET.clone(),
+    ];
+    tower::ServiceBuilder::new()
+        .map_response(move |mut response: axum::response::Response| {
+            for name in &names {
+                response
+                    .headers_mut()
+                    .insert(name.clone(), http::HeaderValue::from_static("1"));
+            }
+            response.extensions_mut().insert(decision.clone());
+            response
+        })
+        .map_request(move |mut request: Request<Body>| {
+            request.extensions_mut().insert(for_request.clone());
+            request
+        })
 }
 
 criterion_group!(benches, checks, layers);

@@ -26,8 +26,10 @@ use bytes::Bytes;
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
+use std::fmt::Write as _;
 
 use crate::decision::Decision;
+use crate::quota::Quota;
 
 /// `RateLimit-Policy`.
 ///
@@ -101,11 +103,159 @@ impl HeaderMode {
     }
 }
 
+/// The header values and maps of one plan, built with the plan.
+///
+/// Besides the values that never change (`RateLimit-Policy`, each quota's
+/// `X-RateLimit-Limit`), it keeps, per quota and header set, a map of the headers a
+/// response gets when that quota is the most constraining, with placeholders for the
+/// numbers. A response's headers start from a clone of that map: a clone copies the
+/// names' hashes, where inserting five custom names hashes each byte of each name.
+#[derive(Clone, Debug)]
+pub(crate) struct PlanHeaders {
+    policy: HeaderValue,
+    limits: Vec<HeaderValue>,
+    /// Per quota, the maps of [`HeaderMode::Ietf`], [`HeaderMode::Legacy`] and
+    /// [`HeaderMode::Both`], laid out as [`LAYOUT`] says.
+    templates: Vec<[HeaderMap; 3]>,
+}
+
+/// The order of the headers in a template: `RateLimit-Policy` and `RateLimit`, then
+/// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, each set when
+/// its mode has it. [`fill`] relies on it.
+const LAYOUT: [(&HeaderName, bool); 5] = [
+    (&RATELIMIT_POLICY, true),
+    (&RATELIMIT, true),
+    (&X_RATELIMIT_LIMIT, false),
+    (&X_RATELIMIT_REMAINING, false),
+    (&X_RATELIMIT_RESET, false),
+];
+
+/// Room a template keeps for the headers of the response it is merged with, and the
+/// `Content-Length` a framework adds after us.
+const ROOM: usize = MERGE_AT_MOST + 2;
+
+/// Responses with more headers than this get ours inserted one by one instead.
+const MERGE_AT_MOST: usize = 4;
+
+impl PlanHeaders {
+    /// The values and templates of a plan of these (validated) quotas.
+    pub(crate) fn new(quotas: &[Quota]) -> Self {
+        let mut policy = String::new();
+        for (index, quota) in quotas.iter().enumerate() {
+            if index > 0 {
+                policy.push_str(", ");
+            }
+            let _ = write!(
+                policy,
+                "\"{}\";q={};w={}",
+                quota.name(),
+                quota.limit(),
+                quota.window().as_secs().max(1)
+            );
+        }
+        // Names are validated, so the policy text is always a valid header value.
+        let policy = HeaderValue::try_from(policy).unwrap_or_else(|_| HeaderValue::from_static(""));
+        let limits: Vec<HeaderValue> = quotas
+            .iter()
+            .map(|quota| HeaderValue::from(quota.limit()))
+            .collect();
+        let templates = limits
+            .iter()
+            .map(|limit| {
+                [HeaderMode::Ietf, HeaderMode::Legacy, HeaderMode::Both]
+                    .map(|mode| template(mode, &policy, limit))
+            })
+            .collect();
+        Self {
+            policy,
+            limits,
+            templates,
+        }
+    }
+
+    /// The `RateLimit-Policy` header value.
+    pub(crate) fn policy(&self) -> &HeaderValue {
+        &self.policy
+    }
+
+    /// The `X-RateLimit-Limit` header value of quota `index`.
+    pub(crate) fn limit(&self, index: usize) -> Option<&HeaderValue> {
+        self.limits.get(index)
+    }
+
+    fn template(&self, mode: HeaderMode, index: usize) -> Option<&HeaderMap> {
+        let templates = self.templates.get(index)?;
+        match mode {
+            HeaderMode::Ietf => Some(&templates[0]),
+            HeaderMode::Legacy => Some(&templates[1]),
+            HeaderMode::Both => Some(&templates[2]),
+            HeaderMode::None => None,
+        }
+    }
+}
+
+/// The headers of `mode` in [`LAYOUT`] order, the varying numbers as placeholders.
+fn template(mode: HeaderMode, policy: &HeaderValue, limit: &HeaderValue) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(LAYOUT.len() + ROOM);
+    for (name, ietf) in LAYOUT {
+        if (ietf && mode.ietf()) || (!ietf && mode.legacy()) {
+            let value = match name {
+                name if name == RATELIMIT_POLICY => policy.clone(),
+                name if name == X_RATELIMIT_LIMIT => limit.clone(),
+                _ => HeaderValue::from_static("0"),
+            };
+            map.insert(name.clone(), value);
+        }
+    }
+    map
+}
+
+/// The varying header values of one response.
+struct Values {
+    ratelimit: Option<HeaderValue>,
+    remaining: HeaderValue,
+    reset: HeaderValue,
+}
+
+/// Writes `values` over a template's placeholders, in [`LAYOUT`] order.
+fn fill(map: &mut HeaderMap, mode: HeaderMode, values: Values) {
+    let mut slots = map.values_mut();
+    if mode.ietf() {
+        let _policy = slots.next();
+        if let (Some(slot), Some(ratelimit)) = (slots.next(), values.ratelimit) {
+            *slot = ratelimit;
+        }
+    }
+    if mode.legacy() {
+        let _limit = slots.next();
+        if let Some(slot) = slots.next() {
+            *slot = values.remaining;
+        }
+        if let Some(slot) = slots.next() {
+            *slot = values.reset;
+        }
+    }
+}
+
+/// Whether `headers` should be merged into a template rather than get `count` headers
+/// inserted: when inserting would grow the map anyway (counting the `Content-Length`
+/// a framework adds after us), and the response's headers are few and none of them
+/// ours (ours replace a handler's, as [`HeaderMap::insert`] would).
+fn mergeable(headers: &HeaderMap, count: usize) -> bool {
+    headers.len() + count + 1 > headers.capacity()
+        && headers.keys_len() <= MERGE_AT_MOST
+        && headers
+            .keys()
+            .all(|name| LAYOUT.iter().all(|(ours, _)| name != *ours))
+}
+
 /// Writes the headers of `decision` into `headers`; `Retry-After` when `rejected`.
 ///
 /// Values that never change per plan (`RateLimit-Policy`, `X-RateLimit-Limit`) were
 /// built with the plan; the varying numbers are written on the stack and share one
-/// allocation (small numbers need none), and the map grows at most once.
+/// allocation (small numbers need none). A response with few headers gets the plan's
+/// template with its own headers moved in; others get ours inserted, the map growing
+/// at most once.
 pub(crate) fn apply(
     mode: HeaderMode,
     decision: &Decision,
@@ -127,11 +277,6 @@ pub(crate) fn apply(
         }
         return;
     };
-    // Room for these headers and the `Content-Length` the framework adds after us, so
-    // a map too small for them all grows once, before it holds them.
-    headers.reserve(
-        usize::from(ietf) * 2 + usize::from(legacy) * 3 + usize::from(retry_after.is_some()) + 1,
-    );
     let reset = if decision.allowed() {
         status.reset_secs()
     } else {
@@ -150,37 +295,61 @@ pub(crate) fn apply(
         text.push(b";t=");
     }
     let reset_at = text.push_number(reset);
-    let mut text = (ietf || remaining >= SMALL || reset >= SMALL).then(|| Bytes::from_owner(text));
-    if ietf {
-        headers.insert(
-            RATELIMIT_POLICY.clone(),
-            decision.plan().policy_header().clone(),
-        );
-        // Shared with the legacy values, else handed over.
-        let ratelimit = if legacy { text.clone() } else { text.take() };
-        if let Some(ratelimit) = ratelimit
-            && let Ok(value) = HeaderValue::from_maybe_shared(ratelimit)
+    let text = (ietf || remaining >= SMALL || reset >= SMALL).then(|| Bytes::from_owner(text));
+    let number = |value: u64, at: std::ops::Range<usize>| match &text {
+        Some(text) if value >= SMALL => HeaderValue::from_maybe_shared(text.slice(at))
+            .unwrap_or_else(|_| HeaderValue::from(value)),
+        _ => small_number(value),
+    };
+    let values = Values {
+        remaining: number(remaining, remaining_at),
+        reset: number(reset, reset_at),
+        ratelimit: text
+            .filter(|_| ietf)
+            .and_then(|text| HeaderValue::from_maybe_shared(text).ok()),
+    };
+    let plan_headers = decision.plan().headers();
+    match plan_headers.template(mode, index) {
+        // (A `RateLimit` value that failed to build is left out, as when inserting.)
+        Some(template)
+            if (values.ratelimit.is_some() || !ietf) && mergeable(headers, template.len()) =>
         {
-            headers.insert(RATELIMIT.clone(), value);
+            let mut merged = template.clone();
+            fill(&mut merged, mode, values);
+            merged.extend(std::mem::take(headers));
+            *headers = merged;
         }
-    }
-    if legacy {
-        if let Some(limit) = decision.plan().limit_header(index) {
-            headers.insert(X_RATELIMIT_LIMIT.clone(), limit.clone());
-        }
-        let number = |value: u64, at: std::ops::Range<usize>| match &text {
-            Some(text) if value >= SMALL => HeaderValue::from_maybe_shared(text.slice(at))
-                .unwrap_or_else(|_| HeaderValue::from(value)),
-            _ => small_number(value),
-        };
-        headers.insert(
-            X_RATELIMIT_REMAINING.clone(),
-            number(remaining, remaining_at),
-        );
-        headers.insert(X_RATELIMIT_RESET.clone(), number(reset, reset_at));
+        _ => insert_each(mode, plan_headers, index, values, headers),
     }
     if let Some(retry_after) = retry_after {
         headers.insert(RETRY_AFTER, small_number(retry_after));
+    }
+}
+
+/// Inserts the headers of `mode` one by one, growing the map at most once.
+fn insert_each(
+    mode: HeaderMode,
+    plan_headers: &PlanHeaders,
+    index: usize,
+    values: Values,
+    headers: &mut HeaderMap,
+) {
+    let (ietf, legacy) = (mode.ietf(), mode.legacy());
+    // Room for these headers, `Retry-After`, and the `Content-Length` the framework
+    // adds after us.
+    headers.reserve(usize::from(ietf) * 2 + usize::from(legacy) * 3 + 2);
+    if ietf {
+        headers.insert(RATELIMIT_POLICY.clone(), plan_headers.policy().clone());
+        if let Some(ratelimit) = values.ratelimit {
+            headers.insert(RATELIMIT.clone(), ratelimit);
+        }
+    }
+    if legacy {
+        if let Some(limit) = plan_headers.limit(index) {
+            headers.insert(X_RATELIMIT_LIMIT.clone(), limit.clone());
+        }
+        headers.insert(X_RATELIMIT_REMAINING.clone(), values.remaining);
+        headers.insert(X_RATELIMIT_RESET.clone(), values.reset);
     }
 }
 
@@ -225,20 +394,26 @@ impl AsRef<[u8]> for Text {
 /// Numbers below this come from [`small_number`]'s table.
 const SMALL: u64 = 64;
 
-/// Header values of small numbers come from a table built at compile time.
+/// Header values of the numbers below [`SMALL`], checked at compile time.
+static SMALL_NUMBERS: [HeaderValue; SMALL as usize] = {
+    macro_rules! values {
+        ($($text:literal)*) => { [$(HeaderValue::from_static($text)),*] };
+    }
+    values!(
+        "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "10" "11" "12" "13" "14" "15" "16" "17" "18"
+        "19" "20" "21" "22" "23" "24" "25" "26" "27" "28" "29" "30" "31" "32" "33" "34" "35"
+        "36" "37" "38" "39" "40" "41" "42" "43" "44" "45" "46" "47" "48" "49" "50" "51" "52"
+        "53" "54" "55" "56" "57" "58" "59" "60" "61" "62" "63"
+    )
+};
+
+/// The header value of `value`: from the table when small, else formatted.
 fn small_number(value: u64) -> HeaderValue {
-    const DIGITS: [&str; SMALL as usize] = [
-        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
-        "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31",
-        "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46",
-        "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61",
-        "62", "63",
-    ];
     match usize::try_from(value)
         .ok()
-        .and_then(|index| DIGITS.get(index))
+        .and_then(|index| SMALL_NUMBERS.get(index))
     {
-        Some(text) => HeaderValue::from_static(text),
+        Some(value) => value.clone(),
         None => HeaderValue::from(value),
     }
 }
@@ -328,5 +503,94 @@ mod tests {
         }
         assert_eq!(small_number(63), "63");
         assert_eq!(small_number(64), "64");
+    }
+
+    /// A response's headers as the handler left them: none, the usual one, one with
+    /// two values, too many to merge, and one of ours (which ours replace).
+    fn handler_headers() -> Vec<HeaderMap> {
+        let mut sets = vec![HeaderMap::new()];
+        let mut usual = HeaderMap::new();
+        usual.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain"),
+        );
+        sets.push(usual.clone());
+        let mut cookies = usual.clone();
+        cookies.append(http::header::SET_COOKIE, HeaderValue::from_static("a=1"));
+        cookies.append(http::header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        sets.push(cookies.clone());
+        let mut many = cookies.clone();
+        for name in ["x-one", "x-two", "x-three", "x-four"] {
+            many.insert(HeaderName::from_static(name), HeaderValue::from_static("v"));
+        }
+        sets.push(many);
+        let mut ours = usual;
+        ours.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from_static("7"));
+        ours.append(X_RATELIMIT_LIMIT.clone(), HeaderValue::from_static("8"));
+        sets.push(ours);
+        sets
+    }
+
+    #[test]
+    fn every_response_gets_the_same_headers_and_keeps_its_own() {
+        let ours = [
+            &RATELIMIT_POLICY,
+            &RATELIMIT,
+            &X_RATELIMIT_LIMIT,
+            &X_RATELIMIT_REMAINING,
+            &X_RATELIMIT_RESET,
+        ];
+        for (plan, ratelimit, remaining) in [
+            (Plan::starter(), "\"minute\";r=59;t=1", "59"),
+            (Plan::pro(), "\"minute\";r=299;t=1", "299"),
+        ] {
+            let limit = plan.quotas()[0].limit().to_string();
+            let policy = plan.headers().policy().clone();
+            let plan = Arc::new(plan);
+            let mut states = [QuotaState::default(); 2];
+            let outcome = plan.check(&mut states, 20_000 * DAY, 1);
+            let decision = Decision::new(plan, outcome, 1, 20_000 * DAY, false);
+            for mode in [HeaderMode::Both, HeaderMode::Ietf, HeaderMode::Legacy] {
+                for before in handler_headers() {
+                    let mut headers = before.clone();
+                    apply(mode, &decision, &mut headers, false);
+                    let expected: Vec<(&HeaderName, Option<&str>)> = vec![
+                        (
+                            &RATELIMIT_POLICY,
+                            policy.to_str().ok().filter(|_| mode.ietf()),
+                        ),
+                        (&RATELIMIT, Some(ratelimit).filter(|_| mode.ietf())),
+                        (
+                            &X_RATELIMIT_LIMIT,
+                            Some(limit.as_str()).filter(|_| mode.legacy()),
+                        ),
+                        (
+                            &X_RATELIMIT_REMAINING,
+                            Some(remaining).filter(|_| mode.legacy()),
+                        ),
+                        (&X_RATELIMIT_RESET, Some("1").filter(|_| mode.legacy())),
+                    ];
+                    for (name, value) in expected {
+                        let found: Vec<_> = headers.get_all(name).iter().collect();
+                        match value {
+                            Some(value) => assert_eq!(found, [value], "{mode:?} {name} {before:?}"),
+                            // A handler's own value stays where we send none.
+                            None => assert_eq!(
+                                found,
+                                before.get_all(name).iter().collect::<Vec<_>>(),
+                                "{mode:?} {name} {before:?}"
+                            ),
+                        }
+                    }
+                    for name in before.keys().filter(|name| !ours.contains(name)) {
+                        assert_eq!(
+                            headers.get_all(name).iter().collect::<Vec<_>>(),
+                            before.get_all(name).iter().collect::<Vec<_>>(),
+                            "{mode:?} {name}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

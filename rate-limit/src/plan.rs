@@ -32,10 +32,8 @@
 //! ```
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::hash::Hasher;
 
-use http::HeaderValue;
 use serde::Deserialize;
 use siphasher::sip::SipHasher13;
 use smallvec::SmallVec;
@@ -43,6 +41,7 @@ use smallvec::SmallVec;
 use crate::algorithm::{Algorithm, Check, QuotaState};
 use crate::decision::{MAX_QUOTAS, Outcome};
 use crate::error::{ConfigError, valid_name};
+use crate::headers::PlanHeaders;
 use crate::quota::Quota;
 
 /// A named set of quotas that a request must all pass.
@@ -60,8 +59,7 @@ pub struct Plan {
     name: Cow<'static, str>,
     quotas: Vec<Quota>,
     id: u64,
-    policy: HeaderValue,
-    limits: Vec<HeaderValue>,
+    headers: PlanHeaders,
 }
 
 impl PartialEq for Plan {
@@ -176,26 +174,9 @@ impl Plan {
             id.write(quota.algorithm().name().as_bytes());
             id.write_u64(quota.window_ns());
         }
-        let mut policy = String::new();
-        for (index, quota) in quotas.iter().enumerate() {
-            if index > 0 {
-                policy.push_str(", ");
-            }
-            let _ = write!(
-                policy,
-                "\"{}\";q={};w={}",
-                quota.name(),
-                quota.limit(),
-                quota.window().as_secs().max(1)
-            );
-        }
         Self {
             id: id.finish(),
-            policy: header_value(policy),
-            limits: quotas
-                .iter()
-                .map(|quota| HeaderValue::from(quota.limit()))
-                .collect(),
+            headers: PlanHeaders::new(&quotas),
             name,
             quotas,
         }
@@ -341,14 +322,9 @@ impl Plan {
             .unwrap_or(0)
     }
 
-    /// The `RateLimit-Policy` header value, built once.
-    pub(crate) fn policy_header(&self) -> &HeaderValue {
-        &self.policy
-    }
-
-    /// The `X-RateLimit-Limit` header value of quota `index`, built once.
-    pub(crate) fn limit_header(&self, index: usize) -> Option<&HeaderValue> {
-        self.limits.get(index)
+    /// The header values and maps built once for this plan.
+    pub(crate) fn headers(&self) -> &PlanHeaders {
+        &self.headers
     }
 }
 
@@ -374,11 +350,6 @@ fn tier_quotas(per_minute: u64, per_day: u64) -> [Quota; 2] {
         Quota::per_minute("minute", per_minute).with_algorithm(Algorithm::gcra()),
         Quota::per_day("day", per_day).with_algorithm(Algorithm::fixed_window()),
     ]
-}
-
-/// Names are validated, so policy text is always a valid header value.
-fn header_value(text: String) -> HeaderValue {
-    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[derive(Deserialize)]
@@ -446,10 +417,10 @@ mod tests {
     #[test]
     fn policy_header_lists_every_quota() {
         assert_eq!(
-            Plan::starter().policy_header(),
+            Plan::starter().headers().policy(),
             "\"minute\";q=60;w=60, \"day\";q=1000;w=86400"
         );
-        assert_eq!(Plan::pro().limit_header(1).unwrap(), "10000");
+        assert_eq!(Plan::pro().headers().limit(1).unwrap(), "10000");
     }
 
     #[test]
@@ -483,7 +454,7 @@ mod tests {
             "algorithms stay"
         );
         assert_eq!(
-            share.policy_header(),
+            share.headers().policy(),
             "\"second\";q=4;w=1, \"minute\";q=3;w=60"
         );
         assert_eq!(plan.scaled_down(0), plan);
