@@ -191,9 +191,18 @@ const INLINE_STATUSES: usize = 2;
 /// assert!(!outcome.allowed());
 /// assert_eq!(outcome.statuses().len(), 2);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Outcome {
     statuses: SmallVec<[QuotaStatus; INLINE_STATUSES]>,
+}
+
+impl Clone for Outcome {
+    /// A copy of the statuses (the derived clone would push them one by one).
+    fn clone(&self) -> Self {
+        Self {
+            statuses: SmallVec::from_slice(&self.statuses),
+        }
+    }
 }
 
 impl Outcome {
