@@ -9,6 +9,7 @@
 //! - [`client_ip`]: the client address behind trusted proxies (`Forwarded`,
 //!   `X-Forwarded-For`, `X-Forwarded-Proto`), and IPv6 prefix grouping.
 //! - [`clock`]: an injectable clock so tests are deterministic.
+//! - `redis` (feature `redis`): the Redis connection the stores open by URL.
 //!
 //! # Example
 //!
@@ -32,3 +33,5 @@ pub mod client_ip;
 pub mod clock;
 pub mod grpc;
 pub mod problem;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -38,7 +38,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_core::Stream;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink, PubSubStream};
+use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 use tokio::time::Instant;
 
 use super::payload;
@@ -126,12 +126,9 @@ impl RedisChannel {
     /// # Ok(()) }
     /// ```
     pub fn new(client: redis::Client) -> Result<Self, ChannelError> {
-        let config = ConnectionManagerConfig::new()
+        let config = portcullis_core::redis::connection_config()
             .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(200));
+            .set_response_timeout(Some(TIMEOUT));
         let publisher = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(ChannelError::backend)?;
         Ok(Self {

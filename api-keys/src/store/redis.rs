@@ -53,9 +53,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Script, Value};
 
 use super::{BoxError, KeyStore, StoreError};
@@ -218,8 +217,7 @@ impl RedisKeyStore<ConnectionManager> {
     /// # Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::backend)?;
-        let manager = ConnectionManager::new_with_config(client, connection_config())
+        let manager = portcullis_core::redis::connect(url)
             .await
             .map_err(StoreError::backend)?;
         Ok(Self::with_connection(manager))
@@ -238,21 +236,9 @@ impl RedisKeyStore<ConnectionManager> {
     /// # }
     /// ```
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::backend)?;
-        let manager = ConnectionManager::new_lazy_with_config(client, connection_config())
-            .map_err(StoreError::backend)?;
+        let manager = portcullis_core::redis::connect_lazily(url).map_err(StoreError::backend)?;
         Ok(Self::with_connection(manager))
     }
-}
-
-/// Reconnection is the manager's, briefly: how long a caller waits is a timeout's
-/// around the store, and the verification cache's.
-fn connection_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_number_of_retries(2)
-        .set_min_delay(Duration::from_millis(10))
-        .set_max_delay(Duration::from_millis(200))
 }
 
 impl<C> RedisKeyStore<C> {

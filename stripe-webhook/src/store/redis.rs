@@ -104,12 +104,7 @@ impl RedisStore {
     /// # }
     /// ```
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::backend)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_number_of_retries(2);
-        let manager =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::backend)?;
+        let manager = portcullis_core::redis::connect_lazily(url).map_err(StoreError::backend)?;
         Ok(Self::with_connection(manager))
     }
 

@@ -100,9 +100,8 @@
 
 use std::fmt;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Script, ScriptInvocation};
 use smallvec::SmallVec;
 
@@ -218,8 +217,7 @@ impl RedisStore<ConnectionManager> {
     /// # Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::backend)?;
-        let manager = ConnectionManager::new_with_config(client, connection_config())
+        let manager = portcullis_core::redis::connect(url)
             .await
             .map_err(StoreError::backend)?;
         Ok(Self::with_connection(manager))
@@ -238,21 +236,9 @@ impl RedisStore<ConnectionManager> {
     /// # }
     /// ```
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::backend)?;
-        let manager = ConnectionManager::new_lazy_with_config(client, connection_config())
-            .map_err(StoreError::backend)?;
+        let manager = portcullis_core::redis::connect_lazily(url).map_err(StoreError::backend)?;
         Ok(Self::with_connection(manager))
     }
-}
-
-/// Reconnection is the manager's; bounding how long a request waits for it is the
-/// failure policy's (a timeout around the store), so the manager retries briefly.
-fn connection_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_number_of_retries(2)
-        .set_min_delay(Duration::from_millis(10))
-        .set_max_delay(Duration::from_millis(200))
 }
 
 #[cfg(feature = "redis-cluster")]
@@ -519,6 +505,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn statuses(reply: &[i64]) -> Result<Outcome, StoreError> {
         outcome(reply, 2, 1)
