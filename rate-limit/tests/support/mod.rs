@@ -5,6 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redis::aio::ConnectionManager;
 
+#[cfg(feature = "redis-cluster")]
+pub(crate) mod cluster;
+
 /// A connection to `REDIS_URL`, or `None` (after saying so) when it is unset. A set
 /// but unreachable `REDIS_URL` fails the test: CI must not pass by skipping.
 pub(crate) async fn redis_connection() -> Option<ConnectionManager> {

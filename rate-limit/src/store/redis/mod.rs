@@ -1,12 +1,13 @@
 //! The Redis store (feature `redis`): limits that hold across every instance of a
 //! service, in one round trip per request.
 //!
-//! A check is one `EVALSHA` of a Lua script (loaded once; a `NOSCRIPT` after a
-//! restart or `SCRIPT FLUSH` reloads it and retries) that reads every quota key of the
+//! A check is one `EVALSHA` of a Lua script that reads every quota key of the
 //! identity, runs the same decision functions as [`algorithm`](crate::algorithm) on
 //! them and, only when every quota allows, writes them all back: all or nothing,
 //! atomically, however many quotas the plan has. The reply carries what the headers
-//! need, so nothing else is asked.
+//! need, so nothing else is asked. A server that lost the script (a restart, a
+//! failover, a `SCRIPT FLUSH`) answers `NOSCRIPT`; the same call then goes to it again
+//! as `EVAL` with the script's source, which caches it there for the next `EVALSHA`.
 //!
 //! # Keys
 //!
@@ -31,6 +32,18 @@
 //!
 //! [`Clock`]: portcullis_core::clock::Clock
 //!
+//! # Redis Cluster
+//!
+//! With feature `redis-cluster`, `RedisStore::connect_cluster` runs the store on a
+//! cluster. An identity's keys share one slot (see [Keys](#keys)), so its check is one
+//! script on the master of that slot, on that master's clock, while identities spread
+//! over all masters. A master that lost the script gets it back alone (`EVAL`; never a
+//! keyless `SCRIPT LOAD`, which a cluster client sends to every node, so one slow or
+//! unreachable node would hold up every check). Keep the nodes' clocks in sync (NTP): a
+//! slot that moves (failover, resharding) carries its identities to another clock.
+//! The crate's `tests/redis_cluster*.rs` run the conformance suite and these properties
+//! on a real three-master cluster.
+//!
 //! # Limits of the script's arithmetic
 //!
 //! Lua numbers are doubles, exact to 2^53. The script keeps instants as (seconds,
@@ -48,7 +61,7 @@
 //! | allowed (any number of quotas)               | 1 `EVALSHA` | 1        |
 //! | denied                                       | 1 `EVALSHA` | 1        |
 //! | denied, identity in a local negative cache   | 0        | 0           |
-//! | first request after a `SCRIPT FLUSH`/restart | `EVALSHA`, `SCRIPT LOAD`, `EVALSHA` | 3 |
+//! | first request after a `SCRIPT FLUSH`/restart | `EVALSHA`, `EVAL` | 2   |
 //! | refund (e.g. of a 5xx, when enabled)         | 1 `EVALSHA` | 1        |
 //!
 //! Inside the script a check costs one `GET` per quota and, when admitted, one
@@ -102,7 +115,7 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{Script, ScriptInvocation};
+use redis::{Arg, Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind};
 use smallvec::SmallVec;
 
 use super::{BoxFuture, Store, StoreError};
@@ -112,7 +125,9 @@ use crate::key::Fingerprint;
 use crate::plan::Plan;
 use crate::quota::Quota;
 
-static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("script.lua")));
+/// The script's source, sent (`EVAL`) only to a node that does not have it yet.
+const SOURCE: &str = include_str!("script.lua");
+static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SOURCE));
 
 /// The largest window, tolerance, limit or cost the script computes with exactly.
 const MAX_EXACT: u64 = 1 << 52;
@@ -342,32 +357,38 @@ impl<C> RedisStore<C> {
         format!("{}:{{{key}}}:{:016x}:{index}", self.prefix, plan.id())
     }
 
-    fn invocation(
+    /// The script's `EVALSHA` for one check or refund: the identity's quota keys (one
+    /// slot, so a cluster client sends it to the node holding them), then the arguments.
+    fn evalsha(
         &self,
         mode: &str,
         key: Fingerprint,
         plan: &Plan,
         cost: u64,
         now_ns: u64,
-    ) -> Result<ScriptInvocation<'static>, StoreError> {
-        let mut invocation = SCRIPT.prepare_invoke();
-        invocation
+    ) -> Result<Cmd, StoreError> {
+        let quotas = plan.quotas();
+        let mut command = redis::cmd("EVALSHA");
+        command.arg(SCRIPT.get_hash()).arg(quotas.len());
+        for index in 0..quotas.len() {
+            command.arg(self.quota_key(key, plan, index));
+        }
+        command
             .arg(mode)
             .arg(self.time.as_arg())
             .arg(now_ns / NANOS_PER_SECOND)
             .arg(now_ns % NANOS_PER_SECOND)
             .arg(cost.min(MAX_EXACT - 1));
-        for (index, quota) in plan.quotas().iter().enumerate() {
+        for quota in quotas {
             let (interval, tolerance) = exact_parameters(quota)?;
-            invocation
-                .key(self.quota_key(key, plan, index))
+            command
                 .arg(algorithm_name(quota.algorithm()))
                 .arg(quota.limit())
                 .arg(quota.window_ns())
                 .arg(interval)
                 .arg(tolerance);
         }
-        Ok(invocation)
+        Ok(command)
     }
 }
 
@@ -446,6 +467,36 @@ fn outcome(reply: &[i64], quotas: usize, cost: u64) -> Result<Outcome, StoreErro
     Ok(outcome)
 }
 
+/// Runs `evalsha`; on a node that lost the script (a restart, a failover, a `SCRIPT
+/// FLUSH`: `NOSCRIPT`), runs the same call as `EVAL` with the source, which also caches
+/// the script there again. Not `SCRIPT LOAD`: it names no key, so a cluster client sends
+/// it to every node, and the check would wait on the slowest node of the cluster, or
+/// fail while any of them is unreachable.
+async fn evaluate<T: FromRedisValue>(
+    connection: &mut impl ConnectionLike,
+    evalsha: Cmd,
+) -> RedisResult<T> {
+    match evalsha.query_async(connection).await {
+        Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            with_source(&evalsha).query_async(connection).await
+        }
+        result => result,
+    }
+}
+
+/// `EVALSHA <sha> <keys and arguments>` as `EVAL <source> <keys and arguments>`.
+fn with_source(evalsha: &Cmd) -> Cmd {
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(SOURCE);
+    // A script call has plain arguments only (no cursor).
+    for arg in evalsha.args_iter().skip(2) {
+        if let Arg::Simple(bytes) = arg {
+            eval.arg(bytes);
+        }
+    }
+    eval
+}
+
 fn script_error(error: redis::RedisError) -> StoreError {
     match (error.code(), error.detail()) {
         (Some(MALFORMED), Some(detail)) => StoreError::Malformed {
@@ -471,12 +522,11 @@ where
         cost: u64,
         now_ns: u64,
     ) -> Self::CheckFuture {
-        let invocation = self.invocation("check", key, plan, cost, now_ns);
+        let command = self.evalsha("check", key, plan, cost, now_ns);
         let mut connection = self.connection.clone();
         let quotas = plan.quotas().len();
         Box::pin(async move {
-            let reply: Vec<i64> = invocation?
-                .invoke_async(&mut connection)
+            let reply: Vec<i64> = evaluate(&mut connection, command?)
                 .await
                 .map_err(script_error)?;
             outcome(&reply, quotas, cost)
@@ -490,11 +540,10 @@ where
         cost: u64,
         consumed_at_ns: u64,
     ) -> Self::RefundFuture {
-        let invocation = self.invocation("refund", key, plan, cost, consumed_at_ns);
+        let command = self.evalsha("refund", key, plan, cost, consumed_at_ns);
         let mut connection = self.connection.clone();
         Box::pin(async move {
-            let _changed: i64 = invocation?
-                .invoke_async(&mut connection)
+            let _changed: i64 = evaluate(&mut connection, command?)
                 .await
                 .map_err(script_error)?;
             Ok(())
@@ -537,6 +586,37 @@ mod tests {
             statuses(&[1, 0, 0, 5, 5, 1, 9, 3, 0]),
             Err(StoreError::Malformed { .. })
         ));
+    }
+
+    fn args(command: &Cmd) -> Vec<Vec<u8>> {
+        command
+            .args_iter()
+            .map(|arg| match arg {
+                Arg::Simple(bytes) => bytes.to_vec(),
+                _ => panic!("a script call has only plain arguments"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_lost_script_is_sent_again_as_eval_with_the_same_keys_and_arguments() {
+        let store = RedisStore::open("redis://127.0.0.1:1").unwrap().prefix("p");
+        let plan = Plan::new(
+            "two",
+            [Quota::per_minute("minute", 5), Quota::per_day("day", 100)],
+        )
+        .unwrap();
+        let key = Fingerprint::from_u64(9);
+        let evalsha = store.evalsha("check", key, &plan, 2, 3).unwrap();
+        let (sha, eval) = (args(&evalsha), args(&with_source(&evalsha)));
+        assert_eq!(sha[..2], [&b"EVALSHA"[..], SCRIPT.get_hash().as_bytes()]);
+        assert_eq!(eval[..2], [&b"EVAL"[..], SOURCE.as_bytes()]);
+        assert_eq!(sha[2..], eval[2..]);
+        // Keys first, so a cluster client routes both by the identity's slot.
+        assert_eq!(sha[2], b"2");
+        assert_eq!(sha[3], store.quota_key(key, &plan, 0).as_bytes());
+        assert_eq!(sha[4], store.quota_key(key, &plan, 1).as_bytes());
+        assert_eq!(sha[5], b"check");
     }
 
     #[test]
