@@ -22,14 +22,11 @@
 //! assert_eq!(mode, HeaderMode::Ietf);
 //! ```
 
-use bytes::Bytes;
 use http::header::RETRY_AFTER;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
-use std::fmt::Write as _;
 
 use crate::decision::Decision;
-use crate::quota::Quota;
 
 /// `RateLimit-Policy`.
 ///
@@ -94,160 +91,21 @@ pub enum HeaderMode {
 }
 
 impl HeaderMode {
-    fn ietf(self) -> bool {
+    pub(crate) fn ietf(self) -> bool {
         matches!(self, Self::Ietf | Self::Both)
     }
 
-    fn legacy(self) -> bool {
+    pub(crate) fn legacy(self) -> bool {
         matches!(self, Self::Legacy | Self::Both)
     }
 }
 
-/// The header values and maps of one plan, built with the plan.
-///
-/// Besides the values that never change (`RateLimit-Policy`, each quota's
-/// `X-RateLimit-Limit`), it keeps, per quota and header set, a map of the headers a
-/// response gets when that quota is the most constraining, with placeholders for the
-/// numbers. A response's headers start from a clone of that map: a clone copies the
-/// names' hashes, where inserting five custom names hashes each byte of each name.
-#[derive(Clone, Debug)]
-pub(crate) struct PlanHeaders {
-    policy: HeaderValue,
-    limits: Vec<HeaderValue>,
-    /// Per quota, the maps of [`HeaderMode::Ietf`], [`HeaderMode::Legacy`] and
-    /// [`HeaderMode::Both`], laid out as [`LAYOUT`] says.
-    templates: Vec<[HeaderMap; 3]>,
-}
+mod template;
+mod values;
 
-/// The order of the headers in a template: `RateLimit-Policy` and `RateLimit`, then
-/// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, each set when
-/// its mode has it. [`fill`] relies on it.
-const LAYOUT: [(&HeaderName, bool); 5] = [
-    (&RATELIMIT_POLICY, true),
-    (&RATELIMIT, true),
-    (&X_RATELIMIT_LIMIT, false),
-    (&X_RATELIMIT_REMAINING, false),
-    (&X_RATELIMIT_RESET, false),
-];
-
-/// Room a template keeps for the headers of the response it is merged with, and the
-/// `Content-Length` a framework adds after us.
-const ROOM: usize = MERGE_AT_MOST + 2;
-
-/// Responses with more headers than this get ours inserted one by one instead.
-const MERGE_AT_MOST: usize = 4;
-
-impl PlanHeaders {
-    /// The values and templates of a plan of these (validated) quotas.
-    pub(crate) fn new(quotas: &[Quota]) -> Self {
-        let mut policy = String::new();
-        for (index, quota) in quotas.iter().enumerate() {
-            if index > 0 {
-                policy.push_str(", ");
-            }
-            let _ = write!(
-                policy,
-                "\"{}\";q={};w={}",
-                quota.name(),
-                quota.limit(),
-                quota.window().as_secs().max(1)
-            );
-        }
-        // Names are validated, so the policy text is always a valid header value.
-        let policy = HeaderValue::try_from(policy).unwrap_or_else(|_| HeaderValue::from_static(""));
-        let limits: Vec<HeaderValue> = quotas
-            .iter()
-            .map(|quota| HeaderValue::from(quota.limit()))
-            .collect();
-        let templates = limits
-            .iter()
-            .map(|limit| {
-                [HeaderMode::Ietf, HeaderMode::Legacy, HeaderMode::Both]
-                    .map(|mode| template(mode, &policy, limit))
-            })
-            .collect();
-        Self {
-            policy,
-            limits,
-            templates,
-        }
-    }
-
-    /// The `RateLimit-Policy` header value.
-    pub(crate) fn policy(&self) -> &HeaderValue {
-        &self.policy
-    }
-
-    /// The `X-RateLimit-Limit` header value of quota `index`.
-    pub(crate) fn limit(&self, index: usize) -> Option<&HeaderValue> {
-        self.limits.get(index)
-    }
-
-    fn template(&self, mode: HeaderMode, index: usize) -> Option<&HeaderMap> {
-        let templates = self.templates.get(index)?;
-        match mode {
-            HeaderMode::Ietf => Some(&templates[0]),
-            HeaderMode::Legacy => Some(&templates[1]),
-            HeaderMode::Both => Some(&templates[2]),
-            HeaderMode::None => None,
-        }
-    }
-}
-
-/// The headers of `mode` in [`LAYOUT`] order, the varying numbers as placeholders.
-fn template(mode: HeaderMode, policy: &HeaderValue, limit: &HeaderValue) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(LAYOUT.len() + ROOM);
-    for (name, ietf) in LAYOUT {
-        if (ietf && mode.ietf()) || (!ietf && mode.legacy()) {
-            let value = match name {
-                name if name == RATELIMIT_POLICY => policy.clone(),
-                name if name == X_RATELIMIT_LIMIT => limit.clone(),
-                _ => HeaderValue::from_static("0"),
-            };
-            map.insert(name.clone(), value);
-        }
-    }
-    map
-}
-
-/// The varying header values of one response.
-struct Values {
-    ratelimit: Option<HeaderValue>,
-    remaining: HeaderValue,
-    reset: HeaderValue,
-}
-
-/// Writes `values` over a template's placeholders, in [`LAYOUT`] order.
-fn fill(map: &mut HeaderMap, mode: HeaderMode, values: Values) {
-    let mut slots = map.values_mut();
-    if mode.ietf() {
-        let _policy = slots.next();
-        if let (Some(slot), Some(ratelimit)) = (slots.next(), values.ratelimit) {
-            *slot = ratelimit;
-        }
-    }
-    if mode.legacy() {
-        let _limit = slots.next();
-        if let Some(slot) = slots.next() {
-            *slot = values.remaining;
-        }
-        if let Some(slot) = slots.next() {
-            *slot = values.reset;
-        }
-    }
-}
-
-/// Whether `headers` should be merged into a template rather than get `count` headers
-/// inserted: when inserting would grow the map anyway (counting the `Content-Length`
-/// a framework adds after us), and the response's headers are few and none of them
-/// ours (ours replace a handler's, as [`HeaderMap::insert`] would).
-fn mergeable(headers: &HeaderMap, count: usize) -> bool {
-    headers.len() + count + 1 > headers.capacity()
-        && headers.keys_len() <= MERGE_AT_MOST
-        && headers
-            .keys()
-            .all(|name| LAYOUT.iter().all(|(ours, _)| name != *ours))
-}
+pub(crate) use template::PlanHeaders;
+use template::{fill, mergeable};
+use values::{Values, small_number};
 
 /// Writes the headers of `decision` into `headers`; `Retry-After` when `rejected`.
 ///
@@ -283,31 +141,7 @@ pub(crate) fn apply(
         status.retry_after_secs()
     };
     let remaining = status.remaining();
-    // `"minute";r=59;t=1`; the legacy values are slices of the same text.
-    let mut text = Text::default();
-    if ietf {
-        text.push(b"\"");
-        text.push(quota.name().as_bytes());
-        text.push(b"\";r=");
-    }
-    let remaining_at = text.push_number(remaining);
-    if ietf {
-        text.push(b";t=");
-    }
-    let reset_at = text.push_number(reset);
-    let text = (ietf || remaining >= SMALL || reset >= SMALL).then(|| Bytes::from_owner(text));
-    let number = |value: u64, at: std::ops::Range<usize>| match &text {
-        Some(text) if value >= SMALL => HeaderValue::from_maybe_shared(text.slice(at))
-            .unwrap_or_else(|_| HeaderValue::from(value)),
-        _ => small_number(value),
-    };
-    let values = Values {
-        remaining: number(remaining, remaining_at),
-        reset: number(reset, reset_at),
-        ratelimit: text
-            .filter(|_| ietf)
-            .and_then(|text| HeaderValue::from_maybe_shared(text).ok()),
-    };
+    let values = Values::new(mode, quota.name(), remaining, reset);
     let plan_headers = decision.plan().headers();
     match plan_headers.template(mode, index) {
         // (A `RateLimit` value that failed to build is left out, as when inserting.)
@@ -353,76 +187,12 @@ fn insert_each(
     }
 }
 
-/// The varying header text of one response, written on the stack: a quoted quota name
-/// (at most 64 bytes) and two numbers always fit.
-struct Text {
-    bytes: [u8; 128],
-    len: usize,
-}
-
-impl Default for Text {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 128],
-            len: 0,
-        }
-    }
-}
-
-impl Text {
-    fn push(&mut self, bytes: &[u8]) {
-        if let Some(slot) = self.bytes.get_mut(self.len..self.len + bytes.len()) {
-            slot.copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
-    }
-
-    /// Writes `value` in decimal; returns where it was written.
-    fn push_number(&mut self, value: u64) -> std::ops::Range<usize> {
-        let start = self.len;
-        self.push(itoa::Buffer::new().format(value).as_bytes());
-        start..self.len
-    }
-}
-
-impl AsRef<[u8]> for Text {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
-/// Numbers below this come from [`small_number`]'s table.
-const SMALL: u64 = 64;
-
-/// Header values of the numbers below [`SMALL`], checked at compile time.
-static SMALL_NUMBERS: [HeaderValue; SMALL as usize] = {
-    macro_rules! values {
-        ($($text:literal)*) => { [$(HeaderValue::from_static($text)),*] };
-    }
-    values!(
-        "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "10" "11" "12" "13" "14" "15" "16" "17" "18"
-        "19" "20" "21" "22" "23" "24" "25" "26" "27" "28" "29" "30" "31" "32" "33" "34" "35"
-        "36" "37" "38" "39" "40" "41" "42" "43" "44" "45" "46" "47" "48" "49" "50" "51" "52"
-        "53" "54" "55" "56" "57" "58" "59" "60" "61" "62" "63"
-    )
-};
-
-/// The header value of `value`: from the table when small, else formatted.
-fn small_number(value: u64) -> HeaderValue {
-    match usize::try_from(value)
-        .ok()
-        .and_then(|index| SMALL_NUMBERS.get(index))
-    {
-        Some(value) => value.clone(),
-        None => HeaderValue::from(value),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::algorithm::QuotaState;
     use crate::plan::Plan;
+    use http::HeaderValue;
     use std::sync::Arc;
 
     const DAY: u64 = 86_400_000_000_000;

@@ -1,0 +1,154 @@
+//! Per-plan header templates: the headers of each mode in a fixed order, with
+//! placeholders for the numbers. A response's headers start from a clone of one: a
+//! clone copies the names' stored hashes, where inserting five custom names hashes each
+//! byte of each name.
+
+use std::fmt::Write as _;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::values::Values;
+use super::{
+    HeaderMode, RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
+    X_RATELIMIT_RESET,
+};
+use crate::quota::Quota;
+
+/// The header values and maps of one plan, built with the plan.
+///
+/// Besides the values that never change (`RateLimit-Policy`, each quota's
+/// `X-RateLimit-Limit`), it keeps, per quota and header set, a map of the headers a
+/// response gets when that quota is the most constraining, with placeholders for the
+/// numbers. A response's headers start from a clone of that map: a clone copies the
+/// names' hashes, where inserting five custom names hashes each byte of each name.
+#[derive(Clone, Debug)]
+pub(crate) struct PlanHeaders {
+    policy: HeaderValue,
+    limits: Vec<HeaderValue>,
+    /// Per quota, the maps of [`HeaderMode::Ietf`], [`HeaderMode::Legacy`] and
+    /// [`HeaderMode::Both`], laid out as [`LAYOUT`] says.
+    templates: Vec<[HeaderMap; 3]>,
+}
+
+/// The order of the headers in a template: `RateLimit-Policy` and `RateLimit`, then
+/// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, each set when
+/// its mode has it. [`fill`] relies on it.
+const LAYOUT: [(&HeaderName, bool); 5] = [
+    (&RATELIMIT_POLICY, true),
+    (&RATELIMIT, true),
+    (&X_RATELIMIT_LIMIT, false),
+    (&X_RATELIMIT_REMAINING, false),
+    (&X_RATELIMIT_RESET, false),
+];
+
+/// Room a template keeps for the headers of the response it is merged with, and the
+/// `Content-Length` a framework adds after us.
+const ROOM: usize = MERGE_AT_MOST + 2;
+
+/// Responses with more headers than this get ours inserted one by one instead.
+const MERGE_AT_MOST: usize = 4;
+
+impl PlanHeaders {
+    /// The values and templates of a plan of these (validated) quotas.
+    pub(crate) fn new(quotas: &[Quota]) -> Self {
+        let mut policy = String::new();
+        for (index, quota) in quotas.iter().enumerate() {
+            if index > 0 {
+                policy.push_str(", ");
+            }
+            let _ = write!(
+                policy,
+                "\"{}\";q={};w={}",
+                quota.name(),
+                quota.limit(),
+                quota.window().as_secs().max(1)
+            );
+        }
+        // Names are validated, so the policy text is always a valid header value.
+        let policy = HeaderValue::try_from(policy).unwrap_or_else(|_| HeaderValue::from_static(""));
+        let limits: Vec<HeaderValue> = quotas
+            .iter()
+            .map(|quota| HeaderValue::from(quota.limit()))
+            .collect();
+        let templates = limits
+            .iter()
+            .map(|limit| {
+                [HeaderMode::Ietf, HeaderMode::Legacy, HeaderMode::Both]
+                    .map(|mode| template(mode, &policy, limit))
+            })
+            .collect();
+        Self {
+            policy,
+            limits,
+            templates,
+        }
+    }
+
+    /// The `RateLimit-Policy` header value.
+    pub(crate) fn policy(&self) -> &HeaderValue {
+        &self.policy
+    }
+
+    /// The `X-RateLimit-Limit` header value of quota `index`.
+    pub(crate) fn limit(&self, index: usize) -> Option<&HeaderValue> {
+        self.limits.get(index)
+    }
+
+    pub(super) fn template(&self, mode: HeaderMode, index: usize) -> Option<&HeaderMap> {
+        let templates = self.templates.get(index)?;
+        match mode {
+            HeaderMode::Ietf => Some(&templates[0]),
+            HeaderMode::Legacy => Some(&templates[1]),
+            HeaderMode::Both => Some(&templates[2]),
+            HeaderMode::None => None,
+        }
+    }
+}
+
+/// The headers of `mode` in [`LAYOUT`] order, the varying numbers as placeholders.
+fn template(mode: HeaderMode, policy: &HeaderValue, limit: &HeaderValue) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(LAYOUT.len() + ROOM);
+    for (name, ietf) in LAYOUT {
+        if (ietf && mode.ietf()) || (!ietf && mode.legacy()) {
+            let value = match name {
+                name if name == RATELIMIT_POLICY => policy.clone(),
+                name if name == X_RATELIMIT_LIMIT => limit.clone(),
+                _ => HeaderValue::from_static("0"),
+            };
+            map.insert(name.clone(), value);
+        }
+    }
+    map
+}
+
+/// Writes `values` over a template's placeholders, in [`LAYOUT`] order.
+pub(super) fn fill(map: &mut HeaderMap, mode: HeaderMode, values: Values) {
+    let mut slots = map.values_mut();
+    if mode.ietf() {
+        let _policy = slots.next();
+        if let (Some(slot), Some(ratelimit)) = (slots.next(), values.ratelimit) {
+            *slot = ratelimit;
+        }
+    }
+    if mode.legacy() {
+        let _limit = slots.next();
+        if let Some(slot) = slots.next() {
+            *slot = values.remaining;
+        }
+        if let Some(slot) = slots.next() {
+            *slot = values.reset;
+        }
+    }
+}
+
+/// Whether `headers` should be merged into a template rather than get `count` headers
+/// inserted: when inserting would grow the map anyway (counting the `Content-Length`
+/// a framework adds after us), and the response's headers are few and none of them
+/// ours (ours replace a handler's, as [`HeaderMap::insert`] would).
+pub(super) fn mergeable(headers: &HeaderMap, count: usize) -> bool {
+    headers.len() + count + 1 > headers.capacity()
+        && headers.keys_len() <= MERGE_AT_MOST
+        && headers
+            .keys()
+            .all(|name| LAYOUT.iter().all(|(ours, _)| name != *ours))
+}
