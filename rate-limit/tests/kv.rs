@@ -103,6 +103,15 @@ mod conformance {
     async fn kv_store_conforms_when_the_kv_never_shows_a_write() {
         conformance::run(|| KvStore::new(BlackHole::default())).await;
     }
+
+    /// Writes held back by a write interval are still counted: decisions are the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kv_store_with_a_write_interval_conforms() {
+        conformance::run(|| {
+            KvStore::new(MemoryKeyValue::new()).write_interval(Duration::from_secs(3600))
+        })
+        .await;
+    }
 }
 
 /// How a simulated fleet's store shows writes.
@@ -538,6 +547,148 @@ async fn denials_write_nothing() {
         store.check(key(), &plan, 1, nanos(EPOCH)).await.unwrap();
     }
     assert_eq!(kv.writes.load(Ordering::Relaxed), 3);
+}
+
+/// A store whose writes fail while `failing` is set; it counts the writes it took.
+#[derive(Clone, Debug, Default)]
+struct Unsteady {
+    kv: MemoryKeyValue,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    writes: Arc<AtomicU64>,
+}
+
+impl KeyValue for Unsteady {
+    type GetFuture = <MemoryKeyValue as KeyValue>::GetFuture;
+    type PutFuture = Ready<Result<(), KvError>>;
+
+    fn get(&self, key: &str) -> Self::GetFuture {
+        self.kv.get(key)
+    }
+
+    fn put(&self, key: &str, value: Bytes, ttl: Duration) -> Self::PutFuture {
+        if self.failing.load(Ordering::Relaxed) {
+            return ready(Err(KvError::backend("write refused")));
+        }
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        // The in-memory store answers at once.
+        let _ = futures_now(self.kv.put(key, value, ttl));
+        ready(Ok(()))
+    }
+}
+
+/// The output of a future that is ready at once.
+fn futures_now<F: std::future::Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the in-memory store answers at once"),
+    }
+}
+
+#[tokio::test]
+async fn a_write_interval_writes_each_key_at_most_once_per_interval() {
+    let kv = Unsteady::default();
+    let store = KvStore::new(kv.clone()).write_interval(SECOND);
+    let plan = plan(Quota::per_minute("minute", 10_000).with_algorithm(Algorithm::fixed_window()));
+    let start = nanos(EPOCH);
+    let millis = 1_000_000;
+    // 200 admissions 5 ms apart, all within the first second: one write.
+    for i in 0..200 {
+        let outcome = store
+            .check(key(), &plan, 1, start + i * 5 * millis)
+            .await
+            .unwrap();
+        assert!(outcome.allowed());
+    }
+    assert_eq!(kv.writes.load(Ordering::Relaxed), 1);
+    // The first admission a second after the last write writes, with everything held
+    // back: the store then shows all 201.
+    store
+        .check(key(), &plan, 1, start + 1_000 * millis)
+        .await
+        .unwrap();
+    assert_eq!(kv.writes.load(Ordering::Relaxed), 2);
+    let other = KvStore::new(kv.clone());
+    let outcome = other
+        .check(key(), &plan, 1, start + 1_000 * millis)
+        .await
+        .unwrap();
+    assert_eq!(outcome.statuses()[0].remaining(), 10_000 - 202);
+    // Another key has its own interval.
+    store
+        .check(Fingerprint::from_u64(1), &plan, 1, start + 1_001 * millis)
+        .await
+        .unwrap();
+    assert_eq!(kv.writes.load(Ordering::Relaxed), 4);
+    // Nothing is held back now.
+    assert_eq!(store.flush().await.unwrap(), 0);
+}
+
+/// Instance A admits 50 of an hourly 100 with writes held back, then B takes over;
+/// returns how many B admits.
+async fn handover_after_held_back_writes(flush: bool) -> u64 {
+    let clock = ManualClock::at_unix(EPOCH);
+    let kv = MemoryKeyValue::new().clock(clock.clone());
+    let a = KvStore::new(kv.location()).write_interval(Duration::from_secs(60));
+    let b = KvStore::new(kv.location());
+    let plan = plan(Quota::per_hour("hour", 100).with_algorithm(Algorithm::fixed_window()));
+    for _ in 0..50 {
+        assert!(
+            a.check(key(), &plan, 1, clock.unix_nanos())
+                .await
+                .unwrap()
+                .allowed()
+        );
+    }
+    if flush {
+        assert_eq!(a.flush().await.unwrap(), 1);
+        assert_eq!(a.flush().await.unwrap(), 0);
+    }
+    let mut by_b = 0;
+    for _ in 0..200 {
+        by_b += u64::from(
+            b.check(key(), &plan, 1, clock.unix_nanos())
+                .await
+                .unwrap()
+                .allowed(),
+        );
+    }
+    by_b
+}
+
+#[tokio::test]
+async fn a_flush_shows_held_back_consumption_to_other_instances() {
+    // Unflushed, B sees only A's first admission: 149 in all, within the bound of two
+    // instances (200). Flushed, the handover is exact.
+    assert_eq!(handover_after_held_back_writes(false).await, 99);
+    assert_eq!(handover_after_held_back_writes(true).await, 50);
+}
+
+#[tokio::test]
+async fn a_failed_flush_keeps_the_key_held_back() {
+    let kv = Unsteady::default();
+    let store = KvStore::new(kv.clone()).write_interval(Duration::from_secs(60));
+    let plan = plan(Quota::per_minute("minute", 100));
+    for _ in 0..3 {
+        store.check(key(), &plan, 1, nanos(EPOCH)).await.unwrap();
+    }
+    kv.failing.store(true, Ordering::Relaxed);
+    assert!(matches!(
+        store.flush().await,
+        Err(StoreError::Backend { .. })
+    ));
+    kv.failing.store(false, Ordering::Relaxed);
+    // A flush can run as a task of its own (its future is `Send`).
+    let flushing = store.clone();
+    let flushed = tokio::spawn(async move { flushing.flush().await })
+        .await
+        .unwrap();
+    assert_eq!(flushed.unwrap(), 1);
+    let other = KvStore::new(kv.clone());
+    let outcome = other.check(key(), &plan, 1, nanos(EPOCH)).await.unwrap();
+    assert_eq!(outcome.statuses()[0].remaining(), 100 - 4);
 }
 
 #[cfg(feature = "memory")]

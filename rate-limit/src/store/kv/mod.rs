@@ -13,7 +13,9 @@
 //! One value per (key, plan) holds the [`QuotaState`] of every quota of the plan. A
 //! check reads it, merges it with what this instance last wrote (see below), decides
 //! with [`Plan::check`] like every other store, and, when the request is admitted,
-//! writes the new states back with a time-to-live. A denial writes nothing. A refund
+//! writes the new states back with a time-to-live (with a
+//! [write interval](KvStore::write_interval), at most once per interval per key; see
+//! [below](#writes-per-key)). A denial writes nothing. A refund
 //! reads, merges, applies [`Plan::refund`] and writes.
 //!
 //! Each [`KvStore`] is one *instance* (one process, one edge isolate); clones share it.
@@ -60,7 +62,8 @@
 //!   usual case with anycast routing): when its traffic moves to another instance, the
 //!   new one reads everything written up to `L` before its first check. The overshoot of
 //!   a move is at most what the previous instance admitted in the last `L` (plus the
-//!   write's own latency).
+//!   write's own latency; plus, with a write interval, what it held back and did not
+//!   [flush](KvStore::flush)).
 //! - **Several instances at once**: merging keeps the larger of two counts, it does not
 //!   add them (the store has no increment, and a value does not tell whose consumption
 //!   it holds). Where the store shows a writer its own writes at once, an instance that
@@ -109,9 +112,18 @@
 //! [`FailurePolicy`](crate::layer::FailurePolicy) says. A failed `put` happens after the
 //! decision: the consumption is then only in the instance's cache.
 //!
-//! Every admitted request writes. Stores that limit writes per key (Workers KV: about
-//! one per second) refuse some writes of an identity busier than that; those checks
-//! fail as above while the instance itself keeps counting.
+//! # Writes per key
+//!
+//! By default every admitted request writes. Stores that limit writes per key (Workers
+//! KV: about one per second) refuse some writes of an identity busier than that, and
+//! those checks fail as above. Set [`write_interval`](KvStore::write_interval) to the
+//! store's limit: each key is then written at most once per interval, admissions in
+//! between are counted in the instance's cache, the next write carries them, and
+//! [`flush`](KvStore::flush) writes whatever is held back (call it where the instance
+//! may go away, such as an isolate's `waitUntil`, or on a timer). Decisions and the
+//! bound above stay the same; other instances see an instance's consumption up to one
+//! interval later. The crate's `tests/kv.rs` checks the write count, the conformance
+//! suite with writes held back, and a handover with and without a flush.
 //!
 //! # Example
 //!

@@ -71,6 +71,8 @@ struct Inner<T> {
     prefix: Box<str>,
     min_ttl: Duration,
     capacity: usize,
+    /// At most one write per key per this many nanoseconds (0: every admission).
+    write_interval: u64,
     shards: Box<[Mutex<Shard>]>,
     shard_capacity: usize,
 }
@@ -92,6 +94,11 @@ struct Entry {
     expires_at: u64,
     /// The latest check time seen, to time refunds' writes.
     seen_at: u64,
+    /// The check time of this instance's last write of the key.
+    written_at: u64,
+    /// Whether the states hold consumption not written yet (writes held back by the
+    /// write interval).
+    pending: bool,
 }
 
 impl<T> Clone for KvStore<T> {
@@ -109,6 +116,10 @@ impl<T> fmt::Debug for KvStore<T> {
             .field("prefix", &self.inner.prefix)
             .field("min_ttl", &self.inner.min_ttl)
             .field("cache_capacity", &self.inner.capacity)
+            .field(
+                "write_interval",
+                &Duration::from_nanos(self.inner.write_interval),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -123,12 +134,13 @@ impl<T: KeyValue> KvStore<T> {
     /// assert_eq!(store.cached_keys(), 0);
     /// ```
     pub fn new(kv: T) -> Self {
-        Self::build(
-            Arc::new(kv),
-            DEFAULT_PREFIX.into(),
-            DEFAULT_MIN_TTL,
-            DEFAULT_CACHE_CAPACITY,
-        )
+        Self::build(Settings {
+            kv: Arc::new(kv),
+            prefix: DEFAULT_PREFIX.into(),
+            min_ttl: DEFAULT_MIN_TTL,
+            capacity: DEFAULT_CACHE_CAPACITY,
+            write_interval: 0,
+        })
     }
 
     /// Prefixes every key with `prefix`, to share a namespace with other data.
@@ -142,13 +154,10 @@ impl<T: KeyValue> KvStore<T> {
     /// ```
     #[must_use]
     pub fn prefix(self, prefix: impl Into<String>) -> Self {
-        let inner = &self.inner;
-        Self::build(
-            inner.kv.clone(),
-            prefix.into().into_boxed_str(),
-            inner.min_ttl,
-            inner.capacity,
-        )
+        Self::build(Settings {
+            prefix: prefix.into().into_boxed_str(),
+            ..self.settings()
+        })
     }
 
     /// Gives every write a time-to-live of at least `min` (1 s by default; Workers KV
@@ -161,8 +170,10 @@ impl<T: KeyValue> KvStore<T> {
     /// ```
     #[must_use]
     pub fn min_ttl(self, min: Duration) -> Self {
-        let inner = &self.inner;
-        Self::build(inner.kv.clone(), inner.prefix.clone(), min, inner.capacity)
+        Self::build(Settings {
+            min_ttl: min,
+            ..self.settings()
+        })
     }
 
     /// Caches the states of at most `capacity` keys (at least 16; 10,000 by default),
@@ -177,28 +188,121 @@ impl<T: KeyValue> KvStore<T> {
     /// ```
     #[must_use]
     pub fn cache_capacity(self, capacity: usize) -> Self {
-        let inner = &self.inner;
-        Self::build(
-            inner.kv.clone(),
-            inner.prefix.clone(),
-            inner.min_ttl,
+        Self::build(Settings {
             capacity,
-        )
+            ..self.settings()
+        })
     }
 
-    fn build(kv: Arc<T>, prefix: Box<str>, min_ttl: Duration, capacity: usize) -> Self {
-        let capacity = capacity.max(SHARDS);
+    /// Writes each key at most once per `interval` (by the checks' clock), for stores
+    /// that limit writes per key (Workers KV: about one per second). By default every
+    /// admitted request writes. Configure before use: the instance is rebuilt with an
+    /// empty cache.
+    ///
+    /// An admission within `interval` of the key's last write is counted in the
+    /// instance's cache only; the next admission after the interval writes the states
+    /// with all of it, and [`flush`](Self::flush) writes every key held back. Decisions
+    /// do not change: the instance counts its own consumption either way, so the
+    /// [bound](super#how-far-it-can-overshoot) holds as stated. What changes is how soon
+    /// other instances see it: up to `interval` later, and never for consumption
+    /// still held back when the instance goes away without a flush.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::Store};
+    /// use portcullis_rate_limit::store::kv::{KvStore, MemoryKeyValue};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let kv = MemoryKeyValue::new();
+    /// let store = KvStore::new(kv.clone()).write_interval(Duration::from_secs(1));
+    /// let plan = Arc::new(Plan::free());
+    /// for _ in 0..5 {
+    ///     store.check(Fingerprint::from_u64(1), &plan, 1, 0).await.unwrap();
+    /// }
+    /// // One write so far; the four admissions after it wait for the next one.
+    /// assert_eq!(store.flush().await.unwrap(), 1);
+    /// assert_eq!(store.flush().await.unwrap(), 0);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn write_interval(self, interval: Duration) -> Self {
+        Self::build(Settings {
+            write_interval: saturating_nanos(interval),
+            ..self.settings()
+        })
+    }
+
+    fn settings(&self) -> Settings<T> {
+        let inner = &self.inner;
+        Settings {
+            kv: inner.kv.clone(),
+            prefix: inner.prefix.clone(),
+            min_ttl: inner.min_ttl,
+            capacity: inner.capacity,
+            write_interval: inner.write_interval,
+        }
+    }
+
+    fn build(settings: Settings<T>) -> Self {
+        let capacity = settings.capacity.max(SHARDS);
         Self {
             inner: Arc::new(Inner {
-                kv,
+                kv: settings.kv,
                 writer: fresh_writer_id(),
-                prefix,
-                min_ttl,
+                prefix: settings.prefix,
+                min_ttl: settings.min_ttl,
                 capacity,
+                write_interval: settings.write_interval,
                 shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
                 shard_capacity: capacity.div_ceil(SHARDS),
             }),
         }
+    }
+
+    /// Writes every key whose writes the [write interval](Self::write_interval) held
+    /// back, now; returns how many it wrote. Call it where the instance may go away
+    /// (an edge isolate's `waitUntil`, a shutdown hook) or on a timer, so that other
+    /// instances see this one's latest consumption. Every write is tried; the first
+    /// failure is returned, and its key stays held back for the next flush.
+    ///
+    /// ```
+    /// use portcullis_rate_limit::store::kv::{KvStore, MemoryKeyValue};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = KvStore::new(MemoryKeyValue::new());
+    /// assert_eq!(store.flush().await.unwrap(), 0); // nothing held back
+    /// # });
+    /// ```
+    pub async fn flush(&self) -> Result<usize, StoreError> {
+        let inner = &self.inner;
+        let mut writes = Vec::new();
+        for index in 0..SHARDS {
+            let mut shard = inner.shard(index);
+            for (cache_key, entry) in &mut shard.map {
+                if !entry.pending {
+                    continue;
+                }
+                entry.pending = false;
+                entry.written_at = entry.seen_at;
+                let storage_key = inner.storage_key_of(*cache_key);
+                let value = encode(inner.writer, &entry.states);
+                let ttl = inner.ttl(entry.expires_at, entry.seen_at);
+                writes.push((*cache_key, inner.kv.put(&storage_key, value, ttl)));
+            }
+        }
+        let mut written = 0;
+        let mut first_error = None;
+        for (cache_key, write) in writes {
+            match write.await {
+                Ok(()) => written += 1,
+                Err(error) => {
+                    if let Some(entry) = inner.shard_of(cache_key).map.get_mut(&cache_key) {
+                        entry.pending = true;
+                    }
+                    first_error.get_or_insert(StoreError::backend(error));
+                }
+            }
+        }
+        first_error.map_or(Ok(written), Err)
     }
 
     /// The key-value store.
@@ -224,11 +328,7 @@ impl<T: KeyValue> KvStore<T> {
     /// assert_eq!(key, format!("rl:00000000000000ab{:016x}", plan.id()));
     /// ```
     pub fn storage_key(&self, key: Fingerprint, plan: &Plan) -> String {
-        use std::fmt::Write as _;
-        let mut storage_key = String::with_capacity(self.inner.prefix.len() + 32);
-        storage_key.push_str(&self.inner.prefix);
-        let _ = write!(storage_key, "{:016x}{:016x}", key.as_u64(), plan.id());
-        storage_key
+        self.inner.storage_key_of((key.as_u64(), plan.id()))
     }
 
     /// How many keys the instance's cache holds now.
@@ -250,7 +350,25 @@ impl<T: KeyValue> KvStore<T> {
     }
 }
 
+/// A [`KvStore`]'s settings, which its builder methods rebuild it with.
+struct Settings<T> {
+    kv: Arc<T>,
+    prefix: Box<str>,
+    min_ttl: Duration,
+    capacity: usize,
+    write_interval: u64,
+}
+
 impl<T> Inner<T> {
+    /// `{prefix}{fingerprint:016x}{plan id:016x}`.
+    fn storage_key_of(&self, (fingerprint, plan): CacheKey) -> String {
+        use std::fmt::Write as _;
+        let mut storage_key = String::with_capacity(self.prefix.len() + 32);
+        storage_key.push_str(&self.prefix);
+        let _ = write!(storage_key, "{fingerprint:016x}{plan:016x}");
+        storage_key
+    }
+
     fn shard(&self, index: usize) -> MutexGuard<'_, Shard> {
         // A panic while holding a shard cannot leave an entry half-written (entries are
         // replaced whole), so a poisoned lock is still usable.
@@ -306,9 +424,31 @@ impl<T: KeyValue> Inner<T> {
             }
             return Ok((outcome, None));
         }
+        let due = shard
+            .map
+            .get(&cache_key)
+            .is_none_or(|entry| now.saturating_sub(entry.written_at) >= self.write_interval);
+        if !due {
+            shard.store(
+                cache_key,
+                states,
+                expires_at,
+                now,
+                Write::HeldBack,
+                self.shard_capacity,
+            );
+            return Ok((outcome, None));
+        }
         let value = encode(self.writer, &states);
         let ttl = self.ttl(expires_at, now);
-        shard.store(cache_key, states, expires_at, now, self.shard_capacity);
+        shard.store(
+            cache_key,
+            states,
+            expires_at,
+            now,
+            Write::Now,
+            self.shard_capacity,
+        );
         let write = self.kv.put(storage_key, value, ttl);
         drop(shard);
         Ok((outcome, Some(write)))
@@ -345,26 +485,57 @@ impl<T: KeyValue> Inner<T> {
         let now = seen_at.max(consumed_at);
         let value = encode(self.writer, &states);
         let ttl = self.ttl(expires_at, now);
-        shard.store(cache_key, states, expires_at, now, self.shard_capacity);
+        shard.store(
+            cache_key,
+            states,
+            expires_at,
+            now,
+            Write::Now,
+            self.shard_capacity,
+        );
         let write = self.kv.put(storage_key, value, ttl);
         drop(shard);
         Ok(((), Some(write)))
     }
 }
 
+/// Whether cached states are written now or held back by the write interval.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Now,
+    HeldBack,
+}
+
 impl Shard {
     /// Caches `states` for `key`, inserting it if new (which may drop old keys).
-    fn store(&mut self, key: CacheKey, states: States, expires_at: u64, now: u64, capacity: usize) {
+    fn store(
+        &mut self,
+        key: CacheKey,
+        states: States,
+        expires_at: u64,
+        now: u64,
+        write: Write,
+        capacity: usize,
+    ) {
         if let Some(entry) = self.map.get_mut(&key) {
             entry.states = states;
             entry.expires_at = expires_at;
             entry.seen_at = entry.seen_at.max(now);
+            match write {
+                Write::Now => {
+                    entry.written_at = entry.written_at.max(now);
+                    entry.pending = false;
+                }
+                Write::HeldBack => entry.pending = true,
+            }
             return;
         }
         let entry = Entry {
             states,
             expires_at,
             seen_at: now,
+            written_at: now,
+            pending: write == Write::HeldBack,
         };
         bounded::insert(
             &mut self.map,
@@ -929,15 +1100,15 @@ mod tests {
         let mut shard = Shard::default();
         let states = || States::from_elem(QuotaState::default(), 1);
         for key in 0..100u64 {
-            shard.store((key, 0), states(), NOW + MINUTE, NOW, 10);
+            shard.store((key, 0), states(), NOW + MINUTE, NOW, Write::Now, 10);
             assert!(shard.map.len() <= 10);
         }
         assert_eq!(shard.map.len(), shard.order.len());
         // Expired keys go first: a later insertion sweeps them, live ones stay.
         let mut shard = Shard::default();
-        shard.store((1, 0), states(), NOW + S, NOW, 10);
-        shard.store((2, 0), states(), NOW + MINUTE, NOW, 10);
-        shard.store((3, 0), states(), NOW + MINUTE, NOW + 2 * S, 10);
+        shard.store((1, 0), states(), NOW + S, NOW, Write::Now, 10);
+        shard.store((2, 0), states(), NOW + MINUTE, NOW, Write::Now, 10);
+        shard.store((3, 0), states(), NOW + MINUTE, NOW + 2 * S, Write::Now, 10);
         assert!(!shard.map.contains_key(&(1, 0)));
         assert!(shard.map.contains_key(&(2, 0)));
         assert!(shard.map.contains_key(&(3, 0)));
