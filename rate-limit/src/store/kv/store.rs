@@ -439,18 +439,7 @@ impl<T: KeyValue> Inner<T> {
             );
             return Ok((outcome, None));
         }
-        let value = encode(self.writer, &states);
-        let ttl = self.ttl(expires_at, now);
-        shard.store(
-            cache_key,
-            states,
-            expires_at,
-            now,
-            Write::Now,
-            self.shard_capacity,
-        );
-        let write = self.kv.put(storage_key, value, ttl);
-        drop(shard);
+        let write = self.cache_and_write(shard, cache_key, storage_key, states, expires_at, now);
         Ok((outcome, Some(write)))
     }
 
@@ -468,7 +457,7 @@ impl<T: KeyValue> Inner<T> {
             at: consumed_at,
         } = *request;
         let stored = stored.map(|value| decode(&value, plan)).transpose()?;
-        let mut shard = self.shard_of(cache_key);
+        let shard = self.shard_of(cache_key);
         let cached = shard.map.get(&cache_key);
         if cached.is_none() && stored.is_none() {
             return Ok(((), None)); // nothing was consumed that still counts
@@ -483,6 +472,21 @@ impl<T: KeyValue> Inner<T> {
         plan.refund(&mut states, consumed_at, cost);
         let expires_at = plan.expires_at(&states);
         let now = seen_at.max(consumed_at);
+        let write = self.cache_and_write(shard, cache_key, storage_key, states, expires_at, now);
+        Ok(((), Some(write)))
+    }
+
+    /// Caches `states` as written and starts their write, still under the key's lock so
+    /// that this instance's writes of a key reach the store in decision order.
+    fn cache_and_write(
+        &self,
+        mut shard: MutexGuard<'_, Shard>,
+        cache_key: CacheKey,
+        storage_key: &str,
+        states: States,
+        expires_at: u64,
+        now: u64,
+    ) -> T::PutFuture {
         let value = encode(self.writer, &states);
         let ttl = self.ttl(expires_at, now);
         shard.store(
@@ -493,9 +497,7 @@ impl<T: KeyValue> Inner<T> {
             Write::Now,
             self.shard_capacity,
         );
-        let write = self.kv.put(storage_key, value, ttl);
-        drop(shard);
-        Ok(((), Some(write)))
+        self.kv.put(storage_key, value, ttl)
     }
 }
 
