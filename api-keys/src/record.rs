@@ -249,6 +249,8 @@ pub struct KeyUpdate {
     pub metadata: Option<Metadata>,
     /// The new expiry: `Some(None)` removes it.
     pub expires_at: Option<Option<Timestamp>>,
+    /// The new plan: `Some(None)` removes it (the tenant's plan applies again).
+    pub plan: Option<Option<String>>,
 }
 
 impl KeyUpdate {
@@ -313,6 +315,20 @@ impl KeyUpdate {
         self
     }
 
+    /// Moves the key to a plan (an upgrade sold for this key alone), or with `None`
+    /// back to its tenant's.
+    ///
+    /// ```
+    /// use portcullis_api_keys::record::KeyUpdate;
+    /// assert_eq!(KeyUpdate::new().plan(Some("pro")).plan, Some(Some("pro".to_owned())));
+    /// assert_eq!(KeyUpdate::new().plan(None::<String>).plan, Some(None));
+    /// ```
+    #[must_use]
+    pub fn plan(mut self, plan: Option<impl Into<String>>) -> Self {
+        self.plan = Some(plan.map(Into::into));
+        self
+    }
+
     /// Applies the update to `record`: what a store does (for backends that read,
     /// modify and write a whole record).
     ///
@@ -338,6 +354,9 @@ impl KeyUpdate {
         }
         if let Some(expires_at) = self.expires_at {
             record.expires_at = expires_at;
+        }
+        if let Some(plan) = &self.plan {
+            record.plan.clone_from(plan);
         }
     }
 }

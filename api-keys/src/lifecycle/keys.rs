@@ -304,8 +304,8 @@ impl<S: KeyStore> KeyLifecycle<S> {
             .ok_or(LifecycleError::UnknownKey { id: *id })
     }
 
-    /// Changes a key's name, scopes, metadata or expiry, invalidates it everywhere,
-    /// and returns the record as it now is.
+    /// Changes a key's name, scopes, metadata, expiry or plan, invalidates it
+    /// everywhere, and returns the record as it now is.
     ///
     /// ```
     /// # use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::TenantId};
@@ -318,6 +318,8 @@ impl<S: KeyStore> KeyLifecycle<S> {
     /// let update = KeyUpdate::new().name("read only").scopes(Scopes::new(["invoices:read"]).unwrap());
     /// let record = keys.update(&id, &update).await?;
     /// assert_eq!(record.name, "read only");
+    /// let record = keys.update(&id, &KeyUpdate::new().plan(Some("pro"))).await?;
+    /// assert_eq!(record.plan.as_deref(), Some("pro"));
     /// # Ok::<(), portcullis_api_keys::lifecycle::LifecycleError>(())
     /// # }).unwrap();
     /// ```

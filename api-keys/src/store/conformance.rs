@@ -333,13 +333,16 @@ pub async fn updates_are_visible<S: KeyStore>(store: S) {
         ("metadata", KeyUpdate::new().metadata(metadata)),
         ("expiry", KeyUpdate::new().expires_at(Some(after(7)))),
         ("no expiry", KeyUpdate::new().expires_at(None)),
+        ("plan", KeyUpdate::new().plan(Some("enterprise ✓"))),
+        ("no plan", KeyUpdate::new().plan(None::<String>)),
         (
             "everything",
             KeyUpdate::new()
                 .name("")
                 .scopes(Scopes::default())
                 .metadata(Metadata::new())
-                .expires_at(Some(after(8))),
+                .expires_at(Some(after(8)))
+                .plan(Some("pro")),
         ),
     ];
     for (what, update) in updates {

@@ -134,13 +134,13 @@ return records
     )
 });
 
-/// KEYS: record. ARGV: `1` to remove the expiry, then field/value pairs to set.
-/// Replies the record's fields or nil.
+/// KEYS: record. ARGV: the fields to remove (space separated), then field/value pairs
+/// to set. Replies the record's fields or nil.
 static UPDATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if ARGV[1] == '1' then redis.call('HDEL', KEYS[1], 'expires_at') end
+for field in string.gmatch(ARGV[1], '%S+') do redis.call('HDEL', KEYS[1], field) end
 if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
 return redis.call('HGETALL', KEYS[1])
 "#,
@@ -569,14 +569,15 @@ where
         id: &KeyId,
         update: &KeyUpdate,
     ) -> Result<Option<KeyRecord>, StoreError> {
+        let removed: Vec<&str> = [
+            ("expires_at", update.expires_at == Some(None)),
+            ("plan", update.plan == Some(None)),
+        ]
+        .into_iter()
+        .filter_map(|(field, removed)| removed.then_some(field))
+        .collect();
         let mut invocation = UPDATE.prepare_invoke();
-        invocation
-            .key(self.record_key(id))
-            .arg(if update.expires_at == Some(None) {
-                "1"
-            } else {
-                "0"
-            });
+        invocation.key(self.record_key(id)).arg(removed.join(" "));
         if let Some(name) = &update.name {
             invocation.arg("name").arg(name.as_str());
         }
@@ -589,6 +590,9 @@ where
         }
         if let Some(Some(at)) = update.expires_at {
             invocation.arg("expires_at").arg(at.as_unix_micros());
+        }
+        if let Some(Some(plan)) = &update.plan {
+            invocation.arg("plan").arg(plan.as_str());
         }
         let reply: Value = invocation
             .invoke_async(&mut self.connection.clone())

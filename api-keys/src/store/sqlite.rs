@@ -130,7 +130,8 @@ const UPDATE: &str = concat!(
         name = COALESCE(?2, name),
         scopes = COALESCE(?3, scopes),
         metadata = COALESCE(?4, metadata),
-        expires_at = CASE WHEN ?5 THEN ?6 ELSE expires_at END
+        expires_at = CASE WHEN ?5 THEN ?6 ELSE expires_at END,
+        plan = CASE WHEN ?7 THEN ?8 ELSE plan END
     WHERE id = ?1 RETURNING ",
     columns!()
 );

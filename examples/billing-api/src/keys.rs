@@ -21,9 +21,10 @@
 //! tenant's grace period ends without any event: the plan it implies is computed at
 //! each load, so it applies within the same 10 s.
 //!
-//! (Putting the plan on the stored key record and invalidating on change would be the
-//! other design, but `portcullis-api-keys` cannot change a stored key's plan:
-//! `KeyUpdate` has no `plan` field.)
+//! (Putting the plan on each stored key record, changed with `KeyUpdate::plan` and
+//! invalidated by `KeyLifecycle::update`, is the other design. It fits plans sold per
+//! key; here the plan belongs to the tenant, so a plan change would have to update
+//! every key of the tenant, and keys created meanwhile could miss it.)
 //!
 //! [`PlanName`]: portcullis_rate_limit::request::PlanName
 

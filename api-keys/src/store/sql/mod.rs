@@ -71,7 +71,9 @@ macro_rules! shared_key_store_methods {
                 .bind(scopes.as_deref())
                 .bind(metadata.as_deref())
                 .bind(update.expires_at.is_some())
-                .bind(update.expires_at.flatten().map(Timestamp::as_unix_micros));
+                .bind(update.expires_at.flatten().map(Timestamp::as_unix_micros))
+                .bind(update.plan.is_some())
+                .bind(update.plan.clone().flatten());
             self.fetch_one_record(query).await
         }
 
