@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::time::Duration;
 
 use portcullis_rate_limit::algorithm::{Algorithm, QuotaState};
@@ -18,7 +18,9 @@ use portcullis_rate_limit::store::redis::{RedisStore, TimeSource, UnsupportedQuo
 use portcullis_rate_limit::store::{Store, StoreError, conformance};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use support::{redis_connection, unique_prefix};
+use support::{
+    SHARED_IDENTITY, admitted_by_two, hour_and_day, redis_connection, stored_count, unique_prefix,
+};
 
 const SECOND: u64 = 1_000_000_000;
 /// 2023-11-15T00:00:00Z plus an odd number of nanoseconds, so no instant is round.
@@ -128,45 +130,16 @@ async fn two_instances_admit_exactly_the_limit() {
         return;
     };
     let prefix = unique_prefix();
-    let plan = Arc::new(
-        Plan::new(
-            "shared",
-            [
-                Quota::per_hour("hour", 5_000).with_algorithm(Algorithm::sliding_window()),
-                Quota::per_day("day", 700).with_algorithm(Algorithm::fixed_window()),
-            ],
-        )
-        .unwrap(),
-    );
+    let plan = hour_and_day();
     let instances = [first, second]
         .map(|connection| Arc::new(RedisStore::with_connection(connection).prefix(prefix.clone())));
-    let admitted = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for task in 0..64 {
-        let store = instances[task % 2].clone();
-        let (plan, admitted) = (plan.clone(), admitted.clone());
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..25 {
-                let outcome = store
-                    .check(Fingerprint::from_u64(7), &plan, 1, 0)
-                    .await
-                    .unwrap();
-                if outcome.allowed() {
-                    admitted.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(admitted.load(Ordering::Relaxed), 700);
+    assert_eq!(admitted_by_two(instances.clone(), &plan).await, 700);
     let mut connection = redis_connection().await.unwrap();
-    let hour_key = instances[0].quota_key(Fingerprint::from_u64(7), &plan, 0);
+    let hour_key = instances[0].quota_key(SHARED_IDENTITY, &plan, 0);
     let hour: String = connection.get(&hour_key).await.unwrap();
-    let count: u64 = hour.split(':').nth(1).unwrap().parse().unwrap();
     assert_eq!(
-        count, 700,
+        stored_count(&hour),
+        700,
         "denied requests consumed the hour quota: {hour}"
     );
 }

@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use portcullis_rate_limit::algorithm::Algorithm;
 use portcullis_rate_limit::key::Fingerprint;
@@ -20,7 +19,7 @@ use redis::AsyncCommands;
 use support::cluster::{
     cluster_nodes, cluster_store, key_slot, keys_on_node, masters, on_node, raw_connection,
 };
-use support::unique_prefix;
+use support::{SHARED_IDENTITY, admitted_by_two, hour_and_day, stored_count, unique_prefix};
 
 fn three_quotas() -> Arc<Plan> {
     Arc::new(
@@ -129,47 +128,18 @@ async fn two_instances_admit_exactly_the_limit_on_a_cluster() {
         return;
     };
     let prefix = unique_prefix();
-    let plan = Arc::new(
-        Plan::new(
-            "shared",
-            [
-                Quota::per_hour("hour", 5_000).with_algorithm(Algorithm::sliding_window()),
-                Quota::per_day("day", 700).with_algorithm(Algorithm::fixed_window()),
-            ],
-        )
-        .unwrap(),
-    );
+    let plan = hour_and_day();
     let instances = [
         Arc::new(cluster_store(&nodes).await.prefix(prefix.clone())),
         Arc::new(cluster_store(&nodes).await.prefix(prefix.clone())),
     ];
-    let admitted = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for task in 0..64 {
-        let store = instances[task % 2].clone();
-        let (plan, admitted) = (plan.clone(), admitted.clone());
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..25 {
-                let outcome = store
-                    .check(Fingerprint::from_u64(7), &plan, 1, 0)
-                    .await
-                    .unwrap();
-                if outcome.allowed() {
-                    admitted.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(admitted.load(Ordering::Relaxed), 700);
+    assert_eq!(admitted_by_two(instances.clone(), &plan).await, 700);
     let mut connection = raw_connection(&nodes).await;
-    let hour_key = instances[0].quota_key(Fingerprint::from_u64(7), &plan, 0);
+    let hour_key = instances[0].quota_key(SHARED_IDENTITY, &plan, 0);
     let hour: String = connection.get(&hour_key).await.unwrap();
-    let count: u64 = hour.split(':').nth(1).unwrap().parse().unwrap();
     assert_eq!(
-        count, 700,
+        stored_count(&hour),
+        700,
         "denied requests consumed the hour quota: {hour}"
     );
 }

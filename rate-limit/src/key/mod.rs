@@ -350,7 +350,7 @@ impl Fingerprint {
     /// use portcullis_rate_limit::key::Fingerprint;
     /// assert_eq!(Fingerprint::from_u64(5).as_u64(), 5);
     /// ```
-    pub fn from_u64(bits: u64) -> Self {
+    pub const fn from_u64(bits: u64) -> Self {
         Self(bits)
     }
 
