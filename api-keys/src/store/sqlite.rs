@@ -90,6 +90,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/sqlite/0001_create_api_keys.sql"),
 }];
 
+/// Records an applied migration: version, description, checksum.
+const RECORD_MIGRATION: &str = "INSERT INTO portcullis_api_keys_migrations \
+    (version, description, checksum) VALUES (?, ?, ?)";
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS portcullis_api_keys_migrations (
     version     INTEGER NOT NULL PRIMARY KEY,
     description TEXT    NOT NULL,
@@ -258,32 +261,7 @@ impl SqliteKeyStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::backend)?;
-        // `Executor::execute` rather than `raw_sql`, whose future is not `Send` for
-        // every lifetime (sqlx#3150): `migrate` must run in a spawned task.
-        tx.execute(MIGRATIONS_TABLE)
-            .await
-            .map_err(StoreError::backend)?;
-        let applied: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT version, checksum FROM portcullis_api_keys_migrations")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-        for migration in sql::pending(MIGRATIONS, &applied)? {
-            tx.execute(migration.sql)
-                .await
-                .map_err(StoreError::backend)?;
-            sqlx::query(
-                "INSERT INTO portcullis_api_keys_migrations (version, description, checksum) \
-                 VALUES (?, ?, ?)",
-            )
-            .bind(migration.version)
-            .bind(migration.description)
-            .bind(migration.checksum())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        }
-        tx.commit().await.map_err(StoreError::backend)
+        sql::apply_pending_migrations!(tx)
     }
 
     async fn fetch_one_record<'q>(

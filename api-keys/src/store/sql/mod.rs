@@ -86,3 +86,38 @@ macro_rules! shared_key_store_methods {
     };
 }
 pub(crate) use shared_key_store_methods;
+
+/// The end of both SQL stores' `migrate`, once the store has opened its migration
+/// transaction `tx` and taken its lock: creates the bookkeeping table, applies the
+/// shipped migrations the database lacks, records each (each module defines
+/// `MIGRATIONS`, `MIGRATIONS_TABLE` and `RECORD_MIGRATION` for its database), and
+/// commits.
+macro_rules! apply_pending_migrations {
+    ($tx:ident) => {{
+        // `Executor::execute` rather than `raw_sql`, whose future is not `Send` for
+        // every lifetime (sqlx#3150): `migrate` must run in a spawned task.
+        $tx.execute(MIGRATIONS_TABLE)
+            .await
+            .map_err(StoreError::backend)?;
+        let applied: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, checksum FROM portcullis_api_keys_migrations")
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(StoreError::backend)?;
+        for migration in sql::pending(MIGRATIONS, &applied)? {
+            $tx.execute(migration.sql)
+                .await
+                .map_err(StoreError::backend)?;
+            sqlx::query(RECORD_MIGRATION)
+                .bind(migration.version)
+                .bind(migration.description)
+                .bind(migration.checksum())
+                .execute(&mut *$tx)
+                .await
+                .map_err(StoreError::backend)?;
+        }
+        $tx.commit().await.map_err(StoreError::backend)
+    }};
+}
+
+pub(crate) use apply_pending_migrations;
