@@ -149,6 +149,19 @@ pub trait Receiver: Send + 'static {
     fn recv(&mut self) -> impl Future<Output = Result<Invalidation, ChannelError>> + Send;
 }
 
+/// `operation`, or [`ChannelError::Unresponsive`] when it takes longer than `timeout`:
+/// how the server-backed channels bound each call.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) async fn timed<T, E: Into<BoxError>>(
+    timeout: Duration,
+    operation: impl Future<Output = Result<T, E>>,
+) -> Result<T, ChannelError> {
+    match tokio::time::timeout(timeout, operation).await {
+        Ok(result) => result.map_err(ChannelError::backend),
+        Err(_) => Err(ChannelError::Unresponsive { timeout }),
+    }
+}
+
 /// The object-safe publishing half of a channel, for holding channels of different
 /// types side by side.
 pub(crate) trait Publish: Send + Sync + 'static {

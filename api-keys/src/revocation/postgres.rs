@@ -40,6 +40,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::time::Instant;
 
+use super::channel::timed;
 use super::payload;
 use super::{ChannelError, Receiver, RevocationChannel};
 use crate::invalidation::Invalidation;
@@ -181,16 +182,6 @@ impl PgChannel {
         operation: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, ChannelError> {
         timed(self.timeout, operation).await
-    }
-}
-
-async fn timed<T>(
-    timeout: Duration,
-    operation: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, ChannelError> {
-    match tokio::time::timeout(timeout, operation).await {
-        Ok(result) => result.map_err(ChannelError::backend),
-        Err(_) => Err(ChannelError::Unresponsive { timeout }),
     }
 }
 

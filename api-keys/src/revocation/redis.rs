@@ -41,6 +41,7 @@ use futures_core::Stream;
 use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 use tokio::time::Instant;
 
+use super::channel::timed;
 use super::payload;
 use super::{ChannelError, Receiver, RevocationChannel};
 use crate::invalidation::Invalidation;
@@ -196,12 +197,7 @@ impl RedisChannel {
         &self,
         operation: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, ChannelError> {
-        match tokio::time::timeout(self.timeout, operation).await {
-            Ok(result) => result.map_err(ChannelError::backend),
-            Err(_) => Err(ChannelError::Unresponsive {
-                timeout: self.timeout,
-            }),
-        }
+        timed(self.timeout, operation).await
     }
 }
 
