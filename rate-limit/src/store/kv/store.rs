@@ -409,6 +409,9 @@ impl<T: KeyValue> Inner<T> {
         let stored = stored.map(|value| decode(&value, plan)).transpose()?;
         let mut shard = self.shard_of(cache_key);
         let cached = shard.map.get(&cache_key);
+        // A key this instance has not written yet is written at once.
+        let due =
+            cached.is_none_or(|entry| now.saturating_sub(entry.written_at) >= self.write_interval);
         let mut states = merge(
             plan,
             cached.map(|entry| &entry.states[..]),
@@ -424,10 +427,6 @@ impl<T: KeyValue> Inner<T> {
             }
             return Ok((outcome, None));
         }
-        let due = shard
-            .map
-            .get(&cache_key)
-            .is_none_or(|entry| now.saturating_sub(entry.written_at) >= self.write_interval);
         if !due {
             shard.store(
                 cache_key,
