@@ -161,7 +161,7 @@
 //! # }).unwrap();
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod base62;
 pub mod cache;

@@ -26,7 +26,7 @@
 //! assert_eq!(response.headers()["content-type"], "application/problem+json");
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
 pub mod client_ip;

@@ -63,7 +63,7 @@
 //! | OPTIONS that is not a preflight | answered by the CORS layer | passed to your service |
 //! | invalid CORS config | panics when the layer is applied | `Err(ConfigError)` when built |
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cors;
 pub mod csp;
