@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::query::Query;
-use sqlx::{Database, Encode, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, FromRow, Row, Type};
 
 use crate::hash::{HashAlgorithm, KeyHash};
 use crate::id::{KeyId, TenantId};
@@ -15,7 +15,7 @@ use crate::timestamp::Timestamp;
 
 /// A row as the database returns it: each column in its SQL type, not yet checked.
 /// Select the columns under these names (PostgreSQL: `metadata::text AS metadata`).
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(crate) struct StoredRow {
     id: String,
     tenant: String,
@@ -30,6 +30,37 @@ pub(crate) struct StoredRow {
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     last_used_at: Option<i64>,
+}
+
+// Written out rather than derived: the derive is the only use of `sqlx/macros`, which
+// builds a second copy of sqlx-core (and a proc-macro stack) for every user.
+impl<'r, R> FromRow<'r, R> for StoredRow
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            tenant: row.try_get("tenant")?,
+            name: row.try_get("name")?,
+            hash_algorithm: row.try_get("hash_algorithm")?,
+            hash_digest: row.try_get("hash_digest")?,
+            masked: row.try_get("masked")?,
+            scopes: row.try_get("scopes")?,
+            plan: row.try_get("plan")?,
+            metadata: row.try_get("metadata")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+        })
+    }
 }
 
 impl StoredRow {
