@@ -33,7 +33,8 @@ pub(crate) struct PlanHeaders {
 /// The order of the headers in a template: `RateLimit-Policy` and `RateLimit`, then
 /// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, each set when
 /// its mode has it. [`fill`] relies on it.
-const LAYOUT: [(&HeaderName, bool); 5] = [
+// A `static`: Rust 1.88 (our MSRV) refuses a `const` that refers to the name statics.
+static LAYOUT: [(&HeaderName, bool); 5] = [
     (&RATELIMIT_POLICY, true),
     (&RATELIMIT, true),
     (&X_RATELIMIT_LIMIT, false),
