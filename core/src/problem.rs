@@ -13,13 +13,6 @@
 //! The [`Problem`] itself travels in the response extensions, so an outer layer (an
 //! audit log, metrics) can read why a request was refused.
 //!
-//! # Problem types
-//!
-//! `type` is a URI naming the kind of problem. By default it is this page with the code
-//! as fragment, for example
-//! `https://docs.rs/portcullis-core/latest/portcullis_core/problem/index.html#quota-exceeded`;
-//! replace it with [`Problem::with_type`] to point at your own documentation.
-//!
 //! # Example
 //!
 //! ```
@@ -42,6 +35,7 @@
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(response.headers()["grpc-status"], "8");
 //! ```
+#![doc = include_str!("problem_types.md")]
 
 use std::borrow::Cow;
 use std::fmt;
@@ -67,6 +61,61 @@ pub const PORTCULLIS_CODE: &str = "portcullis-code";
 /// Where default problem `type` URIs point: this module's documentation.
 pub const PROBLEM_TYPE_BASE: &str =
     "https://docs.rs/portcullis-core/latest/portcullis_core/problem/index.html#";
+
+/// Every `code` a Portcullis layer answers with, in the order of the
+/// [problem types](self#problem-types) table, where each has its anchor: the fragment of
+/// its default `type` URI.
+///
+/// ```
+/// use http::StatusCode;
+/// use portcullis_core::problem::{PROBLEM_CODES, Problem};
+///
+/// assert!(PROBLEM_CODES.contains(&"QUOTA_EXCEEDED"));
+/// let problem = Problem::new(StatusCode::TOO_MANY_REQUESTS, "QUOTA_EXCEEDED", "Quota exceeded");
+/// assert_eq!(
+///     problem.type_uri(),
+///     "https://docs.rs/portcullis-core/latest/portcullis_core/problem/index.html#quota-exceeded",
+/// );
+/// ```
+pub const PROBLEM_CODES: &[&str] = &[
+    // portcullis-security-headers
+    "CORS_PREFLIGHT_REJECTED",
+    "CORS_ORIGIN_REJECTED",
+    "CSP_NONCE_MISSING",
+    "CSP_REPORT_METHOD_NOT_ALLOWED",
+    "CSP_REPORT_UNSUPPORTED_MEDIA_TYPE",
+    "CSP_REPORT_TOO_LARGE",
+    "CSP_REPORT_BODY_UNREADABLE",
+    "CSP_REPORT_EMPTY",
+    "CSP_REPORT_NOT_UTF8",
+    "CSP_REPORT_MALFORMED",
+    // portcullis-rate-limit
+    "QUOTA_EXCEEDED",
+    "RATE_LIMIT_UNAVAILABLE",
+    "RATE_LIMIT_KEY_MISSING",
+    // portcullis-api-keys
+    "API_KEY_MISSING",
+    "API_KEY_MALFORMED",
+    "API_KEY_INVALID",
+    "API_KEY_REVOKED",
+    "API_KEY_EXPIRED",
+    "INSUFFICIENT_SCOPE",
+    "API_KEY_UNAVAILABLE",
+    "API_KEY_CONTEXT_MISSING",
+    // portcullis-audit-log
+    "AUDIT_UNAVAILABLE",
+    "INTERNAL_ERROR",
+    // portcullis-stripe-webhook
+    "METHOD_NOT_ALLOWED",
+    "WEBHOOK_BODY_TOO_LARGE",
+    "WEBHOOK_BODY_UNREADABLE",
+    "WEBHOOK_BODY_EMPTY",
+    "WEBHOOK_SIGNATURE_INVALID",
+    "WEBHOOK_PAYLOAD_INVALID",
+    "WEBHOOK_IN_PROGRESS",
+    "WEBHOOK_STORE_UNAVAILABLE",
+    "WEBHOOK_HANDLER_FAILED",
+];
 
 /// An RFC 9457 problem detail with a stable machine `code`.
 ///
@@ -394,5 +443,35 @@ mod tests {
             "API key missing",
         );
         assert_eq!(problem.to_string(), "401 API_KEY_MISSING: API key missing");
+    }
+
+    /// Every code in `PROBLEM_CODES` has exactly one anchor on the problem types page,
+    /// the page has no anchor for a code that is not listed, and the default `type` of a
+    /// problem with that code points at it: a `type` link that resolves once published.
+    #[test]
+    fn every_problem_code_has_its_anchor_on_the_problem_types_page() {
+        let page = include_str!("problem_types.md");
+        let anchors: Vec<&str> = page
+            .split("<a id=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        let mut unique = anchors.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), anchors.len(), "an anchor appears twice");
+        assert_eq!(anchors.len(), PROBLEM_CODES.len(), "anchors {anchors:?}");
+        for (code, anchor) in PROBLEM_CODES.iter().zip(&anchors) {
+            let problem = Problem::new(StatusCode::BAD_REQUEST, *code, "Title");
+            assert_eq!(
+                problem.type_uri(),
+                format!("{PROBLEM_TYPE_BASE}{anchor}"),
+                "{code} is not the code of the row with anchor {anchor}"
+            );
+            assert!(
+                page.contains(&format!("<a id=\"{anchor}\"></a>`{code}`")),
+                "{code}'s row does not name it"
+            );
+        }
     }
 }
