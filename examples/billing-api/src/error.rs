@@ -14,11 +14,21 @@
 //! | `NOT_FOUND` | 404 | no such route |
 //! | `METHOD_NOT_ALLOWED` | 405 | the route exists, the method does not |
 //! | `SERVICE_UNAVAILABLE` | 503 | the database did not answer |
+//!
+//! Their `type` is `urn:example:billing-api:problem:` and the code in kebab case
+//! (`urn:example:billing-api:problem:tenant-not-found`): the layers' codes point at
+//! their rows on `portcullis_core::problem`'s page, which lists only Portcullis's own, so
+//! an application names its own types. `urn:example:` is the namespace RFC 6963 keeps
+//! for examples: a service built from this one puts the URL of its own error
+//! documentation here.
 
 use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use portcullis_core::problem::Problem;
+
+/// Where the `type` URIs of the example's own problems start.
+pub(crate) const PROBLEM_TYPE_BASE: &str = "urn:example:billing-api:problem:";
 
 /// Why a request handled by the example itself failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +60,12 @@ pub(crate) enum ApiError {
 impl ApiError {
     /// The problem document of this error.
     pub(crate) fn problem(&self) -> Problem {
+        let problem = self.untyped_problem();
+        let kind = problem.code().to_ascii_lowercase().replace('_', "-");
+        problem.with_type(format!("{PROBLEM_TYPE_BASE}{kind}"))
+    }
+
+    fn untyped_problem(&self) -> Problem {
         match self {
             Self::AdminTokenMissing => Problem::new(
                 StatusCode::UNAUTHORIZED,

@@ -232,6 +232,12 @@ async fn admin_needs_the_token_and_answers_problems_with_stable_codes() {
         "application/problem+json"
     );
     assert_eq!(body["code"], "TENANT_NOT_FOUND");
+    // The example's own codes name a type of the example's; the layers' point at their
+    // anchor on portcullis-core's page of problem types.
+    assert_eq!(
+        body["type"],
+        "urn:example:billing-api:problem:tenant-not-found"
+    );
 
     let (bad, body) = server
         .admin(
@@ -366,6 +372,10 @@ async fn customer_api_needs_a_key_and_keys_of_a_tenant_share_its_quotas() {
     let (missing, body) = server.get("/v1/quote").await;
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(support::json(&body)["code"], "API_KEY_MISSING");
+    assert_eq!(
+        support::json(&body)["type"],
+        "https://docs.rs/portcullis-core/latest/portcullis_core/problem/index.html#api-key-missing"
+    );
     let (malformed, body) = server.get_with_key("/v1/quote", "sk_live_nope").await;
     assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "API_KEY_MALFORMED");
