@@ -513,13 +513,6 @@ impl KeyCache {
 
     /// Drops whatever is cached for the key with this hash (known or unknown), at
     /// once.
-    ///
-    /// ```
-    /// use portcullis_api_keys::cache::KeyCache;
-    /// use portcullis_api_keys::hash::{HashAlgorithm, KeyHash};
-    /// let hash = KeyHash::from_digest(HashAlgorithm::Sha256, &[0; 32]).unwrap();
-    /// KeyCache::default().invalidate_hash(&hash);
-    /// ```
     pub fn invalidate_hash(&self, hash: &KeyHash) {
         self.bump_generation();
         self.forget(hash);
@@ -527,11 +520,6 @@ impl KeyCache {
 
     /// Drops the cached record of the key with this id, at once, whatever hash it is
     /// cached under.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{cache::KeyCache, id::KeyId};
-    /// KeyCache::default().invalidate_id(&KeyId::generate());
-    /// ```
     pub fn invalidate_id(&self, id: &KeyId) {
         self.bump_generation();
         // Out of the lock before touching the map: its listener takes the lock.

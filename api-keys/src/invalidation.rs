@@ -74,14 +74,6 @@ impl Invalidation {
 
 /// Something that holds cached key records and drops them when told: the
 /// verification cache.
-///
-/// ```
-/// use portcullis_api_keys::invalidation::{Invalidation, InvalidationSink};
-/// struct Nothing;
-/// impl InvalidationSink for Nothing {
-///     fn invalidate(&self, _: &Invalidation) {}
-/// }
-/// ```
 pub trait InvalidationSink: Send + Sync + 'static {
     /// Drops whatever is cached for this key. Must not block: it runs on the task that
     /// delivers invalidations.
@@ -90,16 +82,6 @@ pub trait InvalidationSink: Send + Sync + 'static {
 
 /// Where verification reports that a key was used, without waiting: an implementation
 /// coalesces uses and writes `last_used_at` in batches, never once per request.
-///
-/// ```
-/// use portcullis_api_keys::{id::KeyId, timestamp::Timestamp};
-/// use portcullis_api_keys::invalidation::UsageRecorder;
-/// struct Ignore;
-/// impl UsageRecorder for Ignore {
-///     fn record_use(&self, _: KeyId, _: Timestamp) {}
-/// }
-/// Ignore.record_use(KeyId::generate(), Timestamp::from_unix_micros(0));
-/// ```
 pub trait UsageRecorder: Send + Sync + 'static {
     /// Notes that key `id` was used at `at`. Must not block or wait on I/O.
     fn record_use(&self, id: KeyId, at: Timestamp);

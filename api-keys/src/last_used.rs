@@ -106,10 +106,6 @@ impl Default for BatchConfig {
 
 impl BatchConfig {
     /// Flush every 10 s or at 1,000 pending keys; hold at most 100,000 keys.
-    ///
-    /// ```
-    /// let config = portcullis_api_keys::last_used::BatchConfig::new();
-    /// ```
     pub fn new() -> Self {
         Self {
             interval: Duration::from_secs(10),
@@ -120,11 +116,6 @@ impl BatchConfig {
 
     /// How often the task flushes, and how long it waits before retrying a failed
     /// flush. Taken as at least 1 ms.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let config = portcullis_api_keys::last_used::BatchConfig::new().interval(Duration::from_secs(60));
-    /// ```
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval.max(Duration::from_millis(1));
         self
@@ -132,10 +123,6 @@ impl BatchConfig {
 
     /// How many distinct keys pending make the task flush before the interval ends
     /// (the size of a write). Taken as at least 1.
-    ///
-    /// ```
-    /// let config = portcullis_api_keys::last_used::BatchConfig::new().flush_at(5_000);
-    /// ```
     pub fn flush_at(mut self, keys: usize) -> Self {
         self.flush_at = keys.max(1);
         self
@@ -143,10 +130,6 @@ impl BatchConfig {
 
     /// How many distinct keys may be pending at most (while the store fails); uses of
     /// other keys beyond that are dropped and counted. Taken as at least 1.
-    ///
-    /// ```
-    /// let config = portcullis_api_keys::last_used::BatchConfig::new().max_pending(1_000_000);
-    /// ```
     pub fn max_pending(mut self, keys: usize) -> Self {
         self.max_pending = keys.max(1);
         self
@@ -155,16 +138,6 @@ impl BatchConfig {
 
 /// A [`UsageRecorder`] that coalesces key uses and writes `last_used_at` in batches
 /// from a background task. See the [module docs](self).
-///
-/// ```
-/// use portcullis_api_keys::last_used::{BatchConfig, LastUsedBatcher};
-/// use portcullis_api_keys::store::memory::MemoryKeyStore;
-///
-/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// let batcher = LastUsedBatcher::spawn(MemoryKeyStore::new(), BatchConfig::new());
-/// batcher.shutdown().await.unwrap();
-/// # });
-/// ```
 pub struct LastUsedBatcher<S> {
     inner: Arc<Inner<S>>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -203,17 +176,6 @@ impl<S: KeyStore> LastUsedBatcher<S> {
     /// # Panics
     ///
     /// Outside a Tokio runtime (with its timer enabled).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_api_keys::last_used::{BatchConfig, LastUsedBatcher};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-    /// let store = MemoryKeyStore::new();
-    /// let batcher = LastUsedBatcher::spawn(store.clone(), BatchConfig::new().interval(Duration::from_secs(5)));
-    /// # });
-    /// ```
     pub fn spawn(store: S, config: BatchConfig) -> Self {
         let inner = Arc::new(Inner {
             store,

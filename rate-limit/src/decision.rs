@@ -9,15 +9,31 @@
 //! # Example
 //!
 //! ```
-//! use axum::{Router, routing::get, extract::Extension};
-//! use portcullis_rate_limit::decision::Decision;
+//! use axum::{Router, body::Body, extract::Extension, routing::get};
+//! use http::Request;
+//! use http_body_util::BodyExt;
+//! use portcullis_rate_limit::{decision::Decision, layer::RateLimitLayer};
+//! use portcullis_rate_limit::request::{PlanName, TenantId};
+//! use tower::ServiceExt;
 //!
 //! // A handler reading how much quota is left.
 //! async fn handler(Extension(decision): Extension<Decision>) -> String {
 //!     let (quota, status) = decision.most_constraining().unwrap();
 //!     format!("{} left in the {} quota", status.remaining(), quota.name())
 //! }
-//! let app: Router = Router::new().route("/", get(handler));
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app = Router::new().route("/", get(handler)).layer(RateLimitLayer::multi_tenant());
+//! let mut request = Request::get("/").body(Body::empty()).unwrap();
+//! request.extensions_mut().insert(TenantId::new("acme"));
+//! request.extensions_mut().insert(PlanName::new("free"));
+//! let response = app.oneshot(request).await.unwrap();
+//!
+//! // The layer also left the decision in the response, for outer layers.
+//! assert!(response.extensions().get::<Decision>().unwrap().allowed());
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, "9 left in the minute quota");
+//! # });
 //! ```
 
 use std::sync::Arc;

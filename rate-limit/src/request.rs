@@ -40,11 +40,6 @@ pub struct RequestHead<'a> {
 
 impl<'a> RequestHead<'a> {
     /// The head of `request`.
-    ///
-    /// ```
-    /// let request = http::Request::get("/").body(()).unwrap();
-    /// let head = portcullis_rate_limit::request::RequestHead::new(&request);
-    /// ```
     pub fn new<B>(request: &'a Request<B>) -> Self {
         Self {
             method: request.method(),

@@ -58,8 +58,14 @@ use crate::request::{PlanName, RequestHead, TenantId};
 ///     let plan = head.headers().contains_key("x-customer").then(|| pro.clone());
 ///     async move { plan }
 /// };
-/// # fn is_resolver<R: PlanResolver>(_: &R) {}
-/// is_resolver(&resolver);
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let request = http::Request::get("/").header("x-customer", "acme").body(()).unwrap();
+/// let plan = resolver.resolve(&RequestHead::new(&request)).await.unwrap();
+/// assert_eq!(plan.name(), "pro");
+/// let anonymous = http::Request::get("/").body(()).unwrap();
+/// assert!(resolver.resolve(&RequestHead::new(&anonymous)).await.is_none());
+/// # });
 /// ```
 pub trait PlanResolver: Send + Sync + 'static {
     /// The future resolving to the plan, or `None` when the request is not limited.

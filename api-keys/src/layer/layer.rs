@@ -274,17 +274,6 @@ impl<St: fmt::Debug> fmt::Debug for Shared<St> {
 ///
 /// Every preset: the default [`KeyFormat`] (`sk_…`), realm `api`, no query string,
 /// no required scopes, 10,000 known and 10,000 unknown keys cached.
-///
-/// ```
-/// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, EnvironmentPolicy}};
-/// use portcullis_api_keys::store::memory::MemoryKeyStore;
-///
-/// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
-///     .environments(EnvironmentPolicy::LiveOnly)
-///     .realm("billing")?
-///     .require_scopes(["api"])?;
-/// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
-/// ```
 pub struct ApiKeyLayer<St> {
     pub(crate) shared: Arc<Shared<St>>,
 }
@@ -311,12 +300,6 @@ impl<St: KeyStore> ApiKeyLayer<St> {
     /// `X-API-Key` or `Authorization: Bearer`, against `store`, hashing them with
     /// `hasher` (the hasher the keys were stored with). Caches known keys for 30 s and
     /// unknown ones for 5 s.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
-    /// ```
     pub fn new(store: St, hasher: KeyHasher) -> Self {
         Self::preset(
             store,
@@ -360,15 +343,6 @@ impl<St: KeyStore> ApiKeyLayer<St> {
 
     /// The layer an [`ApiKeyConfig`] (loaded from a file) describes: its preset with
     /// its fields set, each checked like its setter.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyConfig, ApiKeyLayer}};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    ///
-    /// let config: ApiKeyConfig = serde_json::from_str(r#"{ "preset": "development", "realm": "sandbox" }"#)?;
-    /// let layer = ApiKeyLayer::from_config(MemoryKeyStore::new(), KeyHasher::sha256(), config)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn from_config(
         store: St,
         hasher: KeyHasher,
@@ -446,14 +420,6 @@ impl<St> ApiKeyLayer<St> {
 
     /// The format keys must have (the default [`KeyFormat`], `sk_…`, unless set):
     /// keys of another prefix or size are refused as malformed before any lookup.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
-    ///     .format(KeyFormat::new("acme")?);
-    /// # Ok::<(), portcullis_api_keys::error::ConfigError>(())
-    /// ```
     #[must_use]
     pub fn format(self, format: KeyFormat) -> Self {
         self.map_config(|config| config.format = format)
@@ -501,14 +467,6 @@ impl<St> ApiKeyLayer<St> {
     /// `EventSource`). The name
     /// is 1 to 64 characters among `A-Z a-z 0-9 - _ .`; the value is read as is, not
     /// percent-decoded (keys need no escaping).
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
-    ///     .insecure_query_parameter("api_key")?;
-    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
-    /// ```
     pub fn insecure_query_parameter(
         self,
         name: impl Into<String>,
@@ -524,13 +482,6 @@ impl<St> ApiKeyLayer<St> {
     }
 
     /// Which environments' keys are accepted.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, EnvironmentPolicy}};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
-    ///     .environments(EnvironmentPolicy::LiveOnly);
-    /// ```
     #[must_use]
     pub fn environments(self, environments: EnvironmentPolicy) -> Self {
         self.map_config(|config| config.environments = environments)
@@ -541,13 +492,6 @@ impl<St> ApiKeyLayer<St> {
     /// unless set: 1 to 128 visible ASCII characters or spaces, without `"` or `\`.
     /// Scope refusals of a [`RequireScopesLayer`](super::RequireScopesLayer) further in
     /// use it too.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).realm("Billing API")?;
-    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
-    /// ```
     pub fn realm(self, realm: impl Into<String>) -> Result<Self, LayerConfigError> {
         let realm = realm.into();
         if !is_valid_realm(&realm) {
@@ -593,14 +537,6 @@ impl<St> ApiKeyLayer<St> {
 
     /// Caches in `cache`: a cache made beforehand, whose clone an invalidation channel
     /// holds, or one shared by several layers over the same store.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{cache::KeyCache, hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let cache = KeyCache::default();
-    /// // channel.subscribe(cache.clone());
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).cache(cache);
-    /// ```
     #[must_use]
     pub fn cache(self, cache: KeyCache) -> Self {
         self.map_config(|config| config.cache = cache)
@@ -608,14 +544,6 @@ impl<St> ApiKeyLayer<St> {
 
     /// Caches in a new cache with these TTLs and capacities; see
     /// [`crate::cache`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_api_keys::{cache::KeyCacheConfig, hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
-    ///     .cache_config(KeyCacheConfig::default().positive_ttl(Duration::from_secs(5)));
-    /// ```
     #[must_use]
     pub fn cache_config(self, config: KeyCacheConfig) -> Self {
         self.cache(KeyCache::new(config))
@@ -623,13 +551,6 @@ impl<St> ApiKeyLayer<St> {
 
     /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
     /// in tests): expiry and revocation times, cache TTLs, reported uses.
-    ///
-    /// ```
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).clock(ManualClock::default());
-    /// ```
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
@@ -638,19 +559,6 @@ impl<St> ApiKeyLayer<St> {
 
     /// Reports every accepted request's key and time to `recorder`, without waiting:
     /// it coalesces them into batched writes of `last_used_at`.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use portcullis_api_keys::{hash::KeyHasher, id::KeyId, layer::ApiKeyLayer, timestamp::Timestamp};
-    /// use portcullis_api_keys::invalidation::UsageRecorder;
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    ///
-    /// struct Log;
-    /// impl UsageRecorder for Log {
-    ///     fn record_use(&self, id: KeyId, at: Timestamp) { println!("{id} at {at:?}"); }
-    /// }
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).usage_recorder(Arc::new(Log));
-    /// ```
     #[must_use]
     pub fn usage_recorder(self, recorder: Arc<dyn UsageRecorder>) -> Self {
         self.map_config(|config| config.recorder = Some(recorder))
@@ -659,14 +567,6 @@ impl<St> ApiKeyLayer<St> {
     /// The cache, to hand a clone to an invalidation channel (it is an
     /// [`InvalidationSink`](crate::invalidation::InvalidationSink)) or to drop a key
     /// from it after changing the key on this instance.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
-    /// let cache = layer.key_cache().clone();
-    /// cache.invalidate_all();
-    /// ```
     pub fn key_cache(&self) -> &KeyCache {
         &self.shared.config.cache
     }

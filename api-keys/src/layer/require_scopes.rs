@@ -13,18 +13,40 @@
 //! # Example
 //!
 //! ```
-//! use axum::{Router, routing::{get, post}};
-//! use portcullis_api_keys::layer::RequireScopesLayer;
+//! use axum::{Router, body::Body, routing::{get, post}};
+//! use http::{Request, StatusCode};
+//! use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::TenantId, scopes::Scopes};
+//! use portcullis_api_keys::layer::{ApiKeyLayer, RequireScopesLayer};
+//! use portcullis_api_keys::lifecycle::{KeyLifecycle, NewKey};
+//! use portcullis_api_keys::store::memory::MemoryKeyStore;
+//! use tower::ServiceExt;
 //!
-//! # fn app() -> Result<Router, portcullis_api_keys::error::ParseError> {
-//! let app: Router = Router::new()
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let (store, hasher) = (MemoryKeyStore::new(), KeyHasher::sha256());
+//! let app = Router::new()
 //!     .route("/invoices", get(|| async { "[]" }).route_layer(RequireScopesLayer::all(["invoices:read"])?))
 //!     .route("/invoices", post(|| async { "{}" }).route_layer(RequireScopesLayer::all(["invoices:write"])?))
-//!     .route("/reports", get(|| async { "[]" }).route_layer(RequireScopesLayer::any(["reports:read", "admin"])?));
-//! // .layer(ApiKeyLayer::new(store, hasher)) in front of it all.
-//! # Ok(app)
-//! # }
-//! # app().unwrap();
+//!     .route("/reports", get(|| async { "[]" }).route_layer(RequireScopesLayer::any(["reports:read", "admin"])?))
+//!     .layer(ApiKeyLayer::new(store.clone(), hasher.clone()));
+//!
+//! // A read-only key.
+//! let keys = KeyLifecycle::new(store, KeyFormat::default(), hasher);
+//! let new = NewKey::new(TenantId::new("acme")).scopes(Scopes::new(["invoices:read"])?);
+//! let key = keys.create(new).await?.key;
+//! let call = |request: http::request::Builder| {
+//!     let request = request.header("x-api-key", key.expose_secret()).body(Body::empty()).unwrap();
+//!     app.clone().oneshot(request)
+//! };
+//!
+//! assert_eq!(call(Request::get("/invoices")).await?.status(), StatusCode::OK);
+//! let refused = call(Request::post("/invoices")).await?;
+//! assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+//! assert_eq!(
+//!     refused.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="insufficient_scope", scope="invoices:write""#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 use std::fmt;
@@ -120,12 +142,6 @@ pub struct RequireScopesLayer {
 
 impl RequireScopesLayer {
     /// Requires every one of `scopes`. Fails on a string that is not a scope token.
-    ///
-    /// ```
-    /// use portcullis_api_keys::layer::RequireScopesLayer;
-    /// let layer = RequireScopesLayer::all(["invoices:read"])?;
-    /// # Ok::<(), portcullis_api_keys::error::ParseError>(())
-    /// ```
     pub fn all<I>(scopes: I) -> Result<Self, ParseError>
     where
         I: IntoIterator,
@@ -136,12 +152,6 @@ impl RequireScopesLayer {
 
     /// Requires at least one of `scopes`. Fails on a string that is not a scope
     /// token.
-    ///
-    /// ```
-    /// use portcullis_api_keys::layer::RequireScopesLayer;
-    /// let layer = RequireScopesLayer::any(["reports:read", "admin"])?;
-    /// # Ok::<(), portcullis_api_keys::error::ParseError>(())
-    /// ```
     pub fn any<I>(scopes: I) -> Result<Self, ParseError>
     where
         I: IntoIterator,
@@ -177,14 +187,6 @@ impl<S> Layer<S> for RequireScopesLayer {
 }
 
 /// Refuses requests whose key lacks scopes; built by [`RequireScopesLayer`].
-///
-/// ```
-/// use portcullis_api_keys::layer::{RequireScopes, RequireScopesLayer};
-/// let inner = tower::service_fn(|_: http::Request<()>| async {
-///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-/// });
-/// let service = RequireScopes::new(inner, RequireScopesLayer::all(["admin"]).unwrap());
-/// ```
 #[derive(Clone)]
 pub struct RequireScopes<S> {
     inner: S,
@@ -203,14 +205,6 @@ impl<S: fmt::Debug> fmt::Debug for RequireScopes<S> {
 
 impl<S> RequireScopes<S> {
     /// Requires what `layer` says in front of `inner`.
-    ///
-    /// ```
-    /// use portcullis_api_keys::layer::{RequireScopes, RequireScopesLayer};
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// });
-    /// let service = RequireScopes::new(inner, RequireScopesLayer::any(["a", "b"]).unwrap());
-    /// ```
     pub fn new(inner: S, layer: RequireScopesLayer) -> Self {
         Self {
             inner,
@@ -219,11 +213,6 @@ impl<S> RequireScopes<S> {
     }
 
     /// The layer requiring every one of `scopes`: [`RequireScopesLayer::all`].
-    ///
-    /// ```
-    /// use portcullis_api_keys::layer::RequireScopes;
-    /// let layer = RequireScopes::<()>::layer(["admin"]).unwrap();
-    /// ```
     pub fn layer<I>(scopes: I) -> Result<RequireScopesLayer, ParseError>
     where
         I: IntoIterator,
@@ -233,43 +222,16 @@ impl<S> RequireScopes<S> {
     }
 
     /// The inner service.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::layer::{RequireScopes, RequireScopesLayer};
-    /// # let inner = tower::service_fn(|_: http::Request<()>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// # });
-    /// let service = RequireScopes::new(inner, RequireScopesLayer::all(["a"]).unwrap());
-    /// let inner = service.get_ref();
-    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::layer::{RequireScopes, RequireScopesLayer};
-    /// # let inner = tower::service_fn(|_: http::Request<()>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// # });
-    /// let mut service = RequireScopes::new(inner, RequireScopesLayer::all(["a"]).unwrap());
-    /// let inner = service.get_mut();
-    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::layer::{RequireScopes, RequireScopesLayer};
-    /// # let inner = tower::service_fn(|_: http::Request<()>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// # });
-    /// let service = RequireScopes::new(inner, RequireScopesLayer::all(["a"]).unwrap());
-    /// let inner = service.into_inner();
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }

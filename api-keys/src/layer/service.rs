@@ -18,16 +18,6 @@ use crate::timestamp::Timestamp;
 
 /// Verifies the API key of each request to an inner service; built by
 /// [`ApiKeyLayer`].
-///
-/// ```
-/// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKey, ApiKeyLayer}};
-/// use portcullis_api_keys::store::memory::MemoryKeyStore;
-///
-/// let inner = tower::service_fn(|_: http::Request<()>| async {
-///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-/// });
-/// let service = ApiKey::new(inner, ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()));
-/// ```
 pub struct ApiKey<S, St> {
     inner: S,
     shared: Arc<Shared<St>>,
@@ -53,12 +43,6 @@ impl<S: fmt::Debug, St: fmt::Debug> fmt::Debug for ApiKey<S, St> {
 
 impl<S, St: KeyStore> ApiKey<S, St> {
     /// The layer with the default configuration, [`ApiKeyLayer::new`].
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKey};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let layer = ApiKey::<(), _>::layer(MemoryKeyStore::new(), KeyHasher::sha256());
-    /// ```
     pub fn layer(store: St, hasher: KeyHasher) -> ApiKeyLayer<St> {
         ApiKeyLayer::new(store, hasher)
     }
@@ -66,15 +50,6 @@ impl<S, St: KeyStore> ApiKey<S, St> {
 
 impl<S, St> ApiKey<S, St> {
     /// Verifies keys in front of `inner` as `layer` says, sharing the layer's state.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKey, ApiKeyLayer}};
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// });
-    /// let service = ApiKey::new(inner, ApiKeyLayer::strict(MemoryKeyStore::new(), KeyHasher::sha256()));
-    /// ```
     pub fn new(inner: S, layer: ApiKeyLayer<St>) -> Self {
         Self::from_shared(inner, layer.shared)
     }
@@ -84,46 +59,16 @@ impl<S, St> ApiKey<S, St> {
     }
 
     /// The inner service.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKey, ApiKeyLayer}};
-    /// # use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// # let inner = tower::service_fn(|_: http::Request<()>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// # });
-    /// let service = ApiKey::new(inner, ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()));
-    /// let inner = service.get_ref();
-    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKey, ApiKeyLayer}};
-    /// # use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// # let inner = tower::service_fn(|_: http::Request<()>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// # });
-    /// let mut service = ApiKey::new(inner, ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()));
-    /// let inner = service.get_mut();
-    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKey, ApiKeyLayer}};
-    /// # use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// # let inner = tower::service_fn(|_: http::Request<()>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// # });
-    /// let service = ApiKey::new(inner, ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()));
-    /// let inner = service.into_inner();
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }

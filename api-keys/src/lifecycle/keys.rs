@@ -101,15 +101,6 @@ impl<S: fmt::Debug> fmt::Debug for KeyLifecycle<S> {
 impl<S: KeyStore> KeyLifecycle<S> {
     /// Key management over `store`, issuing keys in `format` and storing their hashes
     /// by `hasher`; on the system clock, with no invalidation target yet.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher};
-    /// use portcullis_api_keys::lifecycle::KeyLifecycle;
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    ///
-    /// let hasher = KeyHasher::hmac_sha256(1, b"pepper from the vault, 32 bytes!").unwrap();
-    /// let keys = KeyLifecycle::new(MemoryKeyStore::new(), KeyFormat::new("acme").unwrap(), hasher);
-    /// ```
     pub fn new(store: S, format: KeyFormat, hasher: KeyHasher) -> Self {
         Self {
             store: Arc::new(store),
@@ -123,18 +114,6 @@ impl<S: KeyStore> KeyLifecycle<S> {
     }
 
     /// Sets the clock that times creation, expiry, revocation and rotation.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher};
-    /// use portcullis_api_keys::lifecycle::KeyLifecycle;
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// use portcullis_core::clock::ManualClock;
-    ///
-    /// let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000));
-    /// let keys = KeyLifecycle::new(MemoryKeyStore::new(), KeyFormat::default(), KeyHasher::sha256())
-    ///     .clock(clock);
-    /// ```
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -143,22 +122,6 @@ impl<S: KeyStore> KeyLifecycle<S> {
 
     /// Adds a local sink (this instance's verification cache): every change calls it
     /// synchronously, before the operation returns.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher};
-    /// use portcullis_api_keys::invalidation::{Invalidation, InvalidationSink};
-    /// use portcullis_api_keys::lifecycle::KeyLifecycle;
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    ///
-    /// struct Cache;
-    /// impl InvalidationSink for Cache {
-    ///     fn invalidate(&self, _: &Invalidation) {}
-    /// }
-    /// let cache = Arc::new(Cache); // shared with the verification layer
-    /// let keys = KeyLifecycle::new(MemoryKeyStore::new(), KeyFormat::default(), KeyHasher::sha256())
-    ///     .sink(cache.clone());
-    /// ```
     #[must_use]
     pub fn sink(mut self, sink: Arc<dyn InvalidationSink>) -> Self {
         self.sinks.push(sink);
@@ -167,19 +130,6 @@ impl<S: KeyStore> KeyLifecycle<S> {
 
     /// Adds a channel to publish every change on, for the other instances'
     /// [`Subscriber`](crate::revocation::Subscriber)s.
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher};
-    /// use portcullis_api_keys::lifecycle::KeyLifecycle;
-    /// use portcullis_api_keys::revocation::in_process::InProcessChannel;
-    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
-    ///
-    /// let channel = InProcessChannel::new();
-    /// let keys = KeyLifecycle::new(MemoryKeyStore::new(), KeyFormat::default(), KeyHasher::sha256())
-    ///     .channel(channel.clone());
-    /// # }
-    /// ```
     #[must_use]
     pub fn channel(mut self, channel: impl RevocationChannel) -> Self {
         self.channels.push(Publisher(Arc::new(channel)));
@@ -498,18 +448,6 @@ impl<S: KeyStore> KeyLifecycle<S> {
     /// instead of failing the change, which is stored by then); call it to publish
     /// again after such a failure, or for a change made outside this API (SQL run by
     /// hand).
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::TenantId};
-    /// # use portcullis_api_keys::lifecycle::{KeyLifecycle, NewKey};
-    /// # use portcullis_api_keys::store::memory::MemoryKeyStore;
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let keys = KeyLifecycle::new(MemoryKeyStore::new(), KeyFormat::default(), KeyHasher::sha256());
-    /// let record = keys.create(NewKey::new(TenantId::new("acme"))).await?.record;
-    /// keys.invalidate(&record).await?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
     pub async fn invalidate(&self, record: &KeyRecord) -> Result<(), ChannelError> {
         let invalidation = Invalidation::new(record.id, record.hash);
         for sink in &self.sinks {

@@ -18,19 +18,6 @@ enum Expiry {
 
 /// A key to create with [`KeyLifecycle::create`](super::KeyLifecycle::create): its
 /// tenant, and optionally a name, scopes, a plan, metadata and an expiry.
-///
-/// ```
-/// use std::time::Duration;
-/// use portcullis_api_keys::id::TenantId;
-/// use portcullis_api_keys::lifecycle::NewKey;
-/// use portcullis_api_keys::scopes::Scopes;
-///
-/// let new = NewKey::new(TenantId::new("acme"))
-///     .name("CI deploys")
-///     .scopes(Scopes::new(["deploys:write"]).unwrap())
-///     .plan("pro")
-///     .expires_in(Duration::from_secs(24 * 3600)); // a temporary key
-/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[must_use]
 pub struct NewKey {
@@ -45,11 +32,6 @@ pub struct NewKey {
 impl NewKey {
     /// A key for `tenant`: no name, no scopes, the tenant's default plan, no
     /// metadata, no expiry.
-    ///
-    /// ```
-    /// use portcullis_api_keys::{id::TenantId, lifecycle::NewKey};
-    /// let new = NewKey::new(TenantId::new("acme"));
-    /// ```
     pub fn new(tenant: TenantId) -> Self {
         Self {
             tenant,
@@ -62,70 +44,36 @@ impl NewKey {
     }
 
     /// Names the key, so its owner can tell it apart (`"CI deploys"`).
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{id::TenantId, lifecycle::NewKey};
-    /// let new = NewKey::new(TenantId::new("acme")).name("CI deploys");
-    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
 
     /// What the key may do.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{id::TenantId, lifecycle::NewKey, scopes::Scopes};
-    /// let new = NewKey::new(TenantId::new("acme")).scopes(Scopes::new(["invoices:read"]).unwrap());
-    /// ```
     pub fn scopes(mut self, scopes: Scopes) -> Self {
         self.scopes = scopes;
         self
     }
 
     /// The plan requests with the key are billed and limited under.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{id::TenantId, lifecycle::NewKey};
-    /// let new = NewKey::new(TenantId::new("acme")).plan("enterprise");
-    /// ```
     pub fn plan(mut self, plan: impl Into<String>) -> Self {
         self.plan = Some(plan.into());
         self
     }
 
     /// Free-form data kept with the key.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{id::TenantId, lifecycle::NewKey, record::Metadata};
-    /// let mut metadata = Metadata::new();
-    /// metadata.insert("created_by".into(), "alice".into());
-    /// let new = NewKey::new(TenantId::new("acme")).metadata(metadata);
-    /// ```
     pub fn metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;
         self
     }
 
     /// Makes the key temporary: it expires `ttl` after it is created (zero: at once).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use portcullis_api_keys::{id::TenantId, lifecycle::NewKey};
-    /// let new = NewKey::new(TenantId::new("acme")).expires_in(Duration::from_secs(3600));
-    /// ```
     pub fn expires_in(mut self, ttl: Duration) -> Self {
         self.expiry = Some(Expiry::In(ttl));
         self
     }
 
     /// Makes the key expire at `at`.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::{id::TenantId, lifecycle::NewKey, timestamp::Timestamp};
-    /// let new = NewKey::new(TenantId::new("acme"))
-    ///     .expires_at(Timestamp::from_unix_micros(1_900_000_000_000_000));
-    /// ```
     pub fn expires_at(mut self, at: Timestamp) -> Self {
         self.expiry = Some(Expiry::At(at));
         self

@@ -110,6 +110,15 @@ impl ChannelError {
 ///         Ok(Silent)
 ///     }
 /// }
+///
+/// # use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::KeyId};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let hash = KeyHasher::sha256().hash(&KeyFormat::default().generate().parsed());
+/// let channel = Recorded::default();
+/// let invalidation = Invalidation::new(KeyId::generate(), hash);
+/// channel.publish(&invalidation).await.unwrap();
+/// assert_eq!(*channel.0.lock().unwrap(), [invalidation]);
+/// # });
 /// ```
 pub trait RevocationChannel: Send + Sync + 'static {
     /// What [`subscribe`](Self::subscribe) returns.
@@ -128,20 +137,6 @@ pub trait RevocationChannel: Send + Sync + 'static {
 }
 
 /// One subscription to a [`RevocationChannel`].
-///
-/// ```
-/// use portcullis_api_keys::invalidation::Invalidation;
-/// use portcullis_api_keys::revocation::{ChannelError, Receiver};
-///
-/// /// A receiver whose connection is always gone.
-/// struct Gone;
-///
-/// impl Receiver for Gone {
-///     async fn recv(&mut self) -> Result<Invalidation, ChannelError> {
-///         Err(ChannelError::Disconnected)
-///     }
-/// }
-/// ```
 pub trait Receiver: Send + 'static {
     /// The next invalidation. An error ends the subscription: the caller drops this
     /// receiver and subscribes again. Payloads that are not invalidations are skipped

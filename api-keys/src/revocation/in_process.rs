@@ -56,21 +56,12 @@ impl Default for InProcessChannel {
 
 impl InProcessChannel {
     /// A channel whose receivers each keep a backlog of 1,024 invalidations.
-    ///
-    /// ```
-    /// let channel = portcullis_api_keys::revocation::in_process::InProcessChannel::new();
-    /// ```
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 
     /// A channel whose receivers each keep a backlog of `capacity` invalidations (at
     /// least 1).
-    ///
-    /// ```
-    /// use portcullis_api_keys::revocation::in_process::InProcessChannel;
-    /// let channel = InProcessChannel::with_capacity(16);
-    /// ```
     pub fn with_capacity(capacity: usize) -> Self {
         let (sender, _) = broadcast::channel(capacity.max(1));
         Self { sender }

@@ -98,11 +98,6 @@ impl<C: fmt::Debug> fmt::Debug for Subscriber<C> {
 
 impl<C: RevocationChannel> Subscriber<C> {
     /// A subscriber to `channel`, with no sink yet.
-    ///
-    /// ```
-    /// use portcullis_api_keys::revocation::{Subscriber, in_process::InProcessChannel};
-    /// let subscriber = Subscriber::new(InProcessChannel::new());
-    /// ```
     pub fn new(channel: C) -> Self {
         Self {
             channel,
@@ -115,19 +110,6 @@ impl<C: RevocationChannel> Subscriber<C> {
 
     /// Adds a sink that receives every invalidation, on the subscriber's task: it must
     /// not block. A sink that panics is logged and does not stop the subscriber.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use portcullis_api_keys::invalidation::{Invalidation, InvalidationSink};
-    /// use portcullis_api_keys::revocation::{Subscriber, in_process::InProcessChannel};
-    ///
-    /// struct Cache;
-    /// impl InvalidationSink for Cache {
-    ///     fn invalidate(&self, _: &Invalidation) {}
-    /// }
-    /// let cache = Arc::new(Cache);
-    /// let subscriber = Subscriber::new(InProcessChannel::new()).sink(cache.clone());
-    /// ```
     pub fn sink(mut self, sink: Arc<dyn InvalidationSink>) -> Self {
         self.sinks.push(sink);
         self
@@ -137,12 +119,6 @@ impl<C: RevocationChannel> Subscriber<C> {
     /// a failed attempt, a lagging receiver): invalidations may have been missed, so
     /// drop every cached record there. Not run on a first subscription that succeeds
     /// at once. It runs on the subscriber's task and must not block.
-    ///
-    /// ```
-    /// use portcullis_api_keys::revocation::{Subscriber, in_process::InProcessChannel};
-    /// let subscriber = Subscriber::new(InProcessChannel::new())
-    ///     .on_reconnect(|| eprintln!("revocations may have been missed: clearing the cache"));
-    /// ```
     pub fn on_reconnect(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_reconnect = Some(Arc::new(hook));
         self
@@ -152,13 +128,6 @@ impl<C: RevocationChannel> Subscriber<C> {
     /// 100 ms and 5 s by default. The delay doubles with each failed attempt and
     /// starts again from `min` once a subscription has stood for `max`. `max` below
     /// `min` is taken as `min`; a zero `min` is taken as 1 ms.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_api_keys::revocation::{Subscriber, in_process::InProcessChannel};
-    /// let subscriber = Subscriber::new(InProcessChannel::new())
-    ///     .backoff(Duration::from_millis(50), Duration::from_secs(2));
-    /// ```
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.min_backoff = min.max(Duration::from_millis(1));
         self.max_backoff = max.max(self.min_backoff);
@@ -237,15 +206,6 @@ impl SubscriberHandle {
 
     /// Waits until a subscription stands (at once if one does). After a failure the
     /// [`on_reconnect`](Subscriber::on_reconnect) hook has run by then.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_api_keys::revocation::{Subscriber, in_process::InProcessChannel};
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-    /// let subscriber = Subscriber::new(InProcessChannel::new()).spawn();
-    /// tokio::time::timeout(Duration::from_secs(5), subscriber.connected()).await.unwrap();
-    /// # });
-    /// ```
     pub async fn connected(&self) {
         let mut state = self.state.connected.subscribe();
         // The sender lives in `self.state`: waiting cannot fail while `self` lives.

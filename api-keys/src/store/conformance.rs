@@ -58,13 +58,6 @@ const TASKS: usize = 16;
 
 /// Runs every check of the suite, each against a store from `make_store`. Panics,
 /// naming the check, on the first difference.
-///
-/// ```
-/// use portcullis_api_keys::store::{BoxKeyStore, conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::run(async || BoxKeyStore::new(MemoryKeyStore::new())).await;
-/// # });
-/// ```
 pub async fn run<S: KeyStore>(mut make_store: impl AsyncFnMut() -> S) {
     every_field_round_trips(make_store().await).await;
     duplicates_are_rejected(make_store().await).await;
@@ -81,13 +74,6 @@ pub async fn run<S: KeyStore>(mut make_store: impl AsyncFnMut() -> S) {
 
 /// Every field of a fully set record, a minimal record and one with extreme values
 /// reads back exactly through `get`, `get_by_hash` and `list_by_tenant`.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::every_field_round_trips(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn every_field_round_trips<S: KeyStore>(store: S) {
     let tenant = tenant();
     let full = full_record(&tenant);
@@ -136,13 +122,6 @@ pub async fn every_field_round_trips<S: KeyStore>(store: S) {
 /// A second record with the hash of a stored one is refused with `DuplicateHash`, one
 /// with its id with `DuplicateId`, and neither changes anything; the same digest under
 /// another algorithm is another hash.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::duplicates_are_rejected(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn duplicates_are_rejected<S: KeyStore>(store: S) {
     let tenant = tenant();
     let original = full_record(&tenant);
@@ -208,13 +187,6 @@ pub async fn duplicates_are_rejected<S: KeyStore>(store: S) {
 
 /// Lookups of a hash, id or tenant that was never stored find nothing, and changes to
 /// an unknown id change nothing.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::unknown_keys_are_not_found(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn unknown_keys_are_not_found<S: KeyStore>(store: S) {
     let stored = record(&tenant(), T0);
     ok(store.insert(&stored).await, "unknown: insert");
@@ -258,13 +230,6 @@ pub async fn unknown_keys_are_not_found<S: KeyStore>(store: S) {
 
 /// A tenant's list holds its records and no other's, ordered by creation time then by
 /// id in byte order (`B` before `a`), whatever the order of insertion.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::lists_are_per_tenant_and_ordered(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn lists_are_per_tenant_and_ordered<S: KeyStore>(store: S) {
     let (a, b) = (tenant(), tenant());
     let mut tie_lower = record(&a, after(2));
@@ -307,13 +272,6 @@ pub async fn lists_are_per_tenant_and_ordered<S: KeyStore>(store: S) {
 
 /// An update changes exactly the fields it sets, returns the record as it now is, and
 /// every lookup sees the change; other records do not change.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::updates_are_visible(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn updates_are_visible<S: KeyStore>(store: S) {
     let tenant = tenant();
     let mut model = full_record(&tenant);
@@ -381,13 +339,6 @@ pub async fn updates_are_visible<S: KeyStore>(store: S) {
 /// Revocation sets `revoked_at`, keeps the earliest time it is given (a later call
 /// never postpones it, an earlier one brings it forward), and every lookup sees it;
 /// other records do not change.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::revocation_keeps_the_earliest_time(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn revocation_keeps_the_earliest_time<S: KeyStore>(store: S) {
     let tenant = tenant();
     let mut model = record(&tenant, T0);
@@ -422,13 +373,6 @@ pub async fn revocation_keeps_the_earliest_time<S: KeyStore>(store: S) {
 /// A batch of uses moves each `last_used_at` to the latest of its current value and
 /// the batch's times for it; an earlier time never overwrites a later one, unknown ids
 /// are skipped, an empty batch is fine, and no other field changes.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// conformance::last_use_only_moves_forward(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn last_use_only_moves_forward<S: KeyStore>(store: S) {
     let tenant = tenant();
     let mut a = full_record(&tenant);
@@ -490,13 +434,6 @@ pub async fn last_use_only_moves_forward<S: KeyStore>(store: S) {
 
 /// 16 tasks insert 16 records each for one tenant and read each back by hash and id
 /// while the others write; the tenant's list then holds all 256, in order.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::concurrent_inserts_and_reads(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn concurrent_inserts_and_reads<S: KeyStore>(store: S) {
     let store = Arc::new(store);
     let tenant = tenant();
@@ -534,13 +471,6 @@ pub async fn concurrent_inserts_and_reads<S: KeyStore>(store: S) {
 
 /// 16 tasks insert different records with one hash at once: exactly one succeeds, the
 /// others get `DuplicateHash`, and the hash finds the winner.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::concurrent_duplicates_admit_one(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn concurrent_duplicates_admit_one<S: KeyStore>(store: S) {
     let store = Arc::new(store);
     let tenant = tenant();
@@ -583,13 +513,6 @@ pub async fn concurrent_duplicates_admit_one<S: KeyStore>(store: S) {
 }
 
 /// 16 tasks revoke one key at different times at once: the earliest time stays.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::concurrent_revocations_keep_the_earliest_time(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn concurrent_revocations_keep_the_earliest_time<S: KeyStore>(store: S) {
     let store = Arc::new(store);
     let record = record(&tenant(), T0);
@@ -624,13 +547,6 @@ pub async fn concurrent_revocations_keep_the_earliest_time<S: KeyStore>(store: S
 
 /// 16 tasks record batches of uses of the same three keys at once, in random order:
 /// each key ends with the latest time any batch gave it.
-///
-/// ```
-/// use portcullis_api_keys::store::{conformance, memory::MemoryKeyStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::concurrent_last_uses_keep_the_latest(MemoryKeyStore::new()).await;
-/// # });
-/// ```
 pub async fn concurrent_last_uses_keep_the_latest<S: KeyStore>(store: S) {
     let store = Arc::new(store);
     let tenant = tenant();

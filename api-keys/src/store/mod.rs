@@ -166,6 +166,20 @@ impl StoreError {
 ///     let record = store.get_by_hash(hash).await?;
 ///     Ok(record.is_some_and(|record| record.status(now) == KeyStatus::Active))
 /// }
+///
+/// # use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::TenantId};
+/// # use portcullis_api_keys::lifecycle::{KeyLifecycle, NewKey};
+/// # use portcullis_api_keys::store::memory::MemoryKeyStore;
+/// # use portcullis_core::clock::SystemClock;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryKeyStore::new();
+/// let keys = KeyLifecycle::new(store.clone(), KeyFormat::default(), KeyHasher::sha256());
+/// let record = keys.create(NewKey::new(TenantId::new("acme"))).await?.record;
+/// assert!(is_active(&store, &record.hash, Timestamp::now(&SystemClock)).await?);
+/// keys.revoke(&record.id).await?;
+/// assert!(!is_active(&store, &record.hash, Timestamp::now(&SystemClock)).await?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub trait KeyStore: Send + Sync + 'static {
     /// Stores a new record. Fails with [`StoreError::DuplicateHash`] if a record with
@@ -219,21 +233,10 @@ pub trait KeyStore: Send + Sync + 'static {
 }
 
 /// A boxed future of a [`DynKeyStore`].
-///
-/// ```
-/// use portcullis_api_keys::store::BoxFuture;
-/// let future: BoxFuture<'static, u8> = Box::pin(async { 1 });
-/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe form of [`KeyStore`], implemented for every store: put one behind an
 /// `Arc<dyn DynKeyStore>` (or a [`BoxKeyStore`]) to pick the backend at run time.
-///
-/// ```
-/// use std::sync::Arc;
-/// use portcullis_api_keys::store::{DynKeyStore, memory::MemoryKeyStore};
-/// let store: Arc<dyn DynKeyStore> = Arc::new(MemoryKeyStore::new());
-/// ```
 pub trait DynKeyStore: Send + Sync + 'static {
     /// [`KeyStore::insert`], boxed.
     fn insert_boxed<'a>(&'a self, record: &'a KeyRecord) -> BoxFuture<'a, Result<(), StoreError>>;
@@ -330,12 +333,6 @@ impl<S: KeyStore> DynKeyStore for S {
 /// Any store, chosen at run time: a [`KeyStore`] over an `Arc<dyn DynKeyStore>`.
 /// Clones share the store. Costs a `Box` per call; prefer the concrete store type when
 /// it is known at compile time.
-///
-/// ```
-/// use portcullis_api_keys::store::{BoxKeyStore, memory::MemoryKeyStore};
-/// let store = BoxKeyStore::new(MemoryKeyStore::new());
-/// let clone = store.clone(); // the same records
-/// ```
 #[derive(Clone)]
 pub struct BoxKeyStore {
     inner: Arc<dyn DynKeyStore>,
@@ -343,11 +340,6 @@ pub struct BoxKeyStore {
 
 impl BoxKeyStore {
     /// Boxes `store`.
-    ///
-    /// ```
-    /// use portcullis_api_keys::store::{BoxKeyStore, memory::MemoryKeyStore};
-    /// let store = BoxKeyStore::new(MemoryKeyStore::new());
-    /// ```
     pub fn new(store: impl KeyStore) -> Self {
         Self {
             inner: Arc::new(store),
@@ -355,13 +347,6 @@ impl BoxKeyStore {
     }
 
     /// Wraps a store already behind an `Arc<dyn DynKeyStore>`.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use portcullis_api_keys::store::{BoxKeyStore, DynKeyStore, memory::MemoryKeyStore};
-    /// let shared: Arc<dyn DynKeyStore> = Arc::new(MemoryKeyStore::new());
-    /// let store = BoxKeyStore::from_arc(shared);
-    /// ```
     pub fn from_arc(inner: Arc<dyn DynKeyStore>) -> Self {
         Self { inner }
     }

@@ -52,6 +52,9 @@
 //!
 //! # Example
 //!
+//! `no_run`: it needs a PostgreSQL server (the crate's `tests/` run the store against
+//! one, and the conformance suite).
+//!
 //! ```no_run
 //! use portcullis_api_keys::store::{KeyStore, postgres::PostgresKeyStore};
 //! use portcullis_api_keys::id::TenantId;
@@ -158,16 +161,6 @@ const RECORD_LAST_USED: &str = "UPDATE portcullis_api_keys AS k
 
 /// The PostgreSQL store over a [`PgPool`]; clones share the pool. See the
 /// [module docs](self).
-///
-/// ```no_run
-/// use portcullis_api_keys::store::postgres::PostgresKeyStore;
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let pool = sqlx::PgPool::connect("postgres://app@db.internal/app").await?;
-/// let store = PostgresKeyStore::new(pool);
-/// store.migrate().await?;
-/// # Ok(()) }
-/// ```
 #[derive(Clone, Debug)]
 pub struct PostgresKeyStore {
     pool: PgPool,
@@ -176,6 +169,8 @@ pub struct PostgresKeyStore {
 impl PostgresKeyStore {
     /// A store on a pool you configured (size, timeouts, `search_path`). Run
     /// [`migrate`](Self::migrate) (or the shipped SQL) before using it.
+    ///
+    /// (`no_run`: it needs a PostgreSQL server.)
     ///
     /// ```no_run
     /// use portcullis_api_keys::store::postgres::PostgresKeyStore;
@@ -196,14 +191,6 @@ impl PostgresKeyStore {
     /// A store on the database at `url` (`postgres://user:password@host/database`),
     /// with sqlx's default pool (up to 10 connections), connected now. Run
     /// [`migrate`](Self::migrate) before using it.
-    ///
-    /// ```no_run
-    /// use portcullis_api_keys::store::postgres::PostgresKeyStore;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), portcullis_api_keys::store::StoreError> {
-    /// let store = PostgresKeyStore::connect("postgres://app@db.internal/app").await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .connect(url)
@@ -213,13 +200,6 @@ impl PostgresKeyStore {
     }
 
     /// The pool, to run other queries or to close it.
-    ///
-    /// ```no_run
-    /// # use portcullis_api_keys::store::postgres::PostgresKeyStore;
-    /// # async fn run(store: PostgresKeyStore) {
-    /// store.pool().close().await;
-    /// # }
-    /// ```
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -228,13 +208,6 @@ impl PostgresKeyStore {
     /// lacks, in one transaction under an advisory lock, so instances that start at
     /// once take turns and each finds the work done. Running it again changes nothing.
     /// Fails if a migration applied earlier differs from the one shipped.
-    ///
-    /// ```no_run
-    /// # use portcullis_api_keys::store::postgres::PostgresKeyStore;
-    /// # async fn run(store: PostgresKeyStore) -> Result<(), portcullis_api_keys::store::StoreError> {
-    /// store.migrate().await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")

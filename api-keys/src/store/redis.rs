@@ -39,6 +39,9 @@
 //!
 //! # Example
 //!
+//! `no_run`: it needs a Redis server (the crate's `tests/` run the store against one,
+//! and the conformance suite).
+//!
 //! ```no_run
 //! use portcullis_api_keys::store::{KeyStore, redis::RedisKeyStore};
 //! use portcullis_api_keys::id::TenantId;
@@ -182,14 +185,6 @@ return 0
 });
 
 /// The Redis store. Clones share the connection. See the [module docs](self).
-///
-/// ```no_run
-/// use portcullis_api_keys::store::redis::RedisKeyStore;
-/// # fn run() -> Result<(), portcullis_api_keys::store::StoreError> {
-/// // Connects on first use and reconnects by itself.
-/// let store = RedisKeyStore::open("redis://127.0.0.1:6379")?.prefix("billing:ak");
-/// # Ok(()) }
-/// ```
 #[derive(Clone)]
 pub struct RedisKeyStore<C = ConnectionManager> {
     connection: C,
@@ -209,13 +204,6 @@ impl<C> fmt::Debug for RedisKeyStore<C> {
 impl RedisKeyStore<ConnectionManager> {
     /// A store on the Redis at `url` that connects now: an unreachable server is an
     /// error here rather than on the first call.
-    ///
-    /// ```no_run
-    /// use portcullis_api_keys::store::redis::RedisKeyStore;
-    /// # async fn run() -> Result<(), portcullis_api_keys::store::StoreError> {
-    /// let store = RedisKeyStore::connect("redis://127.0.0.1:6379").await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let manager = portcullis_core::redis::connect(url)
             .await
@@ -244,15 +232,6 @@ impl RedisKeyStore<ConnectionManager> {
 impl<C> RedisKeyStore<C> {
     /// A store on a connection you configured (a [`ConnectionManager`] with your own
     /// settings, a cluster connection, …), with the key prefix `portcullis:ak`.
-    ///
-    /// ```no_run
-    /// use portcullis_api_keys::store::redis::RedisKeyStore;
-    /// # async fn run() -> redis::RedisResult<()> {
-    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
-    /// let manager = redis::aio::ConnectionManager::new(client).await?;
-    /// let store = RedisKeyStore::with_connection(manager);
-    /// # Ok(()) }
-    /// ```
     pub fn with_connection(connection: C) -> Self {
         Self {
             connection,

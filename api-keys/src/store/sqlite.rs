@@ -158,16 +158,6 @@ const HASH_VIOLATION: &str = "UNIQUE constraint failed: portcullis_api_keys.hash
 
 /// The SQLite store over a [`SqlitePool`]; clones share the pool. See the
 /// [module docs](self).
-///
-/// ```
-/// use portcullis_api_keys::store::sqlite::SqliteKeyStore;
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
-/// let store = SqliteKeyStore::new(pool);
-/// store.migrate().await?;
-/// # Ok(()) }
-/// ```
 #[derive(Clone, Debug)]
 pub struct SqliteKeyStore {
     pool: SqlitePool,
@@ -178,7 +168,7 @@ impl SqliteKeyStore {
     /// shipped SQL) before using it.
     ///
     /// ```
-    /// use portcullis_api_keys::store::sqlite::SqliteKeyStore;
+    /// use portcullis_api_keys::{id::TenantId, store::{KeyStore, sqlite::SqliteKeyStore}};
     /// use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -192,6 +182,7 @@ impl SqliteKeyStore {
     /// let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
     /// let store = SqliteKeyStore::new(pool);
     /// store.migrate().await?;
+    /// assert!(store.list_by_tenant(&TenantId::new("acme")).await?.is_empty());
     /// # store.pool().close().await;
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok(()) }
@@ -228,15 +219,6 @@ impl SqliteKeyStore {
     }
 
     /// The pool, to run other queries or to close it.
-    ///
-    /// ```
-    /// # use portcullis_api_keys::store::sqlite::SqliteKeyStore;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let store = SqliteKeyStore::connect("sqlite::memory:").await.unwrap();
-    /// store.pool().close().await;
-    /// # }
-    /// ```
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -252,7 +234,7 @@ impl SqliteKeyStore {
     /// # async fn main() -> Result<(), portcullis_api_keys::store::StoreError> {
     /// let store = SqliteKeyStore::connect("sqlite::memory:").await?;
     /// store.migrate().await?;
-    /// store.migrate().await?; // nothing left to do
+    /// assert!(store.migrate().await.is_ok()); // nothing left to do
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -70,11 +70,6 @@ pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-
 pub static X_RATELIMIT_DEGRADED: HeaderName = HeaderName::from_static("x-ratelimit-degraded");
 
 /// Which rate-limit headers responses carry.
-///
-/// ```
-/// use portcullis_rate_limit::{headers::HeaderMode, layer::RateLimitLayer};
-/// let layer = RateLimitLayer::new().headers(HeaderMode::Legacy);
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

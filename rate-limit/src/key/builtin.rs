@@ -50,49 +50,23 @@ impl Key {
 
     /// The client's address as the connection's peer sees it, trusting no proxy; IPv6
     /// addresses grouped to their `/56`.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::Key;
-    /// let key = Key::client_ip();
-    /// ```
     pub fn client_ip() -> Self {
         Self::client_ip_with(ClientIpResolver::default(), IpGrouping::default())
     }
 
     /// The client's address behind these trusted proxies (their `X-Forwarded-For` is
     /// believed, anybody else's ignored); IPv6 grouped to `/56`.
-    ///
-    /// ```
-    /// use portcullis_core::client_ip::TrustedProxies;
-    /// use portcullis_rate_limit::key::Key;
-    /// let key = Key::client_ip_behind(TrustedProxies::private_networks());
-    /// ```
     pub fn client_ip_behind(trusted: TrustedProxies) -> Self {
         Self::client_ip_with(ClientIpResolver::new(trusted), IpGrouping::default())
     }
 
     /// The client's address found by `resolver`, folded by `grouping`.
-    ///
-    /// ```
-    /// use portcullis_core::client_ip::{ClientIpResolver, IpGrouping, TrustedProxies};
-    /// use portcullis_rate_limit::key::Key;
-    /// let key = Key::client_ip_with(
-    ///     ClientIpResolver::new(TrustedProxies::loopback()),
-    ///     IpGrouping::new(24, 48).unwrap(),
-    /// );
-    /// ```
     pub fn client_ip_with(resolver: ClientIpResolver, grouping: IpGrouping) -> Self {
         Self::of(Part::ClientIp { resolver, grouping })
     }
 
     /// The value of a request header (an API key, say), hashed: the raw value is never
     /// stored. A missing or empty header is a [`MissingKey`].
-    ///
-    /// ```
-    /// use http::HeaderName;
-    /// use portcullis_rate_limit::key::Key;
-    /// let key = Key::header(HeaderName::from_static("x-api-key"));
-    /// ```
     pub fn header(name: HeaderName) -> Self {
         Self::of(Part::Header(name))
     }
@@ -115,13 +89,6 @@ impl Key {
 
     /// A typed value another layer put into the request extensions (a tenant, an
     /// account), hashed.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::Key;
-    /// #[derive(Clone, Hash)]
-    /// struct AccountId(u64);
-    /// let key = Key::extension::<AccountId>();
-    /// ```
     pub fn extension<T: Hash + Send + Sync + 'static>() -> Self {
         Self::of(Part::Extension {
             type_name: std::any::type_name::<T>(),
@@ -130,42 +97,22 @@ impl Key {
     }
 
     /// The [`TenantId`] in the request extensions.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::Key;
-    /// let key = Key::tenant();
-    /// ```
     pub fn tenant() -> Self {
         Self::extension::<TenantId>()
     }
 
     /// The route: axum's matched route template (`/users/{id}`, feature `axum`), else
     /// the request path. Combine it with another part for per-endpoint limits.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::Key;
-    /// let per_endpoint = Key::client_ip().and(Key::route());
-    /// ```
     pub fn route() -> Self {
         Self::of(Part::Route)
     }
 
     /// The request method.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::Key;
-    /// let writes_per_ip = Key::client_ip().and(Key::method());
-    /// ```
     pub fn method() -> Self {
         Self::of(Part::Method)
     }
 
     /// One key for every request: a global limit.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::Key;
-    /// let everyone = Key::global();
-    /// ```
     pub fn global() -> Self {
         Self::of(Part::Global)
     }

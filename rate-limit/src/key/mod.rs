@@ -63,7 +63,6 @@ use crate::request::RequestHead;
 /// `Fn(&RequestHead<'_>, &mut KeyBuilder) -> Result<(), MissingKey>`.
 ///
 /// ```
-/// use std::hash::Hash;
 /// use portcullis_rate_limit::key::{KeyBuilder, KeyExtractor, MissingKey};
 /// use portcullis_rate_limit::request::RequestHead;
 ///
@@ -72,9 +71,14 @@ use crate::request::RequestHead;
 ///     key.write_part(head.method().as_str().as_bytes());
 ///     Ok::<(), MissingKey>(())
 /// };
-/// let request = http::Request::get("/").body(()).unwrap();
-/// let mut key = KeyBuilder::default();
-/// per_method.extract(&RequestHead::new(&request), &mut key).unwrap();
+/// let fingerprint = |request: http::Request<()>| {
+///     let mut key = KeyBuilder::default();
+///     per_method.extract(&RequestHead::new(&request), &mut key).unwrap();
+///     key.finish()
+/// };
+/// let get = fingerprint(http::Request::get("/a").body(()).unwrap());
+/// assert_eq!(get, fingerprint(http::Request::get("/b").body(()).unwrap()));
+/// assert_ne!(get, fingerprint(http::Request::post("/a").body(()).unwrap()));
 /// ```
 pub trait KeyExtractor: Send + Sync + 'static {
     /// Writes the request's key parts, or says which part is missing.
@@ -209,13 +213,6 @@ impl KeyBuilder {
 
     /// Writes one part, prefixed by its length (as 8 little-endian bytes, so
     /// fingerprints are the same on every platform).
-    ///
-    /// ```
-    /// use portcullis_rate_limit::key::KeyBuilder;
-    /// let mut key = KeyBuilder::default();
-    /// key.write_part(b"sk_live_1234");
-    /// let fingerprint = key.finish();
-    /// ```
     #[inline]
     pub fn write_part(&mut self, bytes: &[u8]) {
         self.push(&(bytes.len() as u64).to_le_bytes());

@@ -34,13 +34,6 @@ pin_project! {
     /// The response future of [`RateLimit`](super::RateLimit): resolves the plan,
     /// checks the store, calls the inner service (or refuses), refunds if asked, and
     /// adds the headers.
-    ///
-    /// ```
-    /// use axum::{Router, routing::get};
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// // The future is named by `RateLimit`'s `Service` impl; users rarely name it.
-    /// let app: Router = Router::new().route("/", get(|| async { "ok" })).layer(RateLimitLayer::new());
-    /// ```
     pub struct ResponseFuture<S, ReqBody, K, P, St>
     where
         S: Service<Request<ReqBody>>,

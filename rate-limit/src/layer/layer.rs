@@ -21,21 +21,11 @@ use crate::{algorithm::Algorithm, quota::Quota, store::memory::MemoryStore};
 
 /// The store a layer uses unless told otherwise: the in-memory store with feature
 /// `memory`, else a [`BoxStore`](crate::store::BoxStore).
-///
-/// ```
-/// use portcullis_rate_limit::layer::{DefaultStore, RateLimitLayer};
-/// let layer: RateLimitLayer = RateLimitLayer::new();
-/// let store: &DefaultStore = layer.store_ref();
-/// ```
 #[cfg(feature = "memory")]
 pub type DefaultStore = MemoryStore;
 
 /// The store a layer uses unless told otherwise: the in-memory store with feature
 /// `memory`, else a [`BoxStore`](crate::store::BoxStore).
-///
-/// ```
-/// use portcullis_rate_limit::layer::DefaultStore;
-/// ```
 #[cfg(not(feature = "memory"))]
 pub type DefaultStore = crate::store::BoxStore;
 
@@ -62,11 +52,6 @@ pub enum OnMissingKey {
 }
 
 /// A function computing a request's cost.
-///
-/// ```
-/// use portcullis_rate_limit::{layer::CostFn, request::RequestHead};
-/// let cost: CostFn = |head: &RequestHead<'_>| if head.method() == http::Method::POST { 5 } else { 1 };
-/// ```
 pub type CostFn = fn(&RequestHead<'_>) -> u64;
 
 /// Everything but the key, resolver and store.
@@ -116,17 +101,6 @@ pub(crate) struct Shared<K, P, St> {
 /// by default [`Key`], [`Plans`] and the in-memory store. Clones share one state (the
 /// counters, the store): layering the same layer onto many routes limits them
 /// together.
-///
-/// ```
-/// use http::HeaderName;
-/// use portcullis_rate_limit::{headers::HeaderMode, key::Key, layer::RateLimitLayer, plan::Plan};
-///
-/// let layer = RateLimitLayer::new()
-///     .key(Key::header(HeaderName::from_static("x-api-key")))
-///     .plan(Plan::starter())
-///     .headers(HeaderMode::Ietf)
-///     .refund_server_errors();
-/// ```
 #[derive(Debug)]
 pub struct RateLimitLayer<K = Key, P = Plans, St = DefaultStore> {
     pub(crate) shared: Arc<Shared<K, P, St>>,
@@ -150,11 +124,6 @@ impl Default for RateLimitLayer {
 #[cfg(feature = "memory")]
 impl RateLimitLayer {
     /// 100 requests per minute per client IP (trusting no proxy), in memory.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::new();
-    /// ```
     pub fn new() -> Self {
         Self::preset(
             Key::client_ip(),
@@ -167,11 +136,6 @@ impl RateLimitLayer {
 
     /// For local development: 1,000 requests per minute per client IP; requests
     /// without a peer address pass.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::development();
-    /// ```
     pub fn development() -> Self {
         Self::preset(
             Key::client_ip(),
@@ -186,12 +150,6 @@ impl RateLimitLayer {
     /// plan (5 per minute and 30 per hour per IP) on `/login`, `/signin`,
     /// `/auth/*`, `/oauth/token`, `/password/*`. Behind a load balancer, set the key
     /// to [`Key::client_ip_behind`] your proxies.
-    ///
-    /// ```
-    /// use portcullis_core::client_ip::TrustedProxies;
-    /// use portcullis_rate_limit::{key::Key, layer::RateLimitLayer};
-    /// let layer = RateLimitLayer::production().key(Key::client_ip_behind(TrustedProxies::private_networks()));
-    /// ```
     pub fn production() -> Self {
         let login = Arc::new(login_plan("login", 5, 30));
         let mut plans = Plans::new(single("default", 100));
@@ -217,12 +175,6 @@ impl RateLimitLayer {
     /// authentication layer put into the request, with the free, starter and pro
     /// plans picked by its [`PlanName`](crate::request::PlanName) (free by default).
     /// Requests without a tenant are refused with 400.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{layer::RateLimitLayer, plan::Plan, resolver::Plans};
-    /// let layer = RateLimitLayer::multi_tenant()
-    ///     .plans(Plans::tiers().tenant("acme", Plan::enterprise(3_000, 1_000_000).unwrap()));
-    /// ```
     pub fn multi_tenant() -> Self {
         Self::preset(
             Key::tenant(),
@@ -244,11 +196,35 @@ impl RateLimitLayer {
     /// keep the total where it was, or choose [`FailurePolicy::FailClosed`].
     ///
     /// ```
-    /// use axum::{Router, routing::post};
+    /// use axum::{Router, body::Body, routing::post};
+    /// use http::{Request, StatusCode};
+    /// use portcullis_core::client_ip::PeerAddr;
     /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let app: Router = Router::new()
-    ///     .route("/login", post(|| async { "welcome" }))
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// // A password check that accepts only "hunter2".
+    /// let app = Router::new()
+    ///     .route("/login", post(|body: String| async move {
+    ///         if body == "hunter2" { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+    ///     }))
     ///     .route_layer(RateLimitLayer::auth_bruteforce());
+    /// let login = |password: &'static str| {
+    ///     let mut request = Request::post("/login").body(Body::from(password)).unwrap();
+    ///     request.extensions_mut().insert(PeerAddr("203.0.113.9:5000".parse().unwrap()));
+    ///     app.clone().oneshot(request)
+    /// };
+    ///
+    /// // Successful logins are refunded: they never use up the 5 attempts.
+    /// for _ in 0..10 {
+    ///     assert_eq!(login("hunter2").await.unwrap().status(), StatusCode::OK);
+    /// }
+    /// // Five failures do.
+    /// for _ in 0..5 {
+    ///     assert_eq!(login("guess").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    /// }
+    /// assert_eq!(login("hunter2").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    /// # });
     /// ```
     pub fn auth_bruteforce() -> Self {
         Self::preset(
@@ -341,11 +317,6 @@ impl<K, P, St> RateLimitLayer<K, P, St> {
 
 impl<St: Store> RateLimitLayer<Key, Plans, St> {
     /// 100 requests per minute per client IP, in `store`.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{layer::RateLimitLayer, store::{BoxStore, memory::MemoryStore}};
-    /// let layer = RateLimitLayer::with_store(BoxStore::new(MemoryStore::new()));
-    /// ```
     pub fn with_store(store: St) -> Self {
         Self::from_parts(
             Key::client_ip(),
@@ -378,11 +349,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     }
 
     /// Keys requests with `key`: see [`crate::key`].
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{key::Key, layer::RateLimitLayer};
-    /// let per_ip_and_endpoint = RateLimitLayer::new().key(Key::client_ip().and(Key::route()));
-    /// ```
     #[must_use]
     pub fn key<K2: KeyExtractor>(self, key: K2) -> RateLimitLayer<K2, P, St> {
         let shared = self.into_shared();
@@ -390,11 +356,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     }
 
     /// Picks plans with `plans`: see [`crate::resolver`].
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{layer::RateLimitLayer, resolver::Plans};
-    /// let layer = RateLimitLayer::new().plans(Plans::tiers());
-    /// ```
     #[must_use]
     pub fn plans<P2: PlanResolver>(self, plans: P2) -> RateLimitLayer<K, P2, St> {
         let shared = self.into_shared();
@@ -402,11 +363,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     }
 
     /// Keeps state in `store`.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{layer::RateLimitLayer, store::memory::MemoryStore};
-    /// let layer = RateLimitLayer::production().store(MemoryStore::new().max_keys(1_000_000));
-    /// ```
     #[must_use]
     pub fn store<St2: Store>(self, store: St2) -> RateLimitLayer<K, P, St2> {
         let shared = self.into_shared();
@@ -415,12 +371,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
 
     /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
     /// in tests).
-    ///
-    /// ```
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::new().clock(ManualClock::default());
-    /// ```
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
@@ -429,11 +379,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
 
     /// Which rate-limit headers to send (both sets by default); see
     /// [`crate::headers`].
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{headers::HeaderMode, layer::RateLimitLayer};
-    /// let layer = RateLimitLayer::new().headers(HeaderMode::Ietf);
-    /// ```
     #[must_use]
     pub fn headers(self, mode: HeaderMode) -> Self {
         self.map_config(|config| config.headers = mode)
@@ -443,8 +388,24 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// refuse. For trying limits out in production.
     ///
     /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::production().shadow(true);
+    /// use axum::{Router, body::Body, routing::get};
+    /// use http::{Request, StatusCode};
+    /// use portcullis_rate_limit::{layer::RateLimitLayer, request::TenantId};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// // Free tenants get 10 requests per minute; in shadow mode the 11th passes too.
+    /// let layer = RateLimitLayer::multi_tenant().shadow(true);
+    /// let app = Router::new().route("/", get(|| async { "hi" })).layer(layer.clone());
+    /// for _ in 0..11 {
+    ///     let mut request = Request::get("/").body(Body::empty()).unwrap();
+    ///     request.extensions_mut().insert(TenantId::new("acme"));
+    ///     let response = app.clone().oneshot(request).await.unwrap();
+    ///     assert_eq!(response.status(), StatusCode::OK);
+    /// }
+    /// // The would-be denial is still counted.
+    /// assert_eq!(layer.metrics().snapshot().allowed, 10);
+    /// # });
     /// ```
     #[must_use]
     pub fn shadow(self, shadow: bool) -> Self {
@@ -453,11 +414,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
 
     /// What to do when a request's key cannot be extracted (refuse with 400 by
     /// default).
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::{OnMissingKey, RateLimitLayer};
-    /// let layer = RateLimitLayer::new().on_missing_key(OnMissingKey::SharedKey);
-    /// ```
     #[must_use]
     pub fn on_missing_key(self, policy: OnMissingKey) -> Self {
         self.map_config(|config| config.on_missing_key = policy)
@@ -470,12 +426,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     ///
     /// Pair a remote store with [`Resilient`](crate::store::resilient) so that a dead
     /// store costs at most a timeout, and usually nothing.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::{Fallback, FailurePolicy, RateLimitLayer};
-    /// let closed = RateLimitLayer::new().on_store_error(FailurePolicy::FailClosed);
-    /// let local = RateLimitLayer::new().on_store_error(Fallback::local().instances(4));
-    /// ```
     #[must_use]
     pub fn on_store_error(self, policy: impl Into<FailurePolicy>) -> Self {
         let policy = policy.into();
@@ -487,34 +437,18 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// [`Degraded`](crate::decision::Degraded) mode as value: `fail-open`,
     /// `fail-closed` or `fallback`. Whatever the header mode: it tells clients and
     /// dashboards that the limits they see are not the usual ones.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::new().degraded_header(true);
-    /// ```
     #[must_use]
     pub fn degraded_header(self, enabled: bool) -> Self {
         self.map_config(|config| config.degraded_header = enabled)
     }
 
     /// Gives the cost back after the response when `refund_if(status)` holds.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// // Only failed logins count.
-    /// let layer = RateLimitLayer::new().refund_if(|status| status.is_success());
-    /// ```
     #[must_use]
     pub fn refund_if(self, refund_if: fn(StatusCode) -> bool) -> Self {
         self.map_config(|config| config.refund_if = Some(refund_if))
     }
 
     /// Does not count requests answered with a 5xx.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::new().refund_server_errors();
-    /// ```
     #[must_use]
     pub fn refund_server_errors(self) -> Self {
         self.refund_if(refund_server_error)
@@ -524,9 +458,22 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// [`RequestCost`](crate::request::RequestCost) in the request extensions wins.
     ///
     /// ```
+    /// use axum::{Router, body::Body, routing::post};
+    /// use http::Request;
+    /// use portcullis_core::client_ip::PeerAddr;
     /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// // Batch calls cost 10.
-    /// let layer = RateLimitLayer::new().cost(|head| if head.uri().path().starts_with("/batch") { 10 } else { 1 });
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// // Batch calls cost 10 of the 100 requests a minute.
+    /// let layer = RateLimitLayer::new()
+    ///     .cost(|head| if head.uri().path().starts_with("/batch") { 10 } else { 1 });
+    /// let app = Router::new().route("/batch", post(|| async { "done" })).layer(layer);
+    /// let mut request = Request::post("/batch").body(Body::empty()).unwrap();
+    /// request.extensions_mut().insert(PeerAddr("203.0.113.9:5000".parse().unwrap()));
+    /// let response = app.oneshot(request).await.unwrap();
+    /// assert_eq!(response.headers()["x-ratelimit-remaining"], "90");
+    /// # });
     /// ```
     #[must_use]
     pub fn cost(self, cost: CostFn) -> Self {
@@ -535,11 +482,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
 
     /// Keys fingerprints with this secret instead of the public default, so nobody
     /// can precompute them. Every process sharing a store needs the same secret.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
-    /// let layer = RateLimitLayer::new().key_secret(*b"0123456789abcdef");
-    /// ```
     #[must_use]
     pub fn key_secret(self, secret: [u8; 16]) -> Self {
         self.map_config(|config| config.secret = secret)
@@ -548,11 +490,6 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
 
 impl<K: Clone, St: Clone> RateLimitLayer<K, Plans, St> {
     /// Limits by this one plan (sets the [`Plans`] default).
-    ///
-    /// ```
-    /// use portcullis_rate_limit::{layer::RateLimitLayer, plan::Plan};
-    /// let layer = RateLimitLayer::new().plan(Plan::pro());
-    /// ```
     #[must_use]
     pub fn plan(self, plan: impl Into<Arc<Plan>>) -> Self {
         let plan = plan.into();

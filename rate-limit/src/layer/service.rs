@@ -18,17 +18,6 @@ use crate::resolver::{PlanResolver, Plans};
 use crate::store::Store;
 
 /// Limits the requests to an inner service; built by [`RateLimitLayer`].
-///
-/// ```
-/// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
-/// use tower::service_fn;
-///
-/// let inner = service_fn(|_: http::Request<()>| async {
-///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-/// });
-/// let service = RateLimit::new(inner, RateLimitLayer::development());
-/// let inner = service.into_inner();
-/// ```
 pub struct RateLimit<S, K = Key, P = Plans, St = DefaultStore> {
     inner: S,
     shared: Arc<Shared<K, P, St>>,
@@ -57,11 +46,6 @@ impl<S: fmt::Debug, K: fmt::Debug, P: fmt::Debug, St: fmt::Debug> fmt::Debug
 #[cfg(feature = "memory")]
 impl<S> RateLimit<S> {
     /// The layer with the default configuration, [`RateLimitLayer::new`].
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::RateLimit;
-    /// let layer = RateLimit::<()>::layer();
-    /// ```
     pub fn layer() -> RateLimitLayer {
         RateLimitLayer::new()
     }
@@ -69,14 +53,6 @@ impl<S> RateLimit<S> {
 
 impl<S, K, P, St> RateLimit<S, K, P, St> {
     /// Limits `inner` as `layer` says, sharing the layer's state.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// });
-    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
-    /// ```
     pub fn new(inner: S, layer: RateLimitLayer<K, P, St>) -> Self {
         Self::from_shared(inner, layer.shared)
     }
@@ -86,43 +62,16 @@ impl<S, K, P, St> RateLimit<S, K, P, St> {
     }
 
     /// The inner service.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// });
-    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
-    /// let inner = service.get_ref();
-    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// });
-    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
-    /// let inner = service.get_mut();
-    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::layer::{RateLimit, RateLimitLayer};
-    /// let inner = tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// });
-    /// let mut service = RateLimit::new(inner, RateLimitLayer::new());
-    /// let inner = service.into_inner();
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -42,13 +42,6 @@ const SECOND: Duration = Duration::from_secs(1);
 
 /// Runs every check of the suite, each against a fresh store from `make_store`.
 /// Panics, naming the check, on the first difference.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::run(|| MemoryStore::new().max_keys(1_000)).await;
-/// # });
-/// ```
 pub async fn run<S: Store>(make_store: impl Fn() -> S) {
     gcra_boundaries(make_store()).await;
     sliding_window_boundaries(make_store()).await;
@@ -80,13 +73,6 @@ fn plan(quotas: impl IntoIterator<Item = Quota>) -> Arc<Plan> {
 }
 
 /// GCRA: the burst passes, the next request waits exactly one emission interval.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::gcra_boundaries(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn gcra_boundaries<S: Store>(store: S) {
     let plan = plan([Quota::per_minute("minute", 5)]);
     for remaining in (0..5).rev() {
@@ -119,13 +105,6 @@ pub async fn gcra_boundaries<S: Store>(store: S) {
 }
 
 /// Sliding window: the previous window weighs in by its remaining overlap.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::sliding_window_boundaries(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn sliding_window_boundaries<S: Store>(store: S) {
     let plan = plan([Quota::per_minute("minute", 10).with_algorithm(Algorithm::sliding_window())]);
     for _ in 0..10 {
@@ -161,13 +140,6 @@ pub async fn sliding_window_boundaries<S: Store>(store: S) {
 }
 
 /// Fixed window aligned to UTC: resets exactly on the minute.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::fixed_window_boundaries(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn fixed_window_boundaries<S: Store>(store: S) {
     let plan = plan([Quota::per_minute("minute", 3).with_algorithm(Algorithm::fixed_window())]);
     let late = EPOCH + 59 * SECOND;
@@ -198,13 +170,6 @@ pub async fn fixed_window_boundaries<S: Store>(store: S) {
 }
 
 /// All-or-nothing: a denial by the minute quota consumes nothing of the day quota.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::day_quota_untouched_when_minute_denies(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn day_quota_untouched_when_minute_denies<S: Store>(store: S) {
     let plan = Arc::new(Plan::free());
     for _ in 0..10 {
@@ -229,13 +194,6 @@ pub async fn day_quota_untouched_when_minute_denies<S: Store>(store: S) {
 }
 
 /// All-or-nothing: a denial by the day quota consumes nothing of the minute quota.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::minute_quota_untouched_when_day_denies(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn minute_quota_untouched_when_day_denies<S: Store>(store: S) {
     let plan = plan([
         Quota::per_minute("minute", 10),
@@ -260,13 +218,6 @@ pub async fn minute_quota_untouched_when_day_denies<S: Store>(store: S) {
 }
 
 /// Weighted requests consume their cost; one that does not fit consumes nothing.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::weighted_costs(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn weighted_costs<S: Store>(store: S) {
     let plan = plan([Quota::per_minute("minute", 10).with_algorithm(Algorithm::fixed_window())]);
     let a = check(&store, 1, &plan, 7, EPOCH).await;
@@ -287,13 +238,6 @@ pub async fn weighted_costs<S: Store>(store: S) {
 }
 
 /// A refund gives the consumed units back to every quota.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::refunds(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn refunds<S: Store>(store: S) {
     let plan = Arc::new(Plan::free());
     for _ in 0..10 {
@@ -317,13 +261,6 @@ pub async fn refunds<S: Store>(store: S) {
 }
 
 /// Keys and plans never share counters.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::keys_and_plans_are_isolated(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn keys_and_plans_are_isolated<S: Store>(store: S) {
     let one = plan([Quota::per_minute("minute", 1)]);
     let other = Arc::new(Plan::new("other", [Quota::per_minute("minute", 1)]).expect("valid"));
@@ -347,13 +284,6 @@ pub async fn keys_and_plans_are_isolated<S: Store>(store: S) {
 
 /// A long pseudo-random sequence over three keys and a plan of every algorithm: each
 /// answer equals the pure model's.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::matches_the_model(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn matches_the_model<S: Store>(store: S) {
     let plan = plan([
         Quota::per_second("second", 4).with_burst(6),
@@ -382,13 +312,6 @@ pub async fn matches_the_model<S: Store>(store: S) {
 }
 
 /// 32 tasks × 200 checks on one key: exactly the limit is admitted.
-///
-/// ```
-/// use portcullis_rate_limit::store::{conformance, memory::MemoryStore};
-/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap().block_on(async {
-/// conformance::concurrent_checks_admit_exactly_the_limit(MemoryStore::new()).await;
-/// # });
-/// ```
 pub async fn concurrent_checks_admit_exactly_the_limit<S: Store>(store: S) {
     let store = Arc::new(store);
     let plan = plan([Quota::per_hour("hour", 1_000), Quota::per_day("day", 5_000)]);

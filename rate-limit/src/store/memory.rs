@@ -185,12 +185,6 @@ impl MemoryStore {
     /// How long a key whose state has expired stays before the sweep may drop it (a
     /// minute by default): a client coming back within it reuses its entry instead of
     /// allocating a new one. Configure before use: the store is rebuilt empty.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_rate_limit::store::memory::MemoryStore;
-    /// let store = MemoryStore::new().idle_timeout(Duration::from_secs(300));
-    /// ```
     #[must_use]
     pub fn idle_timeout(self, idle: Duration) -> Self {
         Self::build(

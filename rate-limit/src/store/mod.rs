@@ -153,6 +153,13 @@ impl StoreError {
 ///     let outcome = store.check(key, &plan, 1, 1_700_000_000_000_000_000).await.unwrap();
 ///     outcome.statuses()[0].remaining()
 /// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // Starter: 60 a minute, and the first check used one.
+/// let store = portcullis_rate_limit::store::memory::MemoryStore::new();
+/// assert_eq!(remaining(&store, Fingerprint::from_u64(7)).await, 59);
+/// assert_eq!(remaining(&store, Fingerprint::from_u64(7)).await, 58);
+/// # });
 /// ```
 pub trait Store: Send + Sync + 'static {
     /// The future of [`check`](Self::check).
@@ -197,21 +204,10 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// A boxed future of a [`DynStore`].
-///
-/// ```
-/// use portcullis_rate_limit::store::BoxFuture;
-/// let future: BoxFuture<u8> = Box::pin(async { 1 });
-/// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The object-safe form of [`Store`], implemented for every store: put one behind an
 /// `Arc<dyn DynStore>` (or a [`BoxStore`]) to pick the backend at run time.
-///
-/// ```
-/// use std::sync::Arc;
-/// use portcullis_rate_limit::store::{DynStore, memory::MemoryStore};
-/// let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
-/// ```
 pub trait DynStore: Send + Sync + 'static {
     /// [`Store::check`], boxed.
     fn check_boxed(
@@ -277,12 +273,6 @@ impl<S: Store> DynStore for S {
 ///
 /// Costs a `Box` per check; prefer the concrete store type when it is known at
 /// compile time.
-///
-/// ```
-/// use portcullis_rate_limit::store::{BoxStore, memory::MemoryStore};
-/// let store = BoxStore::new(MemoryStore::new());
-/// let clone = store.clone(); // shares the same state
-/// ```
 #[derive(Clone)]
 pub struct BoxStore {
     inner: Arc<dyn DynStore>,
@@ -290,11 +280,6 @@ pub struct BoxStore {
 
 impl BoxStore {
     /// Boxes `store`.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{BoxStore, memory::MemoryStore};
-    /// let store = BoxStore::new(MemoryStore::new().max_keys(10));
-    /// ```
     pub fn new(store: impl Store) -> Self {
         Self {
             inner: Arc::new(store),
@@ -302,13 +287,6 @@ impl BoxStore {
     }
 
     /// Wraps a store already behind an `Arc<dyn DynStore>`.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use portcullis_rate_limit::store::{BoxStore, DynStore, memory::MemoryStore};
-    /// let shared: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
-    /// let store = BoxStore::from_arc(shared);
-    /// ```
     pub fn from_arc(inner: Arc<dyn DynStore>) -> Self {
         Self { inner }
     }

@@ -73,15 +73,6 @@ const DEFAULT_MAX_KEYS: u64 = 100_000;
 
 /// A store that answers remembered denials itself; see the [module docs](self).
 /// Clones share the cache.
-///
-/// ```
-/// use portcullis_rate_limit::layer::RateLimitLayer;
-/// use portcullis_rate_limit::store::{memory::MemoryStore, negative_cache::NegativeCache};
-///
-/// // In production the inner store is a remote one (Redis).
-/// let store = NegativeCache::new(MemoryStore::new()).max_keys(10_000);
-/// let layer = RateLimitLayer::new().store(store);
-/// ```
 #[derive(Clone)]
 pub struct NegativeCache<S> {
     inner: S,
@@ -143,11 +134,6 @@ impl<S: fmt::Debug> fmt::Debug for NegativeCache<S> {
 
 impl<S> NegativeCache<S> {
     /// Remembers the denials of `store`, for at most 100,000 (key, plan) pairs.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, negative_cache::NegativeCache};
-    /// let store = NegativeCache::new(MemoryStore::new());
-    /// ```
     pub fn new(store: S) -> Self {
         Self {
             inner: store,
@@ -157,11 +143,6 @@ impl<S> NegativeCache<S> {
 
     /// Remembers at most `max_keys` denials. Configure before use: the cache is
     /// rebuilt empty.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, negative_cache::NegativeCache};
-    /// let store = NegativeCache::new(MemoryStore::new()).max_keys(1_000);
-    /// ```
     #[must_use]
     pub fn max_keys(self, max_keys: u64) -> Self {
         Self {
@@ -202,11 +183,6 @@ impl<S> NegativeCache<S> {
     }
 
     /// Unwraps the wrapped store.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, negative_cache::NegativeCache};
-    /// let store: MemoryStore = NegativeCache::new(MemoryStore::new()).into_inner();
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -347,12 +323,6 @@ struct PendingCheck {
 pin_project! {
     /// The future of a [`NegativeCache`]'s checks: a remembered denial, or the wrapped
     /// store's check, whose denial is then remembered.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{Store, memory::MemoryStore, negative_cache::{CheckFuture, NegativeCache}};
-    /// type Named = <NegativeCache<MemoryStore> as Store>::CheckFuture;
-    /// fn named(_: Option<Named>) {}
-    /// ```
     pub struct CheckFuture<F> {
         #[pin]
         state: CheckState<F>,
@@ -408,12 +378,6 @@ pin_project! {
     /// The future of a [`NegativeCache`]'s refunds: the wrapped store's refund, after
     /// which the key's remembered denial is forgotten again (a check that raced with
     /// the refund may have remembered one).
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{Store, memory::MemoryStore, negative_cache::{NegativeCache, RefundFuture}};
-    /// type Named = <NegativeCache<MemoryStore> as Store>::RefundFuture;
-    /// fn named(_: Option<Named>) {}
-    /// ```
     pub struct RefundFuture<F> {
         #[pin]
         future: F,

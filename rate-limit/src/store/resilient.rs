@@ -99,10 +99,6 @@ impl Default for CircuitBreaker {
 impl CircuitBreaker {
     /// Opens after 5 consecutive failures, for 1 s, then twice as long after each
     /// failed probe, up to 10 s.
-    ///
-    /// ```
-    /// let breaker = portcullis_rate_limit::store::resilient::CircuitBreaker::new();
-    /// ```
     pub fn new() -> Self {
         Self {
             failures: 5,
@@ -112,10 +108,6 @@ impl CircuitBreaker {
     }
 
     /// Opens after this many consecutive failures (errors or timeouts; at least 1).
-    ///
-    /// ```
-    /// let breaker = portcullis_rate_limit::store::resilient::CircuitBreaker::new().failures(3);
-    /// ```
     #[must_use]
     pub fn failures(self, failures: u32) -> Self {
         Self {
@@ -125,11 +117,6 @@ impl CircuitBreaker {
     }
 
     /// Stays open this long before letting one probe through.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let breaker = portcullis_rate_limit::store::resilient::CircuitBreaker::new().open_for(Duration::from_millis(200));
-    /// ```
     #[must_use]
     pub fn open_for(self, open_for: Duration) -> Self {
         Self { open_for, ..self }
@@ -137,12 +124,6 @@ impl CircuitBreaker {
 
     /// The longest the circuit stays open after failed probes (each doubles the time).
     /// Set it to [`open_for`](Self::open_for)'s value for no backoff.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_rate_limit::store::resilient::CircuitBreaker;
-    /// let no_backoff = CircuitBreaker::new().open_for(Duration::from_secs(1)).max_open_for(Duration::from_secs(1));
-    /// ```
     #[must_use]
     pub fn max_open_for(self, max_open_for: Duration) -> Self {
         Self {
@@ -236,11 +217,6 @@ impl<S: fmt::Debug> fmt::Debug for Resilient<S> {
 
 impl<S> Resilient<S> {
     /// Guards `store` with a 50 ms timeout and the default [`CircuitBreaker`].
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, resilient::Resilient};
-    /// let store = Resilient::new(MemoryStore::new());
-    /// ```
     pub fn new(store: S) -> Self {
         Self {
             inner: store,
@@ -250,12 +226,6 @@ impl<S> Resilient<S> {
 
     /// Bounds each call by `timeout` (50 ms by default). Configure before use: the
     /// breaker starts again closed.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, resilient::Resilient};
-    /// let store = Resilient::new(MemoryStore::new()).timeout(Duration::from_millis(25));
-    /// ```
     #[must_use]
     pub fn timeout(self, timeout: Duration) -> Self {
         let breaker = self.guard.breaker;
@@ -267,11 +237,6 @@ impl<S> Resilient<S> {
 
     /// Opens, waits and probes as `breaker` says. Configure before use: the breaker
     /// starts again closed.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, resilient::{CircuitBreaker, Resilient}};
-    /// let store = Resilient::new(MemoryStore::new()).breaker(CircuitBreaker::new().failures(2));
-    /// ```
     #[must_use]
     pub fn breaker(self, breaker: CircuitBreaker) -> Self {
         let timeout = self.guard.timeout;
@@ -320,11 +285,6 @@ impl<S> Resilient<S> {
     }
 
     /// Unwraps the guarded store.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{memory::MemoryStore, resilient::Resilient};
-    /// let store: MemoryStore = Resilient::new(MemoryStore::new()).into_inner();
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -393,12 +353,6 @@ impl<S: Store> Store for Resilient<S> {
 pin_project! {
     /// The future of a [`Resilient`] store's calls: the inner call under a timeout,
     /// reporting its result to the breaker, or the refusal of an open circuit.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::{Store, memory::MemoryStore, resilient::{Resilient, ResilientFuture}};
-    /// type CheckFuture = <Resilient<MemoryStore> as Store>::CheckFuture;
-    /// fn named(_: Option<CheckFuture>) {}
-    /// ```
     pub struct ResilientFuture<F> {
         #[pin]
         state: FutureState<F>,

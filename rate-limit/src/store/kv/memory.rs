@@ -116,13 +116,6 @@ impl MemoryKeyValue {
     /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
     /// in tests): it decides expiry and visibility. Configure before use: the store is
     /// rebuilt empty.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_rate_limit::store::kv::MemoryKeyValue;
-    /// let kv = MemoryKeyValue::new().clock(ManualClock::at_unix(Duration::from_secs(1)));
-    /// ```
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
         self.rebuild(|config| config.clock = Arc::new(clock))
@@ -131,12 +124,6 @@ impl MemoryKeyValue {
     /// Makes a write visible to readers at other [locations](Self::location) only
     /// `lag` after it (Workers KV: up to about 60 s); readers at the writer's location
     /// see it at once. Configure before use: the store is rebuilt empty.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_rate_limit::store::kv::MemoryKeyValue;
-    /// let kv = MemoryKeyValue::new().visibility_lag(Duration::from_secs(60));
-    /// ```
     #[must_use]
     pub fn visibility_lag(self, lag: Duration) -> Self {
         self.rebuild(|config| config.lag_ns = saturating_nanos(lag))

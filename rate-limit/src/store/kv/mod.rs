@@ -238,6 +238,16 @@ use super::{BoxError, StoreError};
 /// }
 ///
 /// let store = KvStore::new(EdgeKv(Binding)).min_ttl(Duration::from_secs(60));
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // Nothing is ever stored, so every check starts from a fresh quota.
+/// use std::sync::Arc;
+/// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::Store};
+/// let plan = Arc::new(Plan::free());
+/// let outcome = store.check(Fingerprint::from_u64(1), &plan, 1, 1_700_000_000_000_000_000).await.unwrap();
+/// assert!(outcome.allowed());
+/// assert_eq!(outcome.statuses()[0].remaining(), 9);
+/// # });
 /// ```
 pub trait KeyValue: Send + Sync + 'static {
     /// The future of [`get`](Self::get).

@@ -162,12 +162,6 @@ impl<T: KeyValue> KvStore<T> {
 
     /// Gives every write a time-to-live of at least `min` (1 s by default; Workers KV
     /// needs 60 s). Configure before use: the instance is rebuilt with an empty cache.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_rate_limit::store::kv::{KvStore, MemoryKeyValue};
-    /// let store = KvStore::new(MemoryKeyValue::new()).min_ttl(Duration::from_secs(60));
-    /// ```
     #[must_use]
     pub fn min_ttl(self, min: Duration) -> Self {
         Self::build(Settings {
@@ -181,11 +175,6 @@ impl<T: KeyValue> KvStore<T> {
     /// while active loses the instance's exactness for it (see the
     /// [module docs](super#how-far-it-can-overshoot)). Configure before use: the
     /// instance is rebuilt with an empty cache.
-    ///
-    /// ```
-    /// use portcullis_rate_limit::store::kv::{KvStore, MemoryKeyValue};
-    /// let store = KvStore::new(MemoryKeyValue::new()).cache_capacity(100_000);
-    /// ```
     #[must_use]
     pub fn cache_capacity(self, capacity: usize) -> Self {
         Self::build(Settings {
@@ -842,18 +831,6 @@ pin_project! {
 pin_project! {
     /// The future of [`KvStore`]'s [`Store::refund`]: reads the stored states, gives
     /// the cost back, and writes.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use portcullis_rate_limit::{key::Fingerprint, plan::Plan, store::Store};
-    /// use portcullis_rate_limit::store::kv::{KvStore, MemoryKeyValue, RefundFuture};
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let store = KvStore::new(MemoryKeyValue::new());
-    /// let future: RefundFuture<MemoryKeyValue> =
-    ///     store.refund(Fingerprint::from_u64(1), &Arc::new(Plan::free()), 1, 0);
-    /// future.await.unwrap();
-    /// # });
-    /// ```
     pub struct RefundFuture<T>
     where
         T: KeyValue,

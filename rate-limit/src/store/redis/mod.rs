@@ -92,7 +92,8 @@
 //! # Example
 //!
 //! The production stack: denials cached locally, Redis guarded by a timeout and a
-//! circuit breaker, a local fallback while it is away.
+//! circuit breaker, a local fallback while it is away. (`no_run`: it needs a Redis
+//! server; the crate's `tests/` run the store against a real one.)
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -164,14 +165,6 @@ impl TimeSource {
 
 /// A quota the Redis script cannot decide exactly (see the
 /// [module docs](self#limits-of-the-scripts-arithmetic)).
-///
-/// ```
-/// use std::time::Duration;
-/// use portcullis_rate_limit::store::redis::UnsupportedQuota;
-/// # fn f(error: UnsupportedQuota) {
-/// eprintln!("{error}");
-/// # }
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("quota `{quota}` is beyond the Redis store's exact arithmetic: {reason}")]
 pub struct UnsupportedQuota {
@@ -181,30 +174,12 @@ pub struct UnsupportedQuota {
 
 impl UnsupportedQuota {
     /// The quota's name.
-    ///
-    /// ```
-    /// # use portcullis_rate_limit::store::redis::UnsupportedQuota;
-    /// # fn f(error: UnsupportedQuota) {
-    /// let name: &str = error.quota();
-    /// # }
-    /// ```
     pub fn quota(&self) -> &str {
         &self.quota
     }
 }
 
 /// The Redis store. Clones share the connection. See the [module docs](self).
-///
-/// ```no_run
-/// use portcullis_rate_limit::store::redis::{RedisStore, TimeSource};
-///
-/// # fn run() -> Result<(), portcullis_rate_limit::store::StoreError> {
-/// // Connects on first use and reconnects by itself.
-/// let store = RedisStore::open("redis://127.0.0.1:6379")?
-///     .prefix("billing:rl")
-///     .time_source(TimeSource::Redis);
-/// # Ok(()) }
-/// ```
 #[derive(Clone)]
 pub struct RedisStore<C = ConnectionManager> {
     connection: C,
@@ -224,13 +199,6 @@ impl<C> fmt::Debug for RedisStore<C> {
 impl RedisStore<ConnectionManager> {
     /// A store on the Redis at `url` that connects now: an unreachable server is an
     /// error here rather than on the first request.
-    ///
-    /// ```no_run
-    /// use portcullis_rate_limit::store::redis::RedisStore;
-    /// # async fn run() -> Result<(), portcullis_rate_limit::store::StoreError> {
-    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let manager = portcullis_core::redis::connect(url)
             .await
@@ -260,13 +228,6 @@ impl RedisStore<ConnectionManager> {
 impl RedisStore<redis::cluster_async::ClusterConnection> {
     /// A store on a Redis Cluster (feature `redis-cluster`), given some of its nodes.
     /// An identity's keys share one slot, so its script runs on one node.
-    ///
-    /// ```no_run
-    /// use portcullis_rate_limit::store::redis::RedisStore;
-    /// # async fn run() -> Result<(), portcullis_rate_limit::store::StoreError> {
-    /// let store = RedisStore::connect_cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]).await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn connect_cluster(
         nodes: impl IntoIterator<Item = impl redis::IntoConnectionInfo>,
     ) -> Result<Self, StoreError> {
@@ -282,15 +243,6 @@ impl RedisStore<redis::cluster_async::ClusterConnection> {
 impl<C> RedisStore<C> {
     /// A store on a connection you configured (a [`ConnectionManager`] with your own
     /// settings, a cluster connection, …). Key prefix `portcullis:rl`, Redis time.
-    ///
-    /// ```no_run
-    /// use portcullis_rate_limit::store::redis::RedisStore;
-    /// # async fn run() -> redis::RedisResult<()> {
-    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
-    /// let manager = redis::aio::ConnectionManager::new(client).await?;
-    /// let store = RedisStore::with_connection(manager);
-    /// # Ok(()) }
-    /// ```
     pub fn with_connection(connection: C) -> Self {
         Self {
             connection,
@@ -329,14 +281,6 @@ impl<C> RedisStore<C> {
     }
 
     /// Where the time of a check comes from (default [`TimeSource::Redis`]).
-    ///
-    /// ```
-    /// # use portcullis_rate_limit::store::redis::{RedisStore, TimeSource};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let store = RedisStore::open("redis://127.0.0.1:6379").unwrap().time_source(TimeSource::Caller);
-    /// # }
-    /// ```
     pub fn time_source(mut self, time: TimeSource) -> Self {
         self.time = time;
         self
