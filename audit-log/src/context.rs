@@ -61,11 +61,6 @@ use http::Extensions;
 use crate::record::{Principal, Record};
 
 /// Fills a record from extensions; see the [module docs](self).
-///
-/// ```
-/// use portcullis_audit_log::context::Enricher;
-/// let route: Enricher = |_, record| record.label("service", "billing");
-/// ```
 pub type Enricher = fn(&Extensions, &mut Record);
 
 #[derive(Debug, Default)]
@@ -118,48 +113,21 @@ impl AuditContext {
     }
 
     /// Sets `user.id`.
-    ///
-    /// ```
-    /// use portcullis_audit_log::context::AuditContext;
-    /// let context = AuditContext::new();
-    /// context.set_user_id("ada");
-    /// assert_eq!(context.principal().user_id.as_deref(), Some("ada"));
-    /// ```
     pub fn set_user_id(&self, user_id: impl Into<String>) {
         self.lock().principal.user_id = Some(user_id.into());
     }
 
     /// Sets the tenant (`organization.id`).
-    ///
-    /// ```
-    /// use portcullis_audit_log::context::AuditContext;
-    /// let context = AuditContext::new();
-    /// context.set_tenant_id("acme");
-    /// assert_eq!(context.principal().tenant_id.as_deref(), Some("acme"));
-    /// ```
     pub fn set_tenant_id(&self, tenant_id: impl Into<String>) {
         self.lock().principal.tenant_id = Some(tenant_id.into());
     }
 
     /// Sets the API key id (`portcullis.api_key.id`).
-    ///
-    /// ```
-    /// use portcullis_audit_log::context::AuditContext;
-    /// let context = AuditContext::new();
-    /// context.set_api_key_id("key_1");
-    /// assert_eq!(context.principal().api_key_id.as_deref(), Some("key_1"));
-    /// ```
     pub fn set_api_key_id(&self, key_id: impl Into<String>) {
         self.lock().principal.api_key_id = Some(key_id.into());
     }
 
     /// Adds a label (`labels.<key>`) to the records still to come.
-    ///
-    /// ```
-    /// use portcullis_audit_log::context::AuditContext;
-    /// let context = AuditContext::new();
-    /// context.label("route", "/v1/invoices/{id}");
-    /// ```
     pub fn label(&self, key: impl Into<String>, value: impl Into<String>) {
         self.lock().labels.push((key.into(), value.into()));
     }
@@ -253,13 +221,6 @@ impl<S> tower_layer::Layer<S> for EnrichLayer {
 }
 
 /// The service of [`EnrichLayer`].
-///
-/// ```
-/// use portcullis_audit_log::context::{Enrich, EnrichLayer};
-/// use tower::Layer;
-/// let service: Enrich<()> = EnrichLayer::new(|_, _| {}).layer(());
-/// assert_eq!(*service.get_ref(), ());
-/// ```
 #[derive(Clone, Debug)]
 pub struct Enrich<S> {
     inner: S,

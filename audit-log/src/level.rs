@@ -57,11 +57,6 @@ pub enum Level {
 
 impl Level {
     /// The level's name, as in configuration files.
-    ///
-    /// ```
-    /// use portcullis_audit_log::level::Level;
-    /// assert_eq!(Level::RequestResponse.as_str(), "request_response");
-    /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::None => "none",

@@ -60,11 +60,6 @@ use crate::level::Level;
 use crate::request_id::RequestId;
 
 /// Which moment of a request a record describes.
-///
-/// ```
-/// use portcullis_audit_log::record::Phase;
-/// assert_eq!(Phase::Cancelled.as_str(), "cancelled");
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
@@ -80,11 +75,6 @@ pub enum Phase {
 
 impl Phase {
     /// The phase as written in `event.action`.
-    ///
-    /// ```
-    /// use portcullis_audit_log::record::Phase;
-    /// assert_eq!(Phase::Request.as_str(), "request");
-    /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Request => "request",
@@ -119,11 +109,6 @@ pub struct Principal {
 
 impl Principal {
     /// A principal with a user id.
-    ///
-    /// ```
-    /// use portcullis_audit_log::record::Principal;
-    /// assert_eq!(Principal::user("ada").user_id.as_deref(), Some("ada"));
-    /// ```
     pub fn user(id: impl Into<String>) -> Self {
         Self {
             user_id: Some(id.into()),
@@ -132,11 +117,6 @@ impl Principal {
     }
 
     /// With a tenant.
-    ///
-    /// ```
-    /// use portcullis_audit_log::record::Principal;
-    /// assert_eq!(Principal::default().with_tenant("acme").tenant_id.as_deref(), Some("acme"));
-    /// ```
     #[must_use]
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant_id = Some(tenant.into());
@@ -144,11 +124,6 @@ impl Principal {
     }
 
     /// With an API key id.
-    ///
-    /// ```
-    /// use portcullis_audit_log::record::Principal;
-    /// assert_eq!(Principal::default().with_api_key("k1").api_key_id.as_deref(), Some("k1"));
-    /// ```
     #[must_use]
     pub fn with_api_key(mut self, key_id: impl Into<String>) -> Self {
         self.api_key_id = Some(key_id.into());
@@ -176,23 +151,12 @@ impl Principal {
     }
 
     /// Whether nothing is known.
-    ///
-    /// ```
-    /// use portcullis_audit_log::record::Principal;
-    /// assert!(Principal::default().is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.user_id.is_none() && self.tenant_id.is_none() && self.api_key_id.is_none()
     }
 }
 
 /// A captured body: its size, and its redacted content or its hash.
-///
-/// ```
-/// use portcullis_audit_log::record::BodyCapture;
-/// let body = BodyCapture::default();
-/// assert_eq!(body.bytes, 0);
-/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BodyCapture {
@@ -208,12 +172,6 @@ pub struct BodyCapture {
 }
 
 /// The rate limiter's decision, as `portcullis.rate_limit`.
-///
-/// ```
-/// use portcullis_audit_log::record::RateLimitInfo;
-/// let info = RateLimitInfo::default();
-/// assert!(info.violated.is_empty());
-/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RateLimitInfo {
@@ -230,13 +188,6 @@ pub struct RateLimitInfo {
 }
 
 /// What is known of the request, shared by all of its records.
-///
-/// ```
-/// use portcullis_audit_log::record::RequestInfo;
-/// use portcullis_audit_log::request_id::RequestId;
-/// let info = RequestInfo::new(RequestId::generate(), http::Method::POST, "/login");
-/// assert_eq!(info.path, "/login");
-/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RequestInfo {
@@ -278,12 +229,6 @@ impl RequestInfo {
 }
 
 /// What is known of the response.
-///
-/// ```
-/// use portcullis_audit_log::record::ResponseInfo;
-/// let info = ResponseInfo::new(Some(http::StatusCode::OK), std::time::Duration::from_millis(3));
-/// assert_eq!(info.status, Some(http::StatusCode::OK));
-/// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ResponseInfo {

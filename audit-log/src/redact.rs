@@ -136,23 +136,11 @@ impl Redactor {
     }
 
     /// A redactor with a random 32-byte secret, for development and tests.
-    ///
-    /// ```
-    /// use portcullis_audit_log::redact::Redactor;
-    /// assert_ne!(Redactor::random().hash_for_search("x"), Redactor::random().hash_for_search("x"));
-    /// ```
     pub fn random() -> Self {
         Self::new(rand::random::<[u8; 32]>())
     }
 
     /// The same deny-lists under another secret.
-    ///
-    /// ```
-    /// use portcullis_audit_log::redact::Redactor;
-    /// let redactor = Redactor::random().deny_key("ssn").with_secret(b"stable");
-    /// assert_eq!(redactor.hash_for_search("x"), Redactor::new(b"stable").hash_for_search("x"));
-    /// assert!(redactor.is_denied_key("ssn"));
-    /// ```
     #[must_use]
     pub fn with_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.mac = keyed(secret.as_ref());
@@ -160,12 +148,6 @@ impl Redactor {
     }
 
     /// Also redacts this header.
-    ///
-    /// ```
-    /// use portcullis_audit_log::redact::Redactor;
-    /// let redactor = Redactor::random().deny_header(http::HeaderName::from_static("x-csrf-token"));
-    /// assert!(redactor.is_denied_header(&http::HeaderName::from_static("x-csrf-token")));
-    /// ```
     #[must_use]
     pub fn deny_header(mut self, name: HeaderName) -> Self {
         if !self.headers.contains(&name) {
@@ -220,12 +202,6 @@ impl Redactor {
     }
 
     /// [`hash_for_search`](Self::hash_for_search) of raw bytes.
-    ///
-    /// ```
-    /// use portcullis_audit_log::redact::Redactor;
-    /// let redactor = Redactor::new(b"secret");
-    /// assert_eq!(redactor.hash_bytes(b"abc"), redactor.hash_for_search("abc"));
-    /// ```
     pub fn hash_bytes(&self, value: &[u8]) -> String {
         let mut mac = self.mac.clone();
         mac.update(value);
@@ -236,12 +212,6 @@ impl Redactor {
     }
 
     /// Whether this header's value is redacted.
-    ///
-    /// ```
-    /// use portcullis_audit_log::redact::Redactor;
-    /// assert!(Redactor::random().is_denied_header(&http::header::AUTHORIZATION));
-    /// assert!(!Redactor::random().is_denied_header(&http::header::ACCEPT));
-    /// ```
     pub fn is_denied_header(&self, name: &HeaderName) -> bool {
         self.headers.contains(name)
     }

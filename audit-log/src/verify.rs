@@ -54,13 +54,6 @@ use crate::chain::{GENESIS, hash_line, verify_checkpoint};
 use crate::json::hex;
 
 /// What to verify against.
-///
-/// ```
-/// use portcullis_audit_log::chain::CheckpointSigner;
-/// use portcullis_audit_log::verify::VerifyOptions;
-/// let signer = CheckpointSigner::generate();
-/// let options = VerifyOptions::new().public_key(signer.verifying_key()).chain_key(b"k").live(true);
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
     public_key: Option<VerifyingKey>,

@@ -52,10 +52,6 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The gRPC metadata carrying a refusal's stable code (`QUOTA_EXCEEDED`,
 /// `API_KEY_REVOKED`, …), the `code` member of the problem+json body.
-///
-/// ```
-/// assert_eq!(portcullis_core::problem::PORTCULLIS_CODE, "portcullis-code");
-/// ```
 pub const PORTCULLIS_CODE: &str = "portcullis-code";
 
 /// Where default problem `type` URIs point: this module's documentation.

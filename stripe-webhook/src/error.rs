@@ -189,12 +189,6 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// A short stable label for logs and metrics (`missing_header`, `mismatch`, …).
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::error::VerifyError;
-    /// let error = VerifyError::Mismatch { candidates: 1, secrets: 2 };
-    /// assert_eq!(error.kind(), "mismatch");
-    /// ```
     pub fn kind(&self) -> &'static str {
         match self {
             Self::MissingHeader { .. } => "missing_header",

@@ -64,11 +64,6 @@ pub enum Admission {
 
 impl Admission {
     /// Whether to apply the event.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::ordering::Admission;
-    /// assert!(Admission::Fresh.is_fresh());
-    /// ```
     pub fn is_fresh(&self) -> bool {
         matches!(self, Self::Fresh)
     }
@@ -103,13 +98,6 @@ pub trait OrderingStore: Send + Sync + 'static {
 }
 
 /// Admits events per object in `created` order. See the [module docs](self).
-///
-/// ```
-/// use std::time::Duration;
-/// use portcullis_stripe_webhook::ordering::OrderingGuard;
-/// use portcullis_stripe_webhook::store::memory::MemoryStore;
-/// let guard = OrderingGuard::new(MemoryStore::new()).ttl(Duration::from_secs(30 * 86_400));
-/// ```
 #[derive(Clone)]
 pub struct OrderingGuard<S> {
     store: S,
@@ -128,12 +116,6 @@ impl<S: fmt::Debug> fmt::Debug for OrderingGuard<S> {
 
 impl<S: OrderingStore> OrderingGuard<S> {
     /// A guard over `store`, remembering each object for 7 days.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::ordering::OrderingGuard;
-    /// use portcullis_stripe_webhook::store::memory::MemoryStore;
-    /// let guard = OrderingGuard::new(MemoryStore::new());
-    /// ```
     pub fn new(store: S) -> Self {
         Self {
             store,
@@ -143,13 +125,6 @@ impl<S: OrderingStore> OrderingGuard<S> {
     }
 
     /// How long an object's mark lives after its last admission (default 7 days).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_stripe_webhook::ordering::OrderingGuard;
-    /// use portcullis_stripe_webhook::store::memory::MemoryStore;
-    /// let guard = OrderingGuard::new(MemoryStore::new()).ttl(Duration::from_secs(86_400));
-    /// ```
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -157,13 +132,6 @@ impl<S: OrderingStore> OrderingGuard<S> {
     }
 
     /// Sets the clock the TTLs count on.
-    ///
-    /// ```
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_stripe_webhook::ordering::OrderingGuard;
-    /// use portcullis_stripe_webhook::store::memory::MemoryStore;
-    /// let guard = OrderingGuard::new(MemoryStore::new()).clock(ManualClock::default());
-    /// ```
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

@@ -42,23 +42,11 @@ pub struct Secret {
 
 impl Secret {
     /// A secret from its text, as the provider's dashboard shows it.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// let secret = Secret::new("primary", "whsec_test_secret");
-    /// assert_eq!(secret.name(), "primary");
-    /// ```
     pub fn new(name: impl Into<Arc<str>>, value: impl AsRef<str>) -> Self {
         Self::from_bytes(name, value.as_ref().as_bytes())
     }
 
     /// A secret from raw key bytes (already decoded), for schemes whose key is binary.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// let secret = Secret::from_bytes("raw", [0x01, 0x02, 0x03]);
-    /// assert_eq!(secret.expose(), &[1, 2, 3]);
-    /// ```
     pub fn from_bytes(name: impl Into<Arc<str>>, value: impl AsRef<[u8]>) -> Self {
         Self {
             name: name.into(),
@@ -67,32 +55,16 @@ impl Secret {
     }
 
     /// The secret's name.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// assert_eq!(Secret::new("old", "whsec_x").name(), "old");
-    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The secret's name as a shared string (cheap to clone into results).
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// let name = Secret::new("old", "whsec_x").shared_name();
-    /// assert_eq!(&*name, "old");
-    /// ```
     pub fn shared_name(&self) -> Arc<str> {
         self.name.clone()
     }
 
     /// The secret's bytes. Handle with care: never log them.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// assert_eq!(Secret::new("a", "whsec_x").expose(), b"whsec_x");
-    /// ```
     pub fn expose(&self) -> &[u8] {
         &self.value
     }

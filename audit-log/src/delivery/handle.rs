@@ -7,11 +7,6 @@ use super::FailurePolicy;
 use super::pipeline::Pipeline;
 
 /// Why a flush or shutdown did not complete.
-///
-/// ```
-/// use portcullis_audit_log::delivery::DeliveryError;
-/// assert_eq!(DeliveryError::Failed.to_string(), "a sink failed to write or sync");
-/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeliveryError {
@@ -54,12 +49,6 @@ pub struct SinkMetrics {
 }
 
 /// The layer's counters at one moment.
-///
-/// ```
-/// use portcullis_audit_log::delivery::MetricsSnapshot;
-/// let snapshot = MetricsSnapshot::default();
-/// assert_eq!(snapshot.overflowed(), 0);
-/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetricsSnapshot {
@@ -98,21 +87,6 @@ impl MetricsSnapshot {
 /// for your shutdown sequence: after the server stopped taking requests and the
 /// in-flight ones completed, [`shutdown`](Self::shutdown) writes everything queued,
 /// seals the hash chain, `fsync`s and stops the writer threads.
-///
-/// ```
-/// use portcullis_audit_log::layer::AuditLayer;
-/// use portcullis_audit_log::sink::FileSink;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let dir = tempfile::tempdir()?;
-/// let layer = AuditLayer::new().sink(FileSink::open(dir.path().join("audit.log"))?);
-/// let handle = layer.handle();
-/// // ... serve with `layer` until a shutdown signal ...
-/// handle.shutdown().await?;
-/// # Ok(())
-/// # }
-/// ```
 #[derive(Clone)]
 pub struct AuditHandle {
     pipeline: Arc<Pipeline>,
@@ -172,14 +146,6 @@ impl AuditHandle {
     }
 
     /// [`flush`](Self::flush), blocking the thread, at most `timeout`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// use portcullis_audit_log::sink::TracingSink;
-    /// let handle = AuditLayer::new().sink(TracingSink::new()).handle();
-    /// handle.flush_blocking(Duration::from_secs(5)).unwrap();
-    /// ```
     pub fn flush_blocking(&self, timeout: Duration) -> Result<(), DeliveryError> {
         wait(self.pipeline.control(false, timeout), timeout)
     }
@@ -203,14 +169,6 @@ impl AuditHandle {
     }
 
     /// [`shutdown`](Self::shutdown), blocking the thread, at most `timeout`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// use portcullis_audit_log::sink::TracingSink;
-    /// let handle = AuditLayer::new().sink(TracingSink::new()).handle();
-    /// handle.shutdown_blocking(Duration::from_secs(5)).unwrap();
-    /// ```
     pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), DeliveryError> {
         if !self.pipeline.close() {
             self.pipeline.join();

@@ -28,22 +28,41 @@
 //!
 //! # Example
 //!
+//! A fail-closed sink that cannot write: the request is refused and the handler never
+//! runs, while a fail-open copy goes to `tracing` on the side.
+//!
 //! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::time::Duration;
+//! use http::{Request, Response, StatusCode};
 //! use portcullis_audit_log::delivery::SinkOptions;
 //! use portcullis_audit_log::layer::AuditLayer;
-//! use portcullis_audit_log::sink::{FileSink, TracingSink};
+//! use portcullis_audit_log::sink::{Batch, CallbackSink, SinkError, TracingSink};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
-//! let dir = tempfile::tempdir().unwrap();
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // The evidence store is down: every write fails.
+//! let evidence = CallbackSink::new(|_: &Batch<'_>| Err::<(), _>(SinkError::Closed));
 //! let layer = AuditLayer::new()
-//!     // The evidence: nothing runs unless it is on disk.
-//!     .sink_with(
-//!         FileSink::open(dir.path().join("audit.log"))?,
-//!         SinkOptions::fail_closed().fsync_per_batch(true).write_timeout(Duration::from_secs(2)),
-//!     )
+//!     // The evidence: nothing runs unless it is recorded.
+//!     .sink_with(evidence, SinkOptions::fail_closed().write_timeout(Duration::from_secs(2)))
 //!     // A copy for the log pipeline, best effort.
 //!     .sink_with(TracingSink::new(), SinkOptions::fail_open().queue_capacity(1024));
-//! # Ok::<(), portcullis_audit_log::sink::SinkError>(())
+//! let ran = Arc::new(AtomicBool::new(false));
+//! let flag = ran.clone();
+//! let app = ServiceBuilder::new().layer(layer).service(service_fn(move |_: Request<_>| {
+//!     flag.store(true, Ordering::SeqCst);
+//!     async { Ok::<_, Infallible>(Response::new(String::new())) }
+//! }));
+//!
+//! let request = Request::post("/v1/transfers").body(String::new()).unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! assert!(!ran.load(Ordering::SeqCst));
+//! # }
 //! ```
 
 mod ack;

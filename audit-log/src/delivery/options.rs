@@ -73,12 +73,6 @@ impl SinkOptions {
     }
 
     /// Sets the failure policy.
-    ///
-    /// ```
-    /// use portcullis_audit_log::delivery::{FailurePolicy, SinkOptions};
-    /// let options = SinkOptions::fail_open().with_policy(FailurePolicy::FailClosed);
-    /// assert_eq!(options.policy(), FailurePolicy::FailClosed);
-    /// ```
     #[must_use]
     pub fn with_policy(mut self, policy: FailurePolicy) -> Self {
         self.policy = policy;

@@ -322,18 +322,6 @@ pin_project! {
     ///
     /// Dropping it before it completes (the client went away) writes a `cancelled`
     /// record.
-    ///
-    /// ```
-    /// use portcullis_audit_log::body::AuditBody;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// use tower::{ServiceBuilder, service_fn};
-    /// // The future is named by `Audit`'s `Service` impl; users rarely name it.
-    /// let service = ServiceBuilder::new().layer(AuditLayer::new()).service(service_fn(
-    ///     |_: http::Request<AuditBody<String>>| async {
-    ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    ///     },
-    /// ));
-    /// ```
     pub struct ResponseFuture<S, ReqBody, ResBody>
     where
         S: Service<Request<AuditBody<ReqBody>>>,

@@ -23,11 +23,6 @@ use crate::sink::{FileSink, Rotation, Sink, StdoutSink};
 ///
 /// Either way a `panic` record is written first (with `error.type` `panic`; the panic
 /// message is not recorded, since it may hold data the handler was processing).
-///
-/// ```
-/// use portcullis_audit_log::layer::PanicPolicy;
-/// assert_eq!(PanicPolicy::default(), PanicPolicy::Resume);
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -157,21 +152,6 @@ impl Shared {
 /// Configure it, then use it: the sinks' writer threads start the first time the
 /// layer wraps a service (or [`handle`](Self::handle) is called), and every clone
 /// shares them, their queues and their counters.
-///
-/// ```
-/// use http::{Method, Uri};
-/// use portcullis_audit_log::layer::AuditLayer;
-/// use portcullis_audit_log::level::Level;
-/// use portcullis_audit_log::sink::StdoutSink;
-///
-/// let layer = AuditLayer::new()
-///     .level(Level::Metadata)
-///     .level_for(|method: &Method, uri: &Uri| {
-///         if uri.path().starts_with("/admin") { Level::Request } else { Level::Metadata }
-///     })
-///     .hmac_secret(b"per-deployment secret")
-///     .sink(StdoutSink::json());
-/// ```
 #[derive(Clone, Debug)]
 pub struct AuditLayer {
     shared: Arc<Shared>,
@@ -189,11 +169,6 @@ const PRESET_MAX_BYTES: u64 = 100 * 1024 * 1024;
 impl AuditLayer {
     /// [`Level::Metadata`], a random HMAC secret, fail-open, no chain, and no sink:
     /// add one with [`sink`](Self::sink).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new();
-    /// ```
     pub fn new() -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -206,11 +181,6 @@ impl AuditLayer {
 
     /// For local development: [`Level::Metadata`], one human-readable line per record
     /// on standard output, fail-open.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::development();
-    /// ```
     pub fn development() -> Self {
         Self::new()
             .level(Level::Metadata)
@@ -225,14 +195,6 @@ impl AuditLayer {
     /// Set the HMAC secret from your secret store with
     /// [`hmac_secret`](Self::hmac_secret): with the default random secret, hashes are
     /// searchable only within one process.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let layer = AuditLayer::production(dir.path().join("audit.log"))?
-    ///     .hmac_secret(b"from the secret store");
-    /// # Ok::<(), portcullis_audit_log::ConfigError>(())
-    /// ```
     pub fn production(path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
         let file = FileSink::open(path)?
             .max_bytes(PRESET_MAX_BYTES)
@@ -336,11 +298,6 @@ impl AuditLayer {
     }
 
     /// The default level (when no [`level_for`](Self::level_for) rule is set).
-    ///
-    /// ```
-    /// use portcullis_audit_log::{layer::AuditLayer, level::Level};
-    /// let layer = AuditLayer::new().level(Level::Request);
-    /// ```
     #[must_use]
     pub fn level(self, level: Level) -> Self {
         self.update(|config| config.level = level)
@@ -348,14 +305,6 @@ impl AuditLayer {
 
     /// Picks the level of each request by its method and URI (replacing the
     /// default level): audit admin, auth and data routes, skip health checks.
-    ///
-    /// ```
-    /// use portcullis_audit_log::{layer::AuditLayer, level::Level};
-    /// let layer = AuditLayer::new().level_for(|_, uri| match uri.path() {
-    ///     "/healthz" | "/metrics" => Level::None,
-    ///     _ => Level::Metadata,
-    /// });
-    /// ```
     #[must_use]
     pub fn level_for(self, rule: LevelFn) -> Self {
         self.update(|config| config.level_fn = Some(rule))
@@ -364,13 +313,6 @@ impl AuditLayer {
     /// The per-deployment HMAC secret redacted values are keyed by, so that
     /// [`hash_for_search`](Self::hash_for_search) finds a known value across
     /// restarts and instances. Random by default.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let a = AuditLayer::new().hmac_secret(b"s");
-    /// let b = AuditLayer::new().hmac_secret(b"s");
-    /// assert_eq!(a.hash_for_search("tok"), b.hash_for_search("tok"));
-    /// ```
     #[must_use]
     pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
         self.update(|config| {
@@ -379,11 +321,6 @@ impl AuditLayer {
     }
 
     /// Replaces the redactor (its secret and deny-lists).
-    ///
-    /// ```
-    /// use portcullis_audit_log::{layer::AuditLayer, redact::Redactor};
-    /// let layer = AuditLayer::new().redactor(Redactor::new(b"secret").deny_key("ssn"));
-    /// ```
     #[must_use]
     pub fn redactor(self, redactor: Redactor) -> Self {
         self.update(|config| config.redactor = Arc::new(redactor))
@@ -402,38 +339,18 @@ impl AuditLayer {
     }
 
     /// Trusts these proxies' forwarding headers for `source.ip` (none by default).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// use portcullis_core::client_ip::TrustedProxies;
-    /// let layer = AuditLayer::new().trusted_proxies(TrustedProxies::private_networks());
-    /// ```
     #[must_use]
     pub fn trusted_proxies(self, proxies: TrustedProxies) -> Self {
         self.client_ip(ClientIpResolver::new(proxies))
     }
 
     /// Resolves `source.ip` with this resolver.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// use portcullis_core::client_ip::{ClientIpResolver, ForwardedHeader, TrustedProxies};
-    /// let resolver = ClientIpResolver::new(TrustedProxies::loopback()).with_header(ForwardedHeader::Forwarded);
-    /// let layer = AuditLayer::new().client_ip(resolver);
-    /// ```
     #[must_use]
     pub fn client_ip(self, resolver: ClientIpResolver) -> Self {
         self.update(|config| config.resolver = resolver)
     }
 
     /// Reads time from this clock (timestamps, durations, rotation).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// use portcullis_core::clock::ManualClock;
-    /// let layer = AuditLayer::new().clock(ManualClock::at_unix(Duration::from_secs(1_700_000_000)));
-    /// ```
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
         self.update(|config| config.clock = Arc::new(clock))
@@ -441,11 +358,6 @@ impl AuditLayer {
 
     /// The most body bytes captured at [`Level::Request`] and above (16 KiB by
     /// default); the rest streams through unrecorded.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().body_limit(4096);
-    /// ```
     #[must_use]
     pub fn body_limit(self, bytes: usize) -> Self {
         self.update(|config| config.body_limit = bytes)
@@ -454,22 +366,12 @@ impl AuditLayer {
     /// Records bodies that are neither JSON nor form-encoded as text (card numbers
     /// still hashed) instead of their length and hash. Such bodies can hold any
     /// secret: off by default.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().insecure_record_raw_bodies(true);
-    /// ```
     #[must_use]
     pub fn insecure_record_raw_bodies(self, on: bool) -> Self {
         self.update(|config| config.raw_bodies = on)
     }
 
     /// The request-id header (`x-request-id` by default).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().request_id_header(http::HeaderName::from_static("x-correlation-id"));
-    /// ```
     #[must_use]
     pub fn request_id_header(self, header: HeaderName) -> Self {
         self.update(|config| config.request_id_header = header)
@@ -477,11 +379,6 @@ impl AuditLayer {
 
     /// Whether responses carry the request id (on by default; a handler's own value
     /// is kept).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().echo_request_id(false);
-    /// ```
     #[must_use]
     pub fn echo_request_id(self, on: bool) -> Self {
         self.update(|config| config.echo_request_id = on)
@@ -489,17 +386,6 @@ impl AuditLayer {
 
     /// Adds an [`Enricher`]: called with the request extensions before the `request`
     /// record and with the response extensions before the `response` record.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// #[derive(Clone)]
-    /// struct ApiKeyContext { key_id: String }
-    /// let layer = AuditLayer::new().enrich(|extensions, record| {
-    ///     if let Some(key) = extensions.get::<ApiKeyContext>() {
-    ///         record.principal.api_key_id = Some(key.key_id.clone());
-    ///     }
-    /// });
-    /// ```
     #[must_use]
     pub fn enrich(self, enricher: Enricher) -> Self {
         self.update(|config| config.enrichers.push(enricher))
@@ -509,79 +395,41 @@ impl AuditLayer {
     /// enrichers inside the stack: put it just inside a layer that adds its context to
     /// the request extensions only (an API-key layer), so the closing record carries
     /// that context.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let audit = AuditLayer::new().enrich(|_, record| record.label("service", "billing"));
-    /// let inner = audit.enrich_layer();
-    /// ```
     pub fn enrich_layer(&self) -> crate::context::EnrichLayer {
         crate::context::EnrichLayer::from_enrichers(self.shared.config.enrichers.clone())
     }
 
     /// What to do when the inner service panics.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::{AuditLayer, PanicPolicy};
-    /// let layer = AuditLayer::new().on_panic(PanicPolicy::Respond);
-    /// ```
     #[must_use]
     pub fn on_panic(self, policy: PanicPolicy) -> Self {
         self.update(|config| config.panic = policy)
     }
 
     /// The default failure policy of sinks added with [`sink`](Self::sink).
-    ///
-    /// ```
-    /// use portcullis_audit_log::{delivery::FailurePolicy, layer::AuditLayer};
-    /// let layer = AuditLayer::new().failure_policy(FailurePolicy::FailClosed);
-    /// ```
     #[must_use]
     pub fn failure_policy(self, policy: FailurePolicy) -> Self {
         self.update(|config| config.sink_options.policy = policy)
     }
 
     /// The default queue capacity of sinks added with [`sink`](Self::sink).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().queue_capacity(65_536);
-    /// ```
     #[must_use]
     pub fn queue_capacity(self, records: usize) -> Self {
         self.update(|config| config.sink_options.queue_capacity = records.max(1))
     }
 
     /// The default write timeout of sinks added with [`sink`](Self::sink).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().write_timeout(Duration::from_millis(500));
-    /// ```
     #[must_use]
     pub fn write_timeout(self, timeout: Duration) -> Self {
         self.update(|config| config.sink_options.write_timeout = timeout)
     }
 
     /// Whether sinks added with [`sink`](Self::sink) `fsync` each batch.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().fsync_per_batch(true);
-    /// ```
     #[must_use]
     pub fn fsync_per_batch(self, on: bool) -> Self {
         self.update(|config| config.sink_options.fsync = on)
     }
 
     /// How often a writer reports dropped records in a `tracing` warning (10 s).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().report_interval(Duration::from_secs(60));
-    /// ```
     #[must_use]
     pub fn report_interval(self, interval: Duration) -> Self {
         self.update(|config| config.report_interval = interval)
@@ -597,11 +445,6 @@ impl AuditLayer {
     }
 
     /// Turns the SHA-256 [hash chain](crate::chain) (`seq`, `prev_hash`) on or off.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().hash_chain(true);
-    /// ```
     #[must_use]
     pub fn hash_chain(self, on: bool) -> Self {
         self.update(|config| {
@@ -615,22 +458,12 @@ impl AuditLayer {
 
     /// Keys the chain: HMAC-SHA256 instead of SHA-256 (turns the chain on).
     /// Verifying then needs the key (`--chain-key`).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().chain_key(b"chain key from the secret store");
-    /// ```
     #[must_use]
     pub fn chain_key(self, key: impl AsRef<[u8]>) -> Self {
         self.update(|config| Self::chain_mut(config).key = Some(key.as_ref().to_vec()))
     }
 
     /// Signs checkpoints with this Ed25519 key (turns the chain on).
-    ///
-    /// ```
-    /// use portcullis_audit_log::{chain::CheckpointSigner, layer::AuditLayer};
-    /// let layer = AuditLayer::new().signing_key(CheckpointSigner::from_bytes(&[7; 32]));
-    /// ```
     #[must_use]
     pub fn signing_key(self, signer: CheckpointSigner) -> Self {
         self.update(|config| Self::chain_mut(config).signer = Some(signer))
@@ -638,12 +471,6 @@ impl AuditLayer {
 
     /// Writes a checkpoint after every `records` lines and after `interval` with
     /// unsealed lines (1,000 and one minute by default; turns the chain on).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let layer = AuditLayer::new().checkpoint_every(500, Duration::from_secs(30));
-    /// ```
     #[must_use]
     pub fn checkpoint_every(self, records: u64, interval: Duration) -> Self {
         self.update(|config| {
@@ -654,24 +481,12 @@ impl AuditLayer {
     }
 
     /// The checkpoint signing key's public half, in hex, if checkpoints are signed.
-    ///
-    /// ```
-    /// use portcullis_audit_log::{chain::CheckpointSigner, layer::AuditLayer};
-    /// let layer = AuditLayer::new().signing_key(CheckpointSigner::from_bytes(&[7; 32]));
-    /// assert_eq!(layer.public_key_hex(), Some(CheckpointSigner::from_bytes(&[7; 32]).public_key_hex()));
-    /// ```
     pub fn public_key_hex(&self) -> Option<String> {
         let chain = self.shared.config.chain.as_ref()?;
         chain.signer.as_ref().map(CheckpointSigner::public_key_hex)
     }
 
     /// The delivery handle: metrics, flush, shutdown. Starts the writers.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::AuditLayer;
-    /// let handle = AuditLayer::new().handle();
-    /// assert_eq!(handle.metrics().rejected, 0);
-    /// ```
     pub fn handle(&self) -> AuditHandle {
         AuditHandle::new(self.shared.pipeline().clone())
     }

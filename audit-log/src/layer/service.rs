@@ -19,17 +19,6 @@ use crate::level::Level;
 use crate::request_id::RequestId;
 
 /// Audits the requests to an inner service; built by [`AuditLayer`].
-///
-/// ```
-/// use portcullis_audit_log::layer::{Audit, AuditLayer};
-/// use tower::service_fn;
-///
-/// let inner = service_fn(|_: http::Request<portcullis_audit_log::body::AuditBody<String>>| async {
-///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-/// });
-/// let service = Audit::new(inner, AuditLayer::new());
-/// let inner = service.into_inner();
-/// ```
 #[derive(Debug)]
 pub struct Audit<S> {
     inner: S,
@@ -49,11 +38,6 @@ impl<S: Clone> Clone for Audit<S> {
 
 impl Audit<()> {
     /// A new [`AuditLayer`].
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::Audit;
-    /// let layer = Audit::layer();
-    /// ```
     pub fn layer() -> AuditLayer {
         AuditLayer::new()
     }
@@ -61,13 +45,6 @@ impl Audit<()> {
 
 impl<S> Audit<S> {
     /// Audits `inner` as `layer` says, sharing the layer's writers.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
-    /// let service = Audit::new(tower::service_fn(|_: http::Request<String>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// }), AuditLayer::new());
-    /// ```
     pub fn new(inner: S, layer: AuditLayer) -> Self {
         let shared = layer.shared().clone();
         let pipeline = shared.pipeline().clone();
@@ -79,45 +56,21 @@ impl<S> Audit<S> {
     }
 
     /// The inner service.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
-    /// let service = Audit::new(7, AuditLayer::new());
-    /// assert_eq!(*service.get_ref(), 7);
-    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
-    /// let mut service = Audit::new(7, AuditLayer::new());
-    /// *service.get_mut() = 8;
-    /// assert_eq!(service.into_inner(), 8);
-    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
-    /// assert_eq!(Audit::new(7, AuditLayer::new()).into_inner(), 7);
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
 
     /// The delivery handle (shared with the layer).
-    ///
-    /// ```
-    /// use portcullis_audit_log::layer::{Audit, AuditLayer};
-    /// let service = Audit::new((), AuditLayer::new());
-    /// assert_eq!(service.handle().metrics().panics, 0);
-    /// ```
     pub fn handle(&self) -> AuditHandle {
         AuditHandle::new(self.pipeline.clone())
     }

@@ -82,16 +82,6 @@ impl ReopenHandle {
 /// Registers the signal handler before returning (so a `SIGHUP` sent afterwards never
 /// takes the default action of ending the process) and spawns a task that listens;
 /// call it from within a Tokio runtime with its I/O driver enabled.
-///
-/// ```
-/// use portcullis_audit_log::sink::{FileSink, reopen_on_sighup};
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let dir = tempfile::tempdir().unwrap();
-/// let sink = FileSink::open(dir.path().join("audit.log")).unwrap();
-/// reopen_on_sighup([sink.reopen_handle()]).unwrap();
-/// # }
-/// ```
 #[cfg(all(unix, feature = "sighup"))]
 pub fn reopen_on_sighup(
     handles: impl IntoIterator<Item = ReopenHandle>,

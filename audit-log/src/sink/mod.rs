@@ -31,6 +31,26 @@
 //!         Ok(())
 //!     }
 //! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use http::{Request, Response};
+//! use portcullis_audit_log::layer::AuditLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! let lines = Arc::new(Mutex::new(Vec::new()));
+//! let layer = AuditLayer::new().sink(Memory(lines.clone()));
+//! let handle = layer.handle();
+//! let app = ServiceBuilder::new().layer(layer).service(service_fn(|_: Request<_>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+//! }));
+//! app.oneshot(Request::get("/v1/quote").body(String::new()).unwrap()).await.unwrap();
+//!
+//! handle.shutdown().await.unwrap();
+//! let lines = lines.lock().unwrap();
+//! assert_eq!(lines.len(), 2); // the request record and the response record
+//! assert!(lines.iter().all(|line| line.contains("/v1/quote")));
+//! # }
 //! ```
 
 mod channel;

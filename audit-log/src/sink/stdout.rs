@@ -3,12 +3,6 @@ use std::io::Write;
 use super::{Batch, Sink, SinkError};
 
 /// Writes records to standard output: JSON lines, or human-readable lines.
-///
-/// ```
-/// use portcullis_audit_log::sink::{Batch, Sink, StdoutSink};
-/// let mut sink = StdoutSink::json();
-/// sink.write(&Batch::from_json_lines("{\"event\":{}}\n")).unwrap();
-/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct StdoutSink {
     human: bool,
@@ -22,11 +16,6 @@ impl StdoutSink {
 
     /// One short human-readable line per record, for development; checkpoints are
     /// printed as JSON.
-    ///
-    /// ```
-    /// use portcullis_audit_log::sink::StdoutSink;
-    /// let sink = StdoutSink::human();
-    /// ```
     pub fn human() -> Self {
         Self { human: true }
     }

@@ -5,11 +5,6 @@ use super::{Batch, Sink, SinkError};
 ///
 /// For services whose log pipeline already ships `tracing` output. The subscriber
 /// decides what survives; no write is acknowledged beyond handing the event over.
-///
-/// ```
-/// use portcullis_audit_log::sink::{Batch, Sink, TracingSink};
-/// TracingSink::new().write(&Batch::from_json_lines("{}\n")).unwrap();
-/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingSink {
     _private: (),

@@ -44,11 +44,6 @@ pub struct AllowOrigin {
 
 impl AllowOrigin {
     /// No origin at all: the default.
-    ///
-    /// ```
-    /// # use portcullis_security_headers::cors::AllowOrigin;
-    /// assert!(AllowOrigin::none().is_empty());
-    /// ```
     pub fn none() -> Self {
         Self::default()
     }
@@ -97,35 +92,16 @@ impl AllowOrigin {
     }
 
     /// The patterns, in the order given.
-    ///
-    /// ```
-    /// # use portcullis_security_headers::cors::AllowOrigin;
-    /// let origins: AllowOrigin = "http://localhost:*".parse()?;
-    /// assert!(origins.patterns()[0].is_port_wildcard());
-    /// # Ok::<(), portcullis_security_headers::ConfigError>(())
-    /// ```
     pub fn patterns(&self) -> &[OriginPattern] {
         &self.patterns
     }
 
     /// How many patterns there are.
-    ///
-    /// ```
-    /// # use portcullis_security_headers::cors::AllowOrigin;
-    /// assert_eq!("https://a.example,https://b.example".parse::<AllowOrigin>()?.len(), 2);
-    /// # Ok::<(), portcullis_security_headers::ConfigError>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.patterns.len()
     }
 
     /// Whether no origin is allowed.
-    ///
-    /// ```
-    /// # use portcullis_security_headers::cors::AllowOrigin;
-    /// assert!("".parse::<AllowOrigin>()?.is_empty());
-    /// # Ok::<(), portcullis_security_headers::ConfigError>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }

@@ -81,16 +81,6 @@ pub struct Cors<S> {
 
 impl<S> Cors<S> {
     /// Wraps `inner` with the configuration of `layer`.
-    ///
-    /// ```
-    /// use portcullis_security_headers::cors::{Cors, CorsLayer};
-    /// use tower::service_fn;
-    ///
-    /// let cors = Cors::new(
-    ///     service_fn(|request: http::Request<()>| async move { Ok::<_, std::convert::Infallible>(http::Response::new(())) }),
-    ///     CorsLayer::strict(),
-    /// );
-    /// ```
     pub fn new(inner: S, layer: CorsLayer) -> Self {
         Self {
             inner,
@@ -99,49 +89,21 @@ impl<S> Cors<S> {
     }
 
     /// A [`CorsLayer`] with the restrictive defaults, to configure.
-    ///
-    /// ```
-    /// use portcullis_security_headers::cors::Cors;
-    ///
-    /// let layer = Cors::<()>::layer().allow_origin("https://app.example.com")?;
-    /// # Ok::<(), portcullis_security_headers::ConfigError>(())
-    /// ```
     pub fn layer() -> CorsLayer {
         CorsLayer::new()
     }
 
     /// The inner service.
-    ///
-    /// ```
-    /// use portcullis_security_headers::cors::{Cors, CorsLayer};
-    ///
-    /// let cors = Cors::new(7, CorsLayer::new());
-    /// assert_eq!(*cors.get_ref(), 7);
-    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
-    ///
-    /// ```
-    /// use portcullis_security_headers::cors::{Cors, CorsLayer};
-    ///
-    /// let mut cors = Cors::new(7, CorsLayer::new());
-    /// *cors.get_mut() += 1;
-    /// assert_eq!(*cors.get_ref(), 8);
-    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// The inner service, unwrapped.
-    ///
-    /// ```
-    /// use portcullis_security_headers::cors::{Cors, CorsLayer};
-    ///
-    /// assert_eq!(Cors::new(7, CorsLayer::new()).into_inner(), 7);
-    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }

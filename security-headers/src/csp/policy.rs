@@ -177,12 +177,6 @@ impl Policy {
     }
 
     /// Removes `upgrade-insecure-requests`.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Policy;
-    ///
-    /// assert!(!Policy::strict().without_upgrade_insecure_requests().has_upgrade_insecure_requests());
-    /// ```
     #[must_use]
     pub fn without_upgrade_insecure_requests(mut self) -> Self {
         self.upgrade_insecure_requests = false;
@@ -286,13 +280,6 @@ impl Policy {
     }
 
     /// The sources of a directive, if the policy has it.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::{Directive, Policy, Source};
-    ///
-    /// assert_eq!(Policy::strict().sources(Directive::ScriptSrc), Some(&[Source::Nonce][..]));
-    /// assert_eq!(Policy::api().sources(Directive::ScriptSrc), None);
-    /// ```
     pub fn sources(&self, directive: Directive) -> Option<&[Source]> {
         self.directives
             .iter()
@@ -323,13 +310,6 @@ impl Policy {
     }
 
     /// Whether the policy uses the per-request nonce.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Policy;
-    ///
-    /// assert!(Policy::strict().has_nonce());
-    /// assert!(!Policy::api().has_nonce());
-    /// ```
     pub fn has_nonce(&self) -> bool {
         self.directives
             .iter()
@@ -342,13 +322,6 @@ impl Policy {
     }
 
     /// Whether the policy has no directive at all.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Policy;
-    ///
-    /// assert!(Policy::new().is_empty());
-    /// assert!(!Policy::new().upgrade_insecure_requests().is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.directives.is_empty()
             && self.sandbox.is_none()

@@ -52,24 +52,11 @@ impl ReportingEndpoints {
     }
 
     /// Whether there are no endpoints.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::ReportingEndpoints;
-    ///
-    /// assert!(ReportingEndpoints::new().is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.endpoints.is_empty()
     }
 
     /// The URL of the endpoint `name`.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::ReportingEndpoints;
-    ///
-    /// let endpoints = ReportingEndpoints::new().endpoint("csp", "/csp-reports").unwrap();
-    /// assert_eq!(endpoints.url("csp"), Some("/csp-reports"));
-    /// ```
     pub fn url(&self, name: &str) -> Option<&str> {
         self.endpoints
             .iter()

@@ -67,13 +67,6 @@ pub struct SchemeSource(Box<str>);
 
 impl SchemeSource {
     /// The scheme without its colon, in lower case.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Source;
-    ///
-    /// let Source::Scheme(scheme) = Source::scheme("HTTPS:").unwrap() else { unreachable!() };
-    /// assert_eq!(scheme.as_str(), "https");
-    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -86,13 +79,6 @@ pub struct HostSource(Box<str>);
 
 impl HostSource {
     /// The source as written.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Source;
-    ///
-    /// let Source::Host(host) = Source::host("*.example.com").unwrap() else { unreachable!() };
-    /// assert_eq!(host.as_str(), "*.example.com");
-    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -192,23 +178,11 @@ impl Source {
     }
 
     /// The `'sha384-…'` hash source of this inline script or style.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Source;
-    ///
-    /// assert!(Source::sha384_of("x").to_string().starts_with("'sha384-"));
-    /// ```
     pub fn sha384_of(text: impl AsRef<[u8]>) -> Self {
         Self::Hash(HashSource::digest(HashAlgorithm::Sha384, text.as_ref()))
     }
 
     /// The `'sha512-…'` hash source of this inline script or style.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::Source;
-    ///
-    /// assert!(Source::sha512_of("x").to_string().starts_with("'sha512-"));
-    /// ```
     pub fn sha512_of(text: impl AsRef<[u8]>) -> Self {
         Self::Hash(HashSource::digest(HashAlgorithm::Sha512, text.as_ref()))
     }

@@ -43,14 +43,6 @@ pub struct SecurityHeadersLayer {
 impl SecurityHeadersLayer {
     /// A layer that sends nothing yet: build your own set with the setters. Most
     /// services want a preset instead.
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().x_content_type_options_nosniff();
-    /// assert_eq!(layer.header_value(SecurityHeader::XContentTypeOptions).unwrap(), "nosniff");
-    /// assert!(layer.header_value(SecurityHeader::XFrameOptions).is_none());
-    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -287,13 +279,6 @@ impl SecurityHeadersLayer {
     /// Sets `X-Frame-Options`.
     ///
     /// [MDN: X-Frame-Options](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/X-Frame-Options)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{FrameOptions, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().x_frame_options(FrameOptions::SameOrigin);
-    /// assert_eq!(layer.header_value(SecurityHeader::XFrameOptions).unwrap(), "SAMEORIGIN");
-    /// ```
     pub fn x_frame_options(self, options: impl Into<FrameOptions>) -> Self {
         let value = options.into().into();
         self.fixed(SecurityHeader::XFrameOptions, Some(value))
@@ -303,13 +288,6 @@ impl SecurityHeadersLayer {
     /// matching MIME type.
     ///
     /// [MDN: X-Content-Type-Options](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/X-Content-Type-Options)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().x_content_type_options_nosniff();
-    /// assert_eq!(layer.header_value(SecurityHeader::XContentTypeOptions).unwrap(), "nosniff");
-    /// ```
     pub fn x_content_type_options_nosniff(self) -> Self {
         self.fixed(
             SecurityHeader::XContentTypeOptions,
@@ -320,13 +298,6 @@ impl SecurityHeadersLayer {
     /// Sets `Referrer-Policy`.
     ///
     /// [MDN: Referrer-Policy](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Referrer-Policy)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{ReferrerPolicy, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().referrer_policy(ReferrerPolicy::SameOrigin);
-    /// assert_eq!(layer.header_value(SecurityHeader::ReferrerPolicy).unwrap(), "same-origin");
-    /// ```
     pub fn referrer_policy(self, policy: impl Into<ReferrerPolicy>) -> Self {
         let value = policy.into().into();
         self.fixed(SecurityHeader::ReferrerPolicy, Some(value))
@@ -355,17 +326,6 @@ impl SecurityHeadersLayer {
     /// Sets `Cross-Origin-Opener-Policy`.
     ///
     /// [MDN: Cross-Origin-Opener-Policy](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Cross-Origin-Opener-Policy)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{CrossOriginOpenerPolicy, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new()
-    ///     .cross_origin_opener_policy(CrossOriginOpenerPolicy::SameOriginAllowPopups);
-    /// assert_eq!(
-    ///     layer.header_value(SecurityHeader::CrossOriginOpenerPolicy).unwrap(),
-    ///     "same-origin-allow-popups"
-    /// );
-    /// ```
     pub fn cross_origin_opener_policy(self, policy: impl Into<CrossOriginOpenerPolicy>) -> Self {
         let value = policy.into().into();
         self.fixed(SecurityHeader::CrossOriginOpenerPolicy, Some(value))
@@ -374,17 +334,6 @@ impl SecurityHeadersLayer {
     /// Sets `Cross-Origin-Embedder-Policy`.
     ///
     /// [MDN: Cross-Origin-Embedder-Policy](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Cross-Origin-Embedder-Policy)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{CrossOriginEmbedderPolicy, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new()
-    ///     .cross_origin_embedder_policy(CrossOriginEmbedderPolicy::Credentialless);
-    /// assert_eq!(
-    ///     layer.header_value(SecurityHeader::CrossOriginEmbedderPolicy).unwrap(),
-    ///     "credentialless"
-    /// );
-    /// ```
     pub fn cross_origin_embedder_policy(
         self,
         policy: impl Into<CrossOriginEmbedderPolicy>,
@@ -396,17 +345,6 @@ impl SecurityHeadersLayer {
     /// Sets `Cross-Origin-Resource-Policy`.
     ///
     /// [MDN: Cross-Origin-Resource-Policy](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Cross-Origin-Resource-Policy)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{CrossOriginResourcePolicy, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new()
-    ///     .cross_origin_resource_policy(CrossOriginResourcePolicy::SameSite);
-    /// assert_eq!(
-    ///     layer.header_value(SecurityHeader::CrossOriginResourcePolicy).unwrap(),
-    ///     "same-site"
-    /// );
-    /// ```
     pub fn cross_origin_resource_policy(
         self,
         policy: impl Into<CrossOriginResourcePolicy>,
@@ -419,13 +357,6 @@ impl SecurityHeadersLayer {
     /// own agent cluster, `?0` not to.
     ///
     /// [MDN: Origin-Agent-Cluster](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Origin-Agent-Cluster)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().origin_agent_cluster(true);
-    /// assert_eq!(layer.header_value(SecurityHeader::OriginAgentCluster).unwrap(), "?1");
-    /// ```
     pub fn origin_agent_cluster(self, isolated: impl Into<bool>) -> Self {
         let value = HeaderValue::from_static(if isolated.into() { "?1" } else { "?0" });
         self.fixed(SecurityHeader::OriginAgentCluster, Some(value))
@@ -434,13 +365,6 @@ impl SecurityHeadersLayer {
     /// Sets `X-DNS-Prefetch-Control`.
     ///
     /// [MDN: X-DNS-Prefetch-Control](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/X-DNS-Prefetch-Control)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{DnsPrefetchControl, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().x_dns_prefetch_control(DnsPrefetchControl::Off);
-    /// assert_eq!(layer.header_value(SecurityHeader::XDnsPrefetchControl).unwrap(), "off");
-    /// ```
     pub fn x_dns_prefetch_control(self, control: impl Into<DnsPrefetchControl>) -> Self {
         let value = control.into().into();
         self.fixed(SecurityHeader::XDnsPrefetchControl, Some(value))
@@ -449,14 +373,6 @@ impl SecurityHeadersLayer {
     /// Sets `X-Permitted-Cross-Domain-Policies`.
     ///
     /// [OWASP Secure Headers](https://owasp.org/www-project-secure-headers/#x-permitted-cross-domain-policies)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{PermittedCrossDomainPolicies, SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new()
-    ///     .x_permitted_cross_domain_policies(PermittedCrossDomainPolicies::None);
-    /// assert_eq!(layer.header_value(SecurityHeader::XPermittedCrossDomainPolicies).unwrap(), "none");
-    /// ```
     pub fn x_permitted_cross_domain_policies(
         self,
         policies: impl Into<PermittedCrossDomainPolicies>,
@@ -469,13 +385,6 @@ impl SecurityHeadersLayer {
     /// instead of opening them in the site's context (helmet sends it).
     ///
     /// [Microsoft: X-Download-Options](https://learn.microsoft.com/en-us/archive/blogs/ie/ie8-security-part-v-comprehensive-protection)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().x_download_options_noopen();
-    /// assert_eq!(layer.header_value(SecurityHeader::XDownloadOptions).unwrap(), "noopen");
-    /// ```
     pub fn x_download_options_noopen(self) -> Self {
         self.fixed(
             SecurityHeader::XDownloadOptions,
@@ -487,13 +396,6 @@ impl SecurityHeadersLayer {
     /// which could be abused to leak data; CSP is the protection now.
     ///
     /// [MDN: X-XSS-Protection](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/X-XSS-Protection)
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new().x_xss_protection_disabled();
-    /// assert_eq!(layer.header_value(SecurityHeader::XXssProtection).unwrap(), "0");
-    /// ```
     pub fn x_xss_protection_disabled(self) -> Self {
         self.fixed(
             SecurityHeader::XXssProtection,
@@ -505,15 +407,6 @@ impl SecurityHeadersLayer {
     /// CSP nonce gets `no-store` anyway unless the handler set `Cache-Control`.)
     ///
     /// [MDN: Cache-Control](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Cache-Control)
-    ///
-    /// ```
-    /// use http::HeaderValue;
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let layer = SecurityHeadersLayer::new()
-    ///     .cache_control(HeaderValue::from_static("no-store, max-age=0"));
-    /// assert_eq!(layer.header_value(SecurityHeader::CacheControl).unwrap(), "no-store, max-age=0");
-    /// ```
     pub fn cache_control(self, value: impl Into<HeaderValue>) -> Self {
         self.fixed(SecurityHeader::CacheControl, Some(value.into()))
     }
@@ -545,15 +438,6 @@ impl SecurityHeadersLayer {
     /// Replaces all `Reporting-Endpoints` (for endpoints loaded from configuration).
     ///
     /// [MDN: Reporting-Endpoints](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Reporting-Endpoints)
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::ReportingEndpoints;
-    /// use portcullis_security_headers::headers::{SecurityHeader, SecurityHeadersLayer};
-    ///
-    /// let endpoints: ReportingEndpoints = serde_json::from_str(r#"{"csp": "/csp-reports"}"#).unwrap();
-    /// let layer = SecurityHeadersLayer::api().reporting_endpoints(endpoints);
-    /// assert_eq!(layer.header_value(SecurityHeader::ReportingEndpoints).unwrap(), r#"csp="/csp-reports""#);
-    /// ```
     pub fn reporting_endpoints(mut self, endpoints: impl Into<ReportingEndpoints>) -> Self {
         self.state().reporting_endpoints = endpoints.into();
         self.sync_reporting_endpoints()
@@ -566,14 +450,6 @@ impl SecurityHeadersLayer {
 
     /// Removes `name` from every response, even when the handler set it (`Server` and
     /// `X-Powered-By` in the presets: they tell attackers what to try).
-    ///
-    /// ```
-    /// use http::header;
-    /// use portcullis_security_headers::headers::SecurityHeadersLayer;
-    ///
-    /// let layer = SecurityHeadersLayer::new().remove_response_header(header::SERVER);
-    /// assert!(layer.removed_response_headers().any(|name| name == header::SERVER));
-    /// ```
     pub fn remove_response_header(mut self, name: impl Into<HeaderName>) -> Self {
         let name = name.into();
         let state = self.state();
@@ -630,10 +506,34 @@ impl SecurityHeadersLayer {
     /// [MDN: X-Forwarded-Proto](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/X-Forwarded-Proto)
     ///
     /// ```
-    /// use portcullis_core::client_ip::TrustedProxies;
+    /// use std::convert::Infallible;
+    /// use http::{Request, Response};
+    /// use portcullis_core::client_ip::{PeerAddr, TrustedProxies};
     /// use portcullis_security_headers::headers::SecurityHeadersLayer;
+    /// use tower::{Layer, ServiceExt, service_fn};
     ///
-    /// let layer = SecurityHeadersLayer::strict().trusted_proxies(TrustedProxies::private_networks());
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let app = SecurityHeadersLayer::strict()
+    ///     .trusted_proxies(TrustedProxies::private_networks())
+    ///     .layer(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) }));
+    /// let request = |peer: &str| {
+    ///     let mut request = Request::get("/")
+    ///         .header("host", "app.example.com")
+    ///         .header("x-forwarded-for", "198.51.100.7")
+    ///         .header("x-forwarded-proto", "https")
+    ///         .body(())
+    ///         .unwrap();
+    ///     request.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+    ///     request
+    /// };
+    ///
+    /// // TLS ended at our load balancer in 10.0.0.0/8: HSTS is sent.
+    /// let response = app.clone().oneshot(request("10.0.0.5:41000")).await.unwrap();
+    /// assert!(response.headers().contains_key("strict-transport-security"));
+    /// // A client on the internet claiming HTTPS over plain HTTP gets none.
+    /// let response = app.oneshot(request("203.0.113.9:5000")).await.unwrap();
+    /// assert!(!response.headers().contains_key("strict-transport-security"));
+    /// # });
     /// ```
     pub fn trusted_proxies(mut self, proxies: impl Into<TrustedProxies>) -> Self {
         let state = self.state();
@@ -646,15 +546,6 @@ impl SecurityHeadersLayer {
     /// `X-Forwarded-For` / `X-Forwarded-Proto`). Only the one your proxy writes.
     ///
     /// [MDN: Forwarded](https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Forwarded)
-    ///
-    /// ```
-    /// use portcullis_core::client_ip::{ForwardedHeader, TrustedProxies};
-    /// use portcullis_security_headers::headers::SecurityHeadersLayer;
-    ///
-    /// let layer = SecurityHeadersLayer::strict()
-    ///     .trusted_proxies(TrustedProxies::loopback())
-    ///     .forwarded_header(ForwardedHeader::Forwarded);
-    /// ```
     pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
         let state = self.state();
         state.https.resolver = state.https.resolver.clone().with_header(header);
@@ -666,12 +557,6 @@ impl SecurityHeadersLayer {
     /// servers that terminate TLS in-process (axum or hyper with rustls). A trusted
     /// proxy's `X-Forwarded-Proto` still wins, and `localhost` and IP literals still
     /// never get HSTS.
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::SecurityHeadersLayer;
-    ///
-    /// let layer = SecurityHeadersLayer::strict().assume_https(true);
-    /// ```
     pub fn assume_https(mut self, assume: bool) -> Self {
         self.state().https.assume_https = assume;
         self
@@ -698,13 +583,6 @@ impl SecurityHeadersLayer {
     }
 
     /// The HSTS policy, if any.
-    ///
-    /// ```
-    /// use portcullis_security_headers::headers::{Hsts, SecurityHeadersLayer};
-    ///
-    /// assert_eq!(SecurityHeadersLayer::strict().hsts_ref(), Some(&Hsts::two_years()));
-    /// assert_eq!(SecurityHeadersLayer::development().hsts_ref(), None);
-    /// ```
     pub fn hsts_ref(&self) -> Option<&Hsts> {
         self.state.hsts.as_ref()
     }

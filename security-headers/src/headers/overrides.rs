@@ -132,28 +132,12 @@ impl SecurityHeadersOverride {
     /// Allows one more source in `directive` on this response. When the policy lacks
     /// the directive, it starts from the sources it inherits (`default-src`), so
     /// nothing else is loosened; `'none'` gives way to the new source.
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::{Directive, Source};
-    /// use portcullis_security_headers::headers::SecurityHeadersOverride;
-    ///
-    /// let change = SecurityHeadersOverride::new()
-    ///     .add_source(Directive::ConnectSrc, Source::host("wss://live.example.com").unwrap());
-    /// ```
     pub fn add_source(mut self, directive: Directive, source: Source) -> Self {
         self.edits.push(PolicyEdit::AddSource(directive, source));
         self
     }
 
     /// Replaces the sources of `directive` on this response (none: `'none'`).
-    ///
-    /// ```
-    /// use portcullis_security_headers::csp::{Directive, Source};
-    /// use portcullis_security_headers::headers::SecurityHeadersOverride;
-    ///
-    /// let change = SecurityHeadersOverride::new()
-    ///     .set_directive(Directive::ImgSrc, [Source::SelfOrigin, Source::scheme("data").unwrap()]);
-    /// ```
     pub fn set_directive(
         mut self,
         directive: Directive,

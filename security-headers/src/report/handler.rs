@@ -44,12 +44,6 @@ where
 ///
 /// Route the `portcullis_security_headers::report` tracing target to wherever your
 /// logs go, or replace this handler with a closure to store or forward reports.
-///
-/// ```
-/// use portcullis_security_headers::report::{CspViolation, LogOnly, ReportHandler};
-///
-/// LogOnly.handle_violation(CspViolation::default());
-/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogOnly;
 

@@ -77,11 +77,6 @@ pub struct CspViolation {
 impl CspViolation {
     /// Whether this violation came from a `Content-Security-Policy-Report-Only` policy,
     /// so nothing was actually blocked.
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::CspViolation;
-    /// assert!(!CspViolation::default().is_report_only());
-    /// ```
     pub fn is_report_only(&self) -> bool {
         self.disposition == Some(Disposition::Report)
     }
@@ -142,11 +137,6 @@ impl CspViolation {
 }
 
 /// Whether the violated policy was enforced or only reported.
-///
-/// ```
-/// use portcullis_security_headers::report::Disposition;
-/// assert_eq!(Disposition::Report.as_str(), "report");
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Disposition {

@@ -32,25 +32,12 @@ const TRACING_TARGET: &str = "portcullis_security_headers::report";
 pub(super) type CollectorResponse = Response<ResponseBody<Empty<Bytes>>>;
 
 /// The default largest accepted report body: 64 KiB.
-///
-/// ```
-/// assert_eq!(portcullis_security_headers::report::DEFAULT_MAX_BODY_SIZE, 65_536);
-/// ```
 pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
 
 /// The default time during which a repeated violation is dropped: 60 seconds.
-///
-/// ```
-/// use portcullis_security_headers::report::DEFAULT_DEDUP_WINDOW;
-/// assert_eq!(DEFAULT_DEDUP_WINDOW.as_secs(), 60);
-/// ```
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
 
 /// The default number of violation fingerprints remembered for deduplication.
-///
-/// ```
-/// assert_eq!(portcullis_security_headers::report::DEFAULT_DEDUP_CAPACITY, 10_000);
-/// ```
 pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
 
 /// A Tower service that receives CSP violation reports.
@@ -89,13 +76,6 @@ struct Counters {
 }
 
 /// A snapshot of what a [`CspReportCollector`] has done so far.
-///
-/// ```
-/// use portcullis_security_headers::report::{CspReportCollector, ReportStats};
-///
-/// let collector = CspReportCollector::new();
-/// assert_eq!(collector.stats(), ReportStats::default());
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReportStats {
@@ -113,12 +93,6 @@ pub struct ReportStats {
 impl CspReportCollector {
     /// A collector with the [`LogOnly`] handler, a 64 KiB body limit and a 60 second
     /// dedup window over up to 10 000 fingerprints.
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::CspReportCollector;
-    /// let collector = CspReportCollector::new();
-    /// assert_eq!(collector.stats().accepted, 0);
-    /// ```
     pub fn new() -> Self {
         Self {
             max_body_size: DEFAULT_MAX_BODY_SIZE,
@@ -141,17 +115,6 @@ impl<H> CspReportCollector<H> {
     /// [`ReportHandler`], such as a `Fn(CspViolation)` closure.
     ///
     /// Starts a fresh state (counters and dedup memory), so call it while building.
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::{CspReportCollector, CspViolation};
-    ///
-    /// let collector = CspReportCollector::new().handler(|violation: CspViolation| {
-    ///     if !violation.is_report_only() {
-    ///         eprintln!("blocked {:?} on {}", violation.blocked_url, violation.document_url);
-    ///     }
-    /// });
-    /// # let _ = collector;
-    /// ```
     #[must_use]
     pub fn handler<H2: ReportHandler>(self, handler: H2) -> CspReportCollector<H2> {
         CspReportCollector {
@@ -168,12 +131,6 @@ impl<H> CspReportCollector<H> {
     /// and while reading otherwise ([RFC 9110 §15.5.14]).
     ///
     /// [RFC 9110 §15.5.14]: https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::CspReportCollector;
-    /// let collector = CspReportCollector::new().max_body_size(16 * 1024);
-    /// # let _ = collector;
-    /// ```
     #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body_size = bytes;
@@ -184,13 +141,6 @@ impl<H> CspReportCollector<H> {
     /// directive, blocked URL, source file, line) seen again within this window of its
     /// first report is counted as a duplicate and not handed to the handler. Default
     /// 60 seconds; `Duration::ZERO` turns deduplication off.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_security_headers::report::CspReportCollector;
-    /// let collector = CspReportCollector::new().dedup_window(Duration::from_secs(300));
-    /// # let _ = collector;
-    /// ```
     #[must_use]
     pub fn dedup_window(mut self, window: Duration) -> Self {
         self.dedup_window = window;
@@ -200,12 +150,6 @@ impl<H> CspReportCollector<H> {
     /// Sets how many violation fingerprints are remembered at most (default 10 000).
     /// When full, expired fingerprints are forgotten first, then the oldest. Each costs
     /// a few dozen bytes. `0` turns deduplication off.
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::CspReportCollector;
-    /// let collector = CspReportCollector::new().dedup_capacity(1_000);
-    /// # let _ = collector;
-    /// ```
     #[must_use]
     pub fn dedup_capacity(mut self, capacity: usize) -> Self {
         self.dedup_capacity = capacity;
@@ -214,16 +158,6 @@ impl<H> CspReportCollector<H> {
 
     /// Sets the clock the dedup window is measured with (default [`SystemClock`]);
     /// tests pass a [`ManualClock`](portcullis_core::clock::ManualClock).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_security_headers::report::CspReportCollector;
-    ///
-    /// let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000));
-    /// let collector = CspReportCollector::new().clock(clock.clone());
-    /// # let _ = collector;
-    /// ```
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -231,12 +165,6 @@ impl<H> CspReportCollector<H> {
     }
 
     /// The counters of this collector and all its clones.
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::CspReportCollector;
-    /// let stats = CspReportCollector::new().stats();
-    /// assert_eq!((stats.accepted, stats.duplicates, stats.rejected), (0, 0, 0));
-    /// ```
     pub fn stats(&self) -> ReportStats {
         let counters = &self.shared.counters;
         ReportStats {
@@ -248,11 +176,6 @@ impl<H> CspReportCollector<H> {
     }
 
     /// The handler.
-    ///
-    /// ```
-    /// use portcullis_security_headers::report::{CspReportCollector, LogOnly};
-    /// let _: &LogOnly = CspReportCollector::new().get_handler();
-    /// ```
     pub fn get_handler(&self) -> &H {
         &self.shared.handler
     }

@@ -28,17 +28,6 @@ pub(crate) struct Shared<Sch, H, St> {
 /// clones share one state.
 ///
 /// It never fails (`Error = Infallible`): every refusal is a problem+json response.
-///
-/// ```
-/// use axum::Router;
-/// use portcullis_stripe_webhook::endpoint::{Delivery, HandlerError, Webhook};
-/// use portcullis_stripe_webhook::event::Event;
-///
-/// let webhook = Webhook::stripe("whsec_test_secret")
-///     .unwrap()
-///     .handler(|_: Delivery<Event>| async { Ok::<_, HandlerError>(()) });
-/// let app: Router = Router::new().route_service("/webhooks/stripe", webhook);
-/// ```
 pub struct WebhookService<Sch, H, St> {
     shared: Arc<Shared<Sch, H, St>>,
 }
@@ -66,41 +55,16 @@ impl<Sch, H, St> WebhookService<Sch, H, St> {
     }
 
     /// The handler.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::endpoint::{Delivery, HandlerError, Webhook};
-    /// use portcullis_stripe_webhook::event::Event;
-    /// async fn handle(_: Delivery<Event>) -> Result<(), HandlerError> { Ok(()) }
-    /// let service = Webhook::stripe("whsec_x").unwrap().handler(handle);
-    /// let handler = service.handler();
-    /// ```
     pub fn handler(&self) -> &H {
         &self.shared.handler
     }
 
     /// The idempotency store.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::endpoint::{Delivery, HandlerError, Webhook};
-    /// use portcullis_stripe_webhook::event::Event;
-    /// async fn handle(_: Delivery<Event>) -> Result<(), HandlerError> { Ok(()) }
-    /// let service = Webhook::stripe("whsec_x").unwrap().handler(handle);
-    /// assert!(service.store().is_empty());
-    /// ```
     pub fn store(&self) -> &St {
         &self.shared.store
     }
 
     /// The scheme.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::endpoint::{Delivery, HandlerError, Webhook};
-    /// use portcullis_stripe_webhook::event::Event;
-    /// use portcullis_stripe_webhook::scheme::WebhookScheme;
-    /// async fn handle(_: Delivery<Event>) -> Result<(), HandlerError> { Ok(()) }
-    /// let service = Webhook::stripe("whsec_x").unwrap().handler(handle);
-    /// assert_eq!(service.scheme().name(), "stripe");
-    /// ```
     pub fn scheme(&self) -> &Sch {
         &self.shared.scheme
     }

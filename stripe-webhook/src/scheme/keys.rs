@@ -142,11 +142,6 @@ pub(crate) fn decode_hex_tag(text: &[u8]) -> Option<[u8; TAG_LEN]> {
 }
 
 /// How a signature is written in its header.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::Encoding;
-/// assert_eq!(Encoding::default(), Encoding::Hex);
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]

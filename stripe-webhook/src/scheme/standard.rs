@@ -49,46 +49,16 @@ use crate::secret::{Secret, validate_all};
 use crate::tolerance::Tolerance;
 
 /// `webhook-id`.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::standard::WEBHOOK_ID;
-/// assert_eq!(WEBHOOK_ID.as_str(), "webhook-id");
-/// ```
 pub static WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
 /// `webhook-timestamp`.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::standard::WEBHOOK_TIMESTAMP;
-/// assert_eq!(WEBHOOK_TIMESTAMP.as_str(), "webhook-timestamp");
-/// ```
 pub static WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
 /// `webhook-signature`.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::standard::WEBHOOK_SIGNATURE;
-/// assert_eq!(WEBHOOK_SIGNATURE.as_str(), "webhook-signature");
-/// ```
 pub static WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 /// `svix-id`.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::standard::SVIX_ID;
-/// assert_eq!(SVIX_ID.as_str(), "svix-id");
-/// ```
 pub static SVIX_ID: HeaderName = HeaderName::from_static("svix-id");
 /// `svix-timestamp`.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::standard::SVIX_TIMESTAMP;
-/// assert_eq!(SVIX_TIMESTAMP.as_str(), "svix-timestamp");
-/// ```
 pub static SVIX_TIMESTAMP: HeaderName = HeaderName::from_static("svix-timestamp");
 /// `svix-signature`.
-///
-/// ```
-/// use portcullis_stripe_webhook::scheme::standard::SVIX_SIGNATURE;
-/// assert_eq!(SVIX_SIGNATURE.as_str(), "svix-signature");
-/// ```
 pub static SVIX_SIGNATURE: HeaderName = HeaderName::from_static("svix-signature");
 
 /// Verifies Standard Webhooks / Svix signatures. See the [module docs](self).
@@ -131,15 +101,6 @@ impl StandardScheme {
     }
 
     /// A scheme accepting any of several named `whsec_<base64>` secrets.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::scheme::standard::StandardScheme;
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// let scheme = StandardScheme::with_secrets([
-    ///     Secret::new("old", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    ///     Secret::new("new", "whsec_c2VjcmV0LWtleS1ieXRlcw=="),
-    /// ]).unwrap();
-    /// ```
     pub fn with_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, ConfigError> {
         let secrets: Vec<Secret> = secrets.into_iter().collect();
         validate_all(&secrets, false)?;
@@ -170,14 +131,6 @@ impl StandardScheme {
     }
 
     /// Sets the timestamp tolerance (default 300 s past, 30 s future).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_stripe_webhook::scheme::standard::StandardScheme;
-    /// use portcullis_stripe_webhook::tolerance::Tolerance;
-    /// let scheme = StandardScheme::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
-    ///     .tolerance(Tolerance::new(Duration::from_secs(60)));
-    /// ```
     #[must_use]
     pub fn tolerance(mut self, tolerance: impl Into<Tolerance>) -> Self {
         self.tolerance = tolerance.into();
@@ -185,13 +138,6 @@ impl StandardScheme {
     }
 
     /// Sets the clock (default the system clock).
-    ///
-    /// ```
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_stripe_webhook::scheme::standard::StandardScheme;
-    /// let scheme = StandardScheme::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
-    ///     .clock(ManualClock::default());
-    /// ```
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

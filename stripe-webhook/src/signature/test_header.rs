@@ -31,11 +31,6 @@ pub struct TestHeader {
 
 impl TestHeader {
     /// A header signed at `timestamp` (Unix seconds), with no signature yet.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::signature::TestHeader;
-    /// assert_eq!(TestHeader::new(5).header_value(b""), "t=5");
-    /// ```
     pub fn new(timestamp: i64) -> Self {
         Self {
             timestamp,
@@ -45,23 +40,11 @@ impl TestHeader {
     }
 
     /// A header signed now, by the system clock.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::signature::{StripeVerifier, TestHeader};
-    /// let header = TestHeader::now().signed_with("whsec_x").header_value(b"{}");
-    /// assert!(StripeVerifier::new("whsec_x").unwrap().verify(b"{}", &header).is_ok());
-    /// ```
     pub fn now() -> Self {
         Self::new(crate::scheme::unix_seconds(std::time::SystemTime::now()))
     }
 
     /// Adds a `v1` signature by `secret` (its literal bytes, `whsec_` included).
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::signature::TestHeader;
-    /// let header = TestHeader::new(1).signed_with("whsec_a").header_value(b"x");
-    /// assert_eq!(header.len(), "t=1,v1=".len() + 64);
-    /// ```
     #[must_use]
     pub fn signed_with(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.secrets.push(secret.as_ref().to_vec());
@@ -69,11 +52,6 @@ impl TestHeader {
     }
 
     /// Adds a `v0` item (a signature of another scheme, which verifiers must ignore).
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::signature::TestHeader;
-    /// assert!(TestHeader::new(1).with_v0().header_value(b"x").contains("v0="));
-    /// ```
     #[must_use]
     pub fn with_v0(mut self) -> Self {
         self.v0 = true;
@@ -81,13 +59,6 @@ impl TestHeader {
     }
 
     /// The header value for `body`.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::signature::TestHeader;
-    /// let header = TestHeader::new(1_700_000_000).signed_with("whsec_test_secret")
-    ///     .header_value(b"{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\"\n}");
-    /// assert_eq!(header, "t=1700000000,v1=4f1cd7feda9826e746b7d482c4badebb657398df1099e1046364f6196a230150");
-    /// ```
     pub fn header_value(&self, body: &[u8]) -> String {
         let timestamp = self.timestamp.to_string();
         let parts: [&[u8]; 3] = [timestamp.as_bytes(), b".", body];
@@ -110,12 +81,6 @@ impl TestHeader {
 
 /// The `Stripe-Signature` value of `body` signed by `secret` at `timestamp`: the short
 /// form of [`TestHeader`].
-///
-/// ```
-/// use portcullis_stripe_webhook::signature::test_header;
-/// let header = test_header("whsec_test_secret", b"{}", 1_700_000_000);
-/// assert!(header.starts_with("t=1700000000,v1="));
-/// ```
 pub fn test_header(secret: impl AsRef<[u8]>, body: &[u8], timestamp: i64) -> String {
     TestHeader::new(timestamp)
         .signed_with(secret)

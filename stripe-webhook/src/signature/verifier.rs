@@ -68,15 +68,6 @@ impl StripeVerifier {
 
     /// A verifier accepting a signature by any of `secrets` (a secret roll, or several
     /// endpoints on one route). The [`Verification`] says which matched.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::secret::Secret;
-    /// use portcullis_stripe_webhook::signature::StripeVerifier;
-    /// let verifier = StripeVerifier::with_secrets([
-    ///     Secret::new("live", "whsec_live"),
-    ///     Secret::new("test", "whsec_test"),
-    /// ]).unwrap();
-    /// ```
     pub fn with_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, ConfigError> {
         let secrets: Vec<Secret> = secrets.into_iter().collect();
         validate_all(&secrets, false)?;
@@ -88,14 +79,6 @@ impl StripeVerifier {
     }
 
     /// Sets the timestamp tolerance (default 300 s past, 30 s future).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_stripe_webhook::signature::StripeVerifier;
-    /// use portcullis_stripe_webhook::tolerance::Tolerance;
-    /// let verifier = StripeVerifier::new("whsec_x").unwrap()
-    ///     .tolerance(Tolerance::new(Duration::from_secs(600)).future_skew(Duration::from_secs(5)));
-    /// ```
     #[must_use]
     pub fn tolerance(mut self, tolerance: impl Into<Tolerance>) -> Self {
         self.tolerance = tolerance.into();
@@ -104,14 +87,6 @@ impl StripeVerifier {
 
     /// Sets the clock (default the system clock); a
     /// [`ManualClock`](portcullis_core::clock::ManualClock) makes tests deterministic.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_core::clock::ManualClock;
-    /// use portcullis_stripe_webhook::signature::StripeVerifier;
-    /// let verifier = StripeVerifier::new("whsec_x").unwrap()
-    ///     .clock(ManualClock::at_unix(Duration::from_secs(1_700_000_000)));
-    /// ```
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -119,13 +94,6 @@ impl StripeVerifier {
     }
 
     /// The tolerance in force.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use portcullis_stripe_webhook::signature::StripeVerifier;
-    /// let verifier = StripeVerifier::new("whsec_x").unwrap();
-    /// assert_eq!(verifier.tolerance_in_force().past(), Duration::from_secs(300));
-    /// ```
     pub fn tolerance_in_force(&self) -> Tolerance {
         self.tolerance
     }

@@ -57,12 +57,6 @@ struct Inner {
 }
 
 /// The in-memory idempotency and ordering store. See the [module docs](self).
-///
-/// ```
-/// use portcullis_stripe_webhook::store::memory::MemoryStore;
-/// let store = MemoryStore::new();
-/// assert_eq!(store.len(), 0);
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -84,31 +78,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl MemoryStore {
     /// An empty store.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::memory::MemoryStore;
-    /// let store = MemoryStore::new();
-    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// How many idempotency entries (live or not yet swept) the store holds.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::memory::MemoryStore;
-    /// assert!(MemoryStore::new().is_empty());
-    /// ```
     pub fn len(&self) -> usize {
         lock(&self.inner.claims).len()
     }
 
     /// Whether the store holds no idempotency entry.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::memory::MemoryStore;
-    /// assert!(MemoryStore::new().is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -65,20 +65,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// A boxed error from a store's backend.
-///
-/// ```
-/// use portcullis_stripe_webhook::store::BoxError;
-/// let error: BoxError = "connection refused".into();
-/// assert_eq!(error.to_string(), "connection refused");
-/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A boxed, sendable store future.
-///
-/// ```
-/// use portcullis_stripe_webhook::store::BoxFuture;
-/// let future: BoxFuture<'static, u8> = Box::pin(async { 1 });
-/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A store could not answer.
@@ -104,11 +93,6 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a backend error.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::StoreError;
-    /// let error = StoreError::backend("timeout");
-    /// ```
     pub fn backend(source: impl Into<BoxError>) -> Self {
         Self::Backend {
             source: source.into(),
@@ -117,11 +101,6 @@ impl StoreError {
 }
 
 /// What a claim found. See the [module docs](self#semantics).
-///
-/// ```
-/// use portcullis_stripe_webhook::store::Claim;
-/// assert_ne!(Claim::Claimed, Claim::Completed);
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Claim {
@@ -147,11 +126,6 @@ pub struct ClaimToken(Arc<str>);
 impl ClaimToken {
     /// A new token: 128 bits from the standard library's randomly keyed hasher, the
     /// process id, the time and a counter, in hex.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::ClaimToken;
-    /// assert!(ClaimToken::new().as_str().bytes().all(|b| b.is_ascii_hexdigit()));
-    /// ```
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -171,12 +145,6 @@ impl ClaimToken {
     }
 
     /// The token's text.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::ClaimToken;
-    /// let token = ClaimToken::new();
-    /// assert_eq!(token.as_str(), token.as_str());
-    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -194,12 +162,19 @@ impl fmt::Debug for ClaimToken {
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use portcullis_stripe_webhook::store::{Claim, ClaimToken, IdempotencyStore};
+/// use portcullis_stripe_webhook::store::memory::MemoryStore;
 ///
-/// async fn once<S: IdempotencyStore>(store: &S, id: &str) -> bool {
-///     let token = ClaimToken::new();
-///     let now = SystemTime::now();
-///     matches!(store.claim(id, &token, now, Duration::from_secs(60)).await, Ok(Claim::Claimed))
-/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let (now, ttl) = (SystemTime::now(), Duration::from_secs(60));
+/// let first = ClaimToken::new();
+/// assert_eq!(store.claim("evt_1", &first, now, ttl).await.unwrap(), Claim::Claimed);
+/// // A simultaneous second delivery finds the claim.
+/// assert_eq!(store.claim("evt_1", &ClaimToken::new(), now, ttl).await.unwrap(), Claim::InProgress);
+/// // The handler failed: release, and Stripe's retry claims it again.
+/// store.release("evt_1", &first).await.unwrap();
+/// assert_eq!(store.claim("evt_1", &ClaimToken::new(), now, ttl).await.unwrap(), Claim::Claimed);
+/// # });
 /// ```
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// The future of [`claim`](Self::claim).
@@ -303,12 +278,6 @@ impl IdempotencyStore for NoStore {
 
 /// An [`IdempotencyStore`] with boxed futures, so that it can sit behind
 /// `Arc<dyn DynIdempotencyStore>`; implemented for every store.
-///
-/// ```
-/// use std::sync::Arc;
-/// use portcullis_stripe_webhook::store::{DynIdempotencyStore, NoStore};
-/// let store: Arc<dyn DynIdempotencyStore> = Arc::new(NoStore);
-/// ```
 pub trait DynIdempotencyStore: Send + Sync + 'static {
     /// [`IdempotencyStore::claim`], boxed.
     fn claim_boxed(
@@ -365,22 +334,11 @@ impl<S: IdempotencyStore> DynIdempotencyStore for S {
 }
 
 /// Any store, chosen at run time.
-///
-/// ```
-/// use portcullis_stripe_webhook::store::{BoxStore, NoStore};
-/// let store = BoxStore::new(NoStore);
-/// let clone = store.clone();
-/// ```
 #[derive(Clone)]
 pub struct BoxStore(Arc<dyn DynIdempotencyStore>);
 
 impl BoxStore {
     /// Boxes `store`.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::{BoxStore, NoStore};
-    /// let store = BoxStore::new(NoStore);
-    /// ```
     pub fn new(store: impl IdempotencyStore) -> Self {
         Self(Arc::new(store))
     }
@@ -424,21 +382,11 @@ impl IdempotencyStore for BoxStore {
 
 /// The store a service uses unless told otherwise: the
 /// [`MemoryStore`](memory::MemoryStore) (feature `memory`), else [`NoStore`].
-///
-/// ```
-/// use portcullis_stripe_webhook::store::DefaultStore;
-/// let store = DefaultStore::default();
-/// ```
 #[cfg(feature = "memory")]
 pub type DefaultStore = memory::MemoryStore;
 
 /// The store a service uses unless told otherwise: the `MemoryStore` (feature
 /// `memory`), else [`NoStore`].
-///
-/// ```
-/// use portcullis_stripe_webhook::store::DefaultStore;
-/// let store = DefaultStore::default();
-/// ```
 #[cfg(not(feature = "memory"))]
 pub type DefaultStore = NoStore;
 

@@ -58,11 +58,6 @@ use super::{BoxFuture, Claim, ClaimToken, IdempotencyStore, StoreError, unix_mil
 use crate::error::ConfigError;
 
 /// The default table name.
-///
-/// ```
-/// use portcullis_stripe_webhook::store::sql::DEFAULT_TABLE;
-/// assert_eq!(DEFAULT_TABLE, "portcullis_webhook_events");
-/// ```
 pub const DEFAULT_TABLE: &str = "portcullis_webhook_events";
 
 #[derive(Debug)]
@@ -140,17 +135,6 @@ fn valid_table(name: &str) -> bool {
 /// The SQL idempotency store over a `sqlx` pool of SQLite (feature `sqlite`) or
 /// PostgreSQL (feature `postgres`). Clones share the pool. See the
 /// [module docs](self).
-///
-/// ```no_run
-/// use portcullis_stripe_webhook::store::sql::SqlStore;
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// # #[cfg(feature = "postgres")] {
-/// let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/app").await?;
-/// let store = SqlStore::new(pool);
-/// store.create_table().await?;
-/// # }
-/// # Ok(()) }
-/// ```
 pub struct SqlStore<DB: sqlx::Database> {
     pool: sqlx::Pool<DB>,
     queries: Arc<Queries>,
@@ -176,15 +160,6 @@ impl<DB: sqlx::Database> fmt::Debug for SqlStore<DB> {
 
 impl<DB: sqlx::Database> SqlStore<DB> {
     /// A store on `pool`, in the table [`DEFAULT_TABLE`].
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::sql::SqlStore;
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-    /// let store = SqlStore::new(pool);
-    /// assert_eq!(store.table_name(), "portcullis_webhook_events");
-    /// # });
-    /// ```
     pub fn new(pool: sqlx::Pool<DB>) -> Self {
         Self {
             pool,
@@ -213,28 +188,11 @@ impl<DB: sqlx::Database> SqlStore<DB> {
     }
 
     /// The table's name.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::sql::SqlStore;
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-    /// assert_eq!(SqlStore::new(pool).table("t1").unwrap().table_name(), "t1");
-    /// # });
-    /// ```
     pub fn table_name(&self) -> &str {
         &self.queries.table
     }
 
     /// The pool.
-    ///
-    /// ```
-    /// use portcullis_stripe_webhook::store::sql::SqlStore;
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-    /// let store = SqlStore::new(pool);
-    /// assert!(!store.pool().is_closed());
-    /// # });
-    /// ```
     pub fn pool(&self) -> &sqlx::Pool<DB> {
         &self.pool
     }
@@ -245,17 +203,6 @@ macro_rules! sql_store {
         #[cfg(feature = $feature)]
         impl SqlStore<$db> {
             /// Creates the table and its index if they do not exist.
-            ///
-            /// ```
-            /// use portcullis_stripe_webhook::store::sql::SqlStore;
-            /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-            /// let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1)
-            ///     .connect("sqlite::memory:").await.unwrap();
-            /// let store = SqlStore::new(pool);
-            /// store.create_table().await.unwrap();
-            /// store.create_table().await.unwrap(); // idempotent
-            /// # });
-            /// ```
             pub async fn create_table(&self) -> Result<(), StoreError> {
                 for statement in &self.queries.create {
                     sqlx::query(statement)
