@@ -6,6 +6,8 @@
                                      declares a rust-version above the workspace's
   release-checks.py readme-links PKG fails when PKG's README links to a relative path
                                      that its package does not contain
+  release-checks.py problem-codes    fails when a library's source has a problem code
+                                     (a SCREAMING_SNAKE string) not in PROBLEM_CODES
   release-checks.py problem-anchors DOC_DIR
                                      fails when the docs.rs-style page of
                                      portcullis_core::problem lacks an anchor for a code
@@ -112,9 +114,38 @@ def check_readme_links(name):
     print(f"{name}: README.md, CHANGELOG.md and both licences are packaged; {len(targets)} links checked")
 
 
-def check_problem_anchors(doc_dir):
+def problem_codes():
     source = Path("core/src/problem.rs").read_text()
-    codes = re.findall(r'^\s+"([A-Z][A-Z0-9_]+)",$', source.split("pub const PROBLEM_CODES", 1)[1].split("];", 1)[0], flags=re.M)
+    table = source.split("pub const PROBLEM_CODES", 1)[1].split("];", 1)[0]
+    return re.findall(r'^\s+"([A-Z][A-Z0-9_]+)",$', table, flags=re.M)
+
+
+# SCREAMING_SNAKE strings in the libraries that are not problem codes.
+NOT_PROBLEM_CODES = {
+    "CARGO_MANIFEST_DIR",  # an environment variable
+    "CORS_FORBIDDEN",  # core's own unit tests of `Problem`
+    "PORTCULLIS_MALFORMED",  # the Redis script's marker for a malformed entry
+}
+
+
+def check_problem_codes():
+    codes = set(problem_codes())
+    unlisted = {}
+    for package in libraries(metadata(no_deps=True)):
+        src = Path(package["manifest_path"]).parent / "src"
+        for file in sorted(src.rglob("*.rs")):
+            for literal in re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', file.read_text()):
+                if literal not in codes and literal not in NOT_PROBLEM_CODES:
+                    unlisted.setdefault(literal, str(file))
+    if unlisted:
+        sys.exit("problem codes missing from portcullis_core::problem::PROBLEM_CODES (and its "
+                 "page of anchors, core/src/problem_types.md): "
+                 + ", ".join(f"{code} ({file})" for code, file in sorted(unlisted.items())))
+    print(f"problem codes: every code in the libraries' source is one of the {len(codes)} listed")
+
+
+def check_problem_anchors(doc_dir):
+    codes = problem_codes()
     page = (Path(doc_dir) / "portcullis_core" / "problem" / "index.html").read_text()
     missing = [code for code in codes if f'id="{code.lower().replace("_", "-")}"' not in page]
     if not codes or missing:
@@ -130,6 +161,8 @@ if __name__ == "__main__":
         check_msrv()
     elif command == "readme-links" and len(sys.argv) == 3:
         check_readme_links(sys.argv[2])
+    elif command == "problem-codes":
+        check_problem_codes()
     elif command == "problem-anchors" and len(sys.argv) == 3:
         check_problem_anchors(sys.argv[2])
     else:
