@@ -2,8 +2,9 @@
 //! subscriber, share a channel; what one revokes reaches the other's cache within a
 //! second, also after the subscriber's connection was killed.
 //!
-//! The Redis tests need `REDIS_URL` and the PostgreSQL tests `DATABASE_URL`; unset,
-//! they print `skipped: set …` and pass, set but unreachable, they fail. Every test
+//! The Redis tests need `REDIS_URL` and the PostgreSQL tests `DATABASE_URL`: they are
+//! `#[ignore = "needs …"]`, run with `-- --include-ignored`, and fail when their
+//! variable is unset or its server unreachable. Every test
 //! uses channel names of its own, so parallel runs on one server do not interfere.
 #![cfg(all(feature = "tokio", feature = "memory"))]
 
@@ -349,13 +350,10 @@ mod redis_channel {
     use super::*;
     use portcullis_api_keys::revocation::redis::RedisChannel;
 
-    /// `REDIS_URL`, or `None` (after saying so) when it is unset. A set but
-    /// unreachable `REDIS_URL` fails the test: CI must not pass by skipping.
-    async fn redis_url() -> Option<String> {
-        let Ok(url) = std::env::var("REDIS_URL") else {
-            eprintln!("skipped: set REDIS_URL");
-            return None;
-        };
+    /// `REDIS_URL`, once it answers a `PING`. Unset, or set but unreachable, fails the
+    /// test: CI must not pass by skipping.
+    async fn redis_url() -> String {
+        let url = portcullis_test_support::redis_url();
         let client = redis::Client::open(url.as_str()).expect("REDIS_URL is a Redis URL");
         let mut connection = client
             .get_multiplexed_async_connection()
@@ -365,7 +363,7 @@ mod redis_channel {
             .query_async::<String>(&mut connection)
             .await
             .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"));
-        Some(url)
+        url
     }
 
     /// A Redis user of this test alone, so that `CLIENT KILL … USER` kills this
@@ -432,8 +430,9 @@ mod redis_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs REDIS_URL"]
     async fn redis_revocation_reaches_the_other_instance_within_a_second() {
-        let Some(url) = redis_url().await else { return };
+        let url = redis_url().await;
         let name = unique_name("portcullis-test:revocations");
         let channel = || RedisChannel::open(&url).unwrap().name(&name);
         let store = MemoryKeyStore::new();
@@ -443,8 +442,9 @@ mod redis_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs REDIS_URL"]
     async fn redis_payload_is_the_id_and_hash_and_no_secret() {
-        let Some(url) = redis_url().await else { return };
+        let url = redis_url().await;
         let name = unique_name("portcullis-test:payload");
         let store = MemoryKeyStore::new();
         let channel = RedisChannel::open(&url).unwrap().name(&name);
@@ -479,8 +479,9 @@ mod redis_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs REDIS_URL"]
     async fn redis_subscriber_replaces_a_connection_gone_silent() {
-        let Some(url) = redis_url().await else { return };
+        let url = redis_url().await;
         let info = redis::Client::open(url.as_str())
             .unwrap()
             .get_connection_info()
@@ -515,8 +516,9 @@ mod redis_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs REDIS_URL"]
     async fn redis_subscriber_recovers_after_its_connection_is_killed() {
-        let Some(url) = redis_url().await else { return };
+        let url = redis_url().await;
         let user = TestUser::create(&url).await;
         let name = unique_name("portcullis-test:recovery");
         let store = MemoryKeyStore::new();
@@ -553,20 +555,17 @@ mod postgres_channel {
     use sqlx::PgPool;
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-    /// `DATABASE_URL`, or `None` (after saying so) when it is unset. A set but
-    /// unreachable `DATABASE_URL` fails the test: CI must not pass by skipping.
-    async fn database_url() -> Option<String> {
-        let Ok(url) = std::env::var("DATABASE_URL") else {
-            eprintln!("skipped: set DATABASE_URL");
-            return None;
-        };
+    /// `DATABASE_URL`, once it accepts a connection. Unset, or set but unreachable,
+    /// fails the test: CI must not pass by skipping.
+    async fn database_url() -> String {
+        let url = portcullis_test_support::database_url();
         let pool = PgPoolOptions::new()
             .acquire_timeout(Duration::from_secs(5))
             .connect(&url)
             .await
             .unwrap_or_else(|error| panic!("DATABASE_URL={url} unreachable: {error}"));
         pool.close().await;
-        Some(url)
+        url
     }
 
     /// A pool whose connections say `application_name` to the server.
@@ -586,10 +585,9 @@ mod postgres_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs DATABASE_URL"]
     async fn postgres_revocation_reaches_the_other_instance_within_a_second() {
-        let Some(url) = database_url().await else {
-            return;
-        };
+        let url = database_url().await;
         let name = unique_name("pt_revocations");
         let (pool_a, pool_b) = (
             pool(&url, "portcullis-a").await,
@@ -602,10 +600,9 @@ mod postgres_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs DATABASE_URL"]
     async fn postgres_subscriber_replaces_a_connection_gone_silent() {
-        let Some(url) = database_url().await else {
-            return;
-        };
+        let url = database_url().await;
         let options = PgConnectOptions::from_str(&url).unwrap();
         let proxy = Proxy::start(format!("{}:{}", options.get_host(), options.get_port())).await;
         let proxied = PgPoolOptions::new()
@@ -636,10 +633,9 @@ mod postgres_channel {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs DATABASE_URL"]
     async fn postgres_subscriber_recovers_after_its_listener_is_terminated() {
-        let Some(url) = database_url().await else {
-            return;
-        };
+        let url = database_url().await;
         let name = unique_name("pt_recovery");
         let listener_name = unique_name("portcullis-listener");
         let (pool_a, pool_b) = (
