@@ -34,9 +34,13 @@ use tower::{ServiceExt, service_fn};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-const TIMEOUT: Duration = Duration::from_millis(50);
-/// What a request may take beyond the timeout on a busy two-core machine.
-const SLACK: Duration = Duration::from_millis(200);
+/// Long enough that a healthy Redis answers within it on a loaded machine.
+const TIMEOUT: Duration = Duration::from_millis(100);
+/// What a request may take beyond the timeout on a busy two-core machine (it takes
+/// about a millisecond more).
+const SLACK: Duration = Duration::from_millis(500);
+/// How long the circuit stays open: ample for the requests the tests send meanwhile.
+const OPEN_FOR: Duration = Duration::from_secs(1);
 
 fn guarded(store: RedisStore) -> Resilient<RedisStore> {
     Resilient::new(store.prefix(unique_prefix()))
@@ -44,8 +48,8 @@ fn guarded(store: RedisStore) -> Resilient<RedisStore> {
         .breaker(
             CircuitBreaker::new()
                 .failures(3)
-                .open_for(Duration::from_millis(300))
-                .max_open_for(Duration::from_millis(300)),
+                .open_for(OPEN_FOR)
+                .max_open_for(OPEN_FOR),
         )
 }
 
@@ -149,7 +153,8 @@ async fn a_paused_redis_costs_the_timeout_and_the_circuit_recovers_after() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["x-ratelimit-remaining"], "7");
 
-    let pause = Duration::from_millis(1_200);
+    // Longer than the six requests below can take: three timeouts, three rejections.
+    let pause = 3 * (TIMEOUT + SLACK) + Duration::from_millis(700);
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(pause.as_millis() as u64)
@@ -172,9 +177,9 @@ async fn a_paused_redis_costs_the_timeout_and_the_circuit_recovers_after() {
     assert_eq!(store.stats().timeouts, 3);
 
     // Redis answers again once the pause ends; the next probe closes the circuit.
-    tokio::time::sleep_until((paused_at + pause + Duration::from_millis(350)).into()).await;
+    tokio::time::sleep_until((paused_at + pause + OPEN_FOR / 2).into()).await;
     let mut recovered = None;
-    for _ in 0..20 {
+    for _ in 0..100 {
         let (status, headers, _) = send(&layer).await;
         if status == StatusCode::OK {
             recovered = Some(headers);
