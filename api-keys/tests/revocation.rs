@@ -24,8 +24,13 @@ use portcullis_api_keys::revocation::{RevocationChannel, Subscriber, SubscriberH
 use portcullis_api_keys::store::memory::MemoryKeyStore;
 use tokio::sync::Notify;
 
-/// The bound the guarantee promises while a subscription stands.
+/// The bound the guarantee promises while a subscription stands: what the tests
+/// measure and assert.
 const WITHIN: Duration = Duration::from_secs(1);
+
+/// How long a test waits for something that takes milliseconds, without asserting on
+/// how long it took: ample, so that a loaded machine does not fail it.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// An instance's cache: when it was told to drop each key.
 #[derive(Default)]
@@ -98,7 +103,7 @@ impl Instance {
             })
             .backoff(Duration::from_millis(10), Duration::from_millis(500))
             .spawn();
-        tokio::time::timeout(Duration::from_secs(10), subscriber.connected())
+        tokio::time::timeout(WAIT, subscriber.connected())
             .await
             .expect("the subscriber connects");
         Self {
@@ -126,7 +131,7 @@ impl Instance {
         assert!(self.cache.get(&record.id).is_some());
         let arrived = other
             .cache
-            .wait_for(&record.id, Duration::from_secs(5))
+            .wait_for(&record.id, WAIT)
             .await
             .expect("the other instance hears of the revocation");
         arrived.saturating_duration_since(start)
@@ -134,7 +139,7 @@ impl Instance {
 
     /// Waits until the subscriber has subscribed again `times` times in all.
     async fn wait_for_reconnects(&self, times: u64) {
-        tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::time::timeout(WAIT, async {
             while self.subscriber.reconnects() < times || !self.subscriber.is_connected() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -263,11 +268,11 @@ async fn in_process_revocation_reaches_the_other_instance() {
         .rotate(&record.id, Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(b.cache.wait_for(&record.id, WITHIN).await.is_some());
+    assert!(b.cache.wait_for(&record.id, WAIT).await.is_some());
     let record = b.new_key().await;
     let update = portcullis_api_keys::record::KeyUpdate::new().name("renamed");
     b.keys.update(&record.id, &update).await.unwrap();
-    assert!(a.cache.wait_for(&record.id, WITHIN).await.is_some());
+    assert!(a.cache.wait_for(&record.id, WAIT).await.is_some());
     assert_eq!(
         (a.subscriber.reconnects(), b.subscriber.reconnects()),
         (0, 0)
@@ -300,12 +305,26 @@ async fn a_lagging_in_process_receiver_subscribes_again_and_calls_on_reconnect()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_sink_does_not_stop_the_subscriber() {
+    /// The panic this test provokes, which the hook below keeps quiet.
+    const EXPECTED: &str = "a bug in a cache (an expected panic: this test provokes it)";
     struct Panics;
     impl InvalidationSink for Panics {
         fn invalidate(&self, _: &Invalidation) {
-            panic!("a bug in a cache");
+            panic!("{EXPECTED}");
         }
     }
+    // The default hook would print the message and, with RUST_BACKTRACE set, a full
+    // backtrace. This one says nothing for this panic and hands every other panic, of
+    // this test or any other running meanwhile, to the hook it replaces.
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload_as_str() != Some(EXPECTED) {
+                previous(info);
+            }
+        }));
+    });
     let channel = InProcessChannel::new();
     let store = MemoryKeyStore::new();
     let a = Instance::start(&store, channel.clone(), channel.clone()).await;
@@ -318,7 +337,7 @@ async fn a_panicking_sink_does_not_stop_the_subscriber() {
     for _ in 0..2 {
         let record = a.new_key().await;
         a.keys.revoke(&record.id).await.unwrap();
-        assert!(cache.wait_for(&record.id, WITHIN).await.is_some());
+        assert!(cache.wait_for(&record.id, WAIT).await.is_some());
     }
     assert!(b.is_connected());
     assert_eq!(b.reconnects(), 0);
@@ -461,7 +480,7 @@ mod redis_channel {
         keys.revoke(&created.record.id).await.unwrap();
         let mut messages = pubsub.into_on_message();
         let message = tokio::time::timeout(
-            WITHIN,
+            WAIT,
             std::future::poll_fn(|cx| {
                 futures_core::Stream::poll_next(std::pin::Pin::new(&mut messages), cx)
             }),
@@ -511,7 +530,9 @@ mod redis_channel {
         b.wait_for_reconnects(1).await;
         let replaced = silenced.elapsed();
         eprintln!("redis: a silent subscription was replaced after {replaced:?}");
-        assert!(replaced < Duration::from_secs(2), "{replaced:?}");
+        // Health checks every 200 ms, answered within 300 ms: replaced after about
+        // half a second. Without them it would never be: the proxy holds it open.
+        assert!(replaced < Duration::from_secs(10), "{replaced:?}");
         assert_revocations_cross(&a, &b, 2, "redis after a silent connection").await;
     }
 
@@ -628,7 +649,9 @@ mod postgres_channel {
         b.wait_for_reconnects(1).await;
         let replaced = silenced.elapsed();
         eprintln!("postgres: a silent listener was replaced after {replaced:?}");
-        assert!(replaced < Duration::from_secs(2), "{replaced:?}");
+        // Health checks every 200 ms, answered within 300 ms: replaced after about
+        // half a second. Without them it would never be: the proxy holds it open.
+        assert!(replaced < Duration::from_secs(10), "{replaced:?}");
         assert_revocations_cross(&a, &b, 2, "postgres after a silent connection").await;
     }
 
