@@ -4,8 +4,8 @@
 //! under a linguistic collation, and migrations run twice and from several processes
 //! at once.
 //!
-//! Without `DATABASE_URL` every test says `skipped: set DATABASE_URL` and passes; with
-//! it set but unreachable, they fail.
+//! Every test is `#[ignore = "needs DATABASE_URL"]`: run them with
+//! `-- --include-ignored`. Then `DATABASE_URL` unset, or set but unreachable, fails them.
 #![cfg(all(feature = "postgres", feature = "conformance"))]
 
 mod support;
@@ -20,10 +20,10 @@ use support::{postgres_pool, record, tenant, unique_name};
 
 /// A migrated store on `DATABASE_URL`'s database, shared with every other test and
 /// run (the checks use tenants and keys of their own).
-async fn shared_store() -> Option<PostgresKeyStore> {
-    let store = PostgresKeyStore::new(postgres_pool().await?);
+async fn shared_store() -> PostgresKeyStore {
+    let store = PostgresKeyStore::new(postgres_pool().await);
     store.migrate().await.expect("migrate");
-    Some(store)
+    store
 }
 
 /// A schema of its own on `DATABASE_URL`'s database, dropped on [`Schema::drop`]:
@@ -35,23 +35,23 @@ struct Schema {
 }
 
 impl Schema {
-    async fn new() -> Option<Self> {
-        let admin = postgres_pool().await?;
+    async fn new() -> Self {
+        let admin = postgres_pool().await;
         let name = unique_name("portcullis_test");
         admin
             .execute(format!("CREATE SCHEMA {name}").as_str())
             .await
             .unwrap();
-        let url = std::env::var("DATABASE_URL").unwrap();
+        let url = support::database_url();
         let options = url
             .parse::<PgConnectOptions>()
             .unwrap()
             .options([("search_path", name.as_str())]);
-        Some(Self {
+        Self {
             admin,
             name,
             options,
-        })
+        }
     }
 
     /// A store with its own pool whose tables are in this schema, not migrated.
@@ -73,18 +73,16 @@ impl Schema {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn one_shared_table_conforms() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     conformance::run(async || store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn each_unique_violation_maps_to_its_own_error() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     let tenant = tenant();
     let stored = record(&tenant, 1);
     store.insert(&stored).await.unwrap();
@@ -104,10 +102,9 @@ async fn each_unique_violation_maps_to_its_own_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn a_unique_constraint_of_the_operators_own_is_neither_duplicate() {
-    let Some(schema) = Schema::new().await else {
-        return;
-    };
+    let schema = Schema::new().await;
     let store = schema.store().await;
     store.migrate().await.unwrap();
     store
@@ -145,10 +142,9 @@ async fn plan(store: &PostgresKeyStore, query: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn lookups_are_served_by_their_indexes() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     let by_hash = plan(
         &store,
         "SELECT * FROM portcullis_api_keys WHERE hash_algorithm = 'sha256' AND hash_digest = '\\x00'",
@@ -181,10 +177,9 @@ async fn lookups_are_served_by_their_indexes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn rows_that_are_not_valid_records_are_malformed_errors() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     let cases = [
         (
             "id",
@@ -245,10 +240,9 @@ async fn rows_that_are_not_valid_records_are_malformed_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn what_postgres_cannot_hold_is_refused_not_mangled() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     let tenant = tenant();
     let mut nul_in_name = record(&tenant, 1);
     nul_in_name.name = "a\0b".into();
@@ -267,10 +261,9 @@ async fn what_postgres_cannot_hold_is_refused_not_mangled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn a_batch_of_a_thousand_uses_is_applied_whole() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     let tenant = tenant();
     let records: Vec<_> = (0..1_000).map(|i| record(&tenant, i)).collect();
     for record in &records {
@@ -312,10 +305,9 @@ async fn a_batch_of_a_thousand_uses_is_applied_whole() {
 /// batches lock their rows in one order, so none deadlocks (PostgreSQL would abort
 /// one with an error after `deadlock_timeout`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn overlapping_batches_of_any_size_never_deadlock() {
-    let Some(store) = shared_store().await else {
-        return;
-    };
+    let store = shared_store().await;
     let tenant = tenant();
     let records: Vec<_> = (0..300).map(|i| record(&tenant, i)).collect();
     for record in &records {
@@ -363,10 +355,9 @@ async fn overlapping_batches_of_any_size_never_deadlock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn migrating_again_changes_nothing() {
-    let Some(schema) = Schema::new().await else {
-        return;
-    };
+    let schema = Schema::new().await;
     let store = schema.store().await;
     store.migrate().await.unwrap();
     let stored = record(&tenant(), 1);
@@ -393,10 +384,9 @@ async fn migrating_again_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn instances_migrating_a_new_database_at_once_take_turns() {
-    let Some(schema) = Schema::new().await else {
-        return;
-    };
+    let schema = Schema::new().await;
     // Separate pools, as separate processes would have.
     let mut stores = Vec::new();
     for _ in 0..6 {
@@ -422,10 +412,9 @@ async fn instances_migrating_a_new_database_at_once_take_turns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn a_migration_changed_after_it_was_applied_is_refused() {
-    let Some(schema) = Schema::new().await else {
-        return;
-    };
+    let schema = Schema::new().await;
     let store = schema.store().await;
     store.migrate().await.unwrap();
     store
@@ -447,10 +436,9 @@ async fn a_migration_changed_after_it_was_applied_is_refused() {
 /// sorts linguistically (`a` before `B`). The test database is created once, with
 /// ICU's `en-US` collation, and kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn byte_order_holds_in_a_database_with_a_linguistic_collation() {
-    let Some(admin) = postgres_pool().await else {
-        return;
-    };
+    let admin = postgres_pool().await;
     const DATABASE: &str = "portcullis_api_keys_test_icu";
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -477,7 +465,7 @@ async fn byte_order_holds_in_a_database_with_a_linguistic_collation() {
             );
         }
     }
-    let url = std::env::var("DATABASE_URL").unwrap();
+    let url = support::database_url();
     let options = url.parse::<PgConnectOptions>().unwrap().database(DATABASE);
     let pool = PgPoolOptions::new()
         .max_connections(2)

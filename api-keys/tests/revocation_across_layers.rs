@@ -2,6 +2,9 @@
 //! with its own cache, sharing one PostgreSQL key store. Both have verified (and
 //! cached) a key; it is revoked through the first; the second refuses it within one
 //! second, over Redis pub/sub and over PostgreSQL `LISTEN/NOTIFY`.
+//!
+//! Both tests need `DATABASE_URL`, the Redis one `REDIS_URL` too: they are
+//! `#[ignore = "needs …"]`, run with `-- --include-ignored`.
 #![cfg(all(feature = "postgres", feature = "redis", feature = "tokio"))]
 
 use std::sync::Arc;
@@ -18,18 +21,6 @@ use portcullis_api_keys::revocation::redis::RedisChannel;
 use portcullis_api_keys::revocation::{RevocationChannel, Subscriber};
 use portcullis_api_keys::store::postgres::PostgresKeyStore;
 use tower::{Layer, ServiceExt, service_fn};
-
-fn urls() -> Option<(String, String)> {
-    let Ok(database) = std::env::var("DATABASE_URL") else {
-        eprintln!("skipped: set DATABASE_URL");
-        return None;
-    };
-    let Ok(redis) = std::env::var("REDIS_URL") else {
-        eprintln!("skipped: set REDIS_URL");
-        return None;
-    };
-    Some((database, redis))
-}
 
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -116,10 +107,12 @@ async fn store(database: &str) -> PostgresKeyStore {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL and DATABASE_URL"]
 async fn a_key_revoked_on_one_server_fails_on_the_other_within_a_second_over_redis() {
-    let Some((database, redis)) = urls() else {
-        return;
-    };
+    let (database, redis) = (
+        portcullis_test_support::database_url(),
+        portcullis_test_support::redis_url(),
+    );
     let channel = RedisChannel::open(&redis)
         .unwrap()
         .name(unique("portcullis-test-revocations"));
@@ -128,10 +121,9 @@ async fn a_key_revoked_on_one_server_fails_on_the_other_within_a_second_over_red
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DATABASE_URL"]
 async fn a_key_revoked_on_one_server_fails_on_the_other_within_a_second_over_postgres() {
-    let Some((database, _)) = urls() else {
-        return;
-    };
+    let database = portcullis_test_support::database_url();
     let store = store(&database).await;
     let channel = PgChannel::new(store.pool().clone())
         .name(unique("revocations"))

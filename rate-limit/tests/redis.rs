@@ -1,6 +1,7 @@
 //! The Redis store against the real Redis at `REDIS_URL`: the conformance suite, a
 //! randomized comparison with the model where the script's exact arithmetic matters,
-//! two instances sharing one limit, TTLs, malformed state.
+//! two instances sharing one limit, TTLs, malformed state. Every test is
+//! `#[ignore = "needs REDIS_URL"]`: run them with `-- --include-ignored`.
 #![cfg(all(feature = "redis", feature = "conformance"))]
 
 mod support;
@@ -33,10 +34,9 @@ fn store(connection: &ConnectionManager) -> RedisStore {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn redis_store_conforms() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     conformance::run(|| store(&connection)).await;
 }
 
@@ -66,10 +66,9 @@ fn awkward_plans() -> Vec<Arc<Plan>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn redis_decides_like_the_model_on_awkward_plans() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     let store = store(&connection);
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -125,16 +124,15 @@ async fn redis_decides_like_the_model_on_awkward_plans() {
 /// on one identity with a two-quota plan: exactly the day limit is admitted, and the
 /// hour quota (with room) counted only the admitted requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn two_instances_admit_exactly_the_limit() {
-    let (Some(first), Some(second)) = (redis_connection().await, redis_connection().await) else {
-        return;
-    };
+    let (first, second) = (redis_connection().await, redis_connection().await);
     let prefix = unique_prefix();
     let plan = hour_and_day();
     let instances = [first, second]
         .map(|connection| Arc::new(RedisStore::with_connection(connection).prefix(prefix.clone())));
     assert_eq!(admitted_by_two(instances.clone(), &plan).await, 700);
-    let mut connection = redis_connection().await.unwrap();
+    let mut connection = redis_connection().await;
     let hour_key = instances[0].quota_key(SHARED_IDENTITY, &plan, 0);
     let hour: String = connection.get(&hour_key).await.unwrap();
     assert_eq!(
@@ -145,10 +143,9 @@ async fn two_instances_admit_exactly_the_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn redis_time_decides_on_the_server_clock() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     let store = RedisStore::with_connection(connection).prefix(unique_prefix());
     let plan = Arc::new(Plan::new("p", [Quota::per_minute("minute", 3)]).unwrap());
     // The caller's time is absurd on purpose: the server's clock decides.
@@ -173,10 +170,9 @@ async fn redis_time_decides_on_the_server_clock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn every_key_written_has_a_ttl_no_longer_than_its_state_matters() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     let store = store(&connection);
     let plan = Arc::new(
         Plan::new(
@@ -221,10 +217,9 @@ async fn every_key_written_has_a_ttl_no_longer_than_its_state_matters() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn malformed_state_is_an_error_not_a_decision() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     let store = store(&connection);
     let plan = Arc::new(Plan::free());
     let key = store.quota_key(Fingerprint::from_u64(1), &plan, 1);
@@ -238,10 +233,9 @@ async fn malformed_state_is_an_error_not_a_decision() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn quotas_beyond_exact_arithmetic_are_refused_before_redis() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     let store = store(&connection);
     let plan = Arc::new(
         Plan::new(
@@ -267,10 +261,9 @@ async fn quotas_beyond_exact_arithmetic_are_refused_before_redis() {
 /// doubles: products far above 2^53 with large odd factors, quotients on and beside
 /// integers, instants of 2^60 ns modulo odd windows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn the_scripts_arithmetic_is_exact_beyond_2_to_the_53() {
-    let Some(mut connection) = redis_connection().await else {
-        return;
-    };
+    let mut connection = redis_connection().await;
     let source = include_str!("../src/store/redis/script.lua");
     let functions = source
         .split("-- The request")

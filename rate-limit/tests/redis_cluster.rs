@@ -1,7 +1,9 @@
 //! The Redis store on the real Redis Cluster at `REDIS_CLUSTER_URLS` (comma-separated
 //! node URLs; `.ci/redis-cluster` starts one on 127.0.0.1:7000-7002): the conformance
 //! suite, an identity's quota keys in one hash slot, identities spread over the
-//! masters, two instances sharing one limit, and a `SCRIPT FLUSH` on every node.
+//! masters, two instances sharing one limit, and a `SCRIPT FLUSH` on every node. Every
+//! test is `#[ignore = "needs REDIS_CLUSTER_URLS"]`: run them with
+//! `-- --include-ignored`.
 #![cfg(all(feature = "redis-cluster", feature = "conformance"))]
 
 mod support;
@@ -36,10 +38,9 @@ fn three_quotas() -> Arc<Plan> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_CLUSTER_URLS"]
 async fn redis_cluster_store_conforms() {
-    let Some(nodes) = cluster_nodes() else {
-        return;
-    };
+    let nodes = cluster_nodes();
     let connection = cluster_store(&nodes).await;
     conformance::run(|| {
         connection
@@ -54,10 +55,9 @@ async fn redis_cluster_store_conforms() {
 /// only when they share a slot (else `CROSSSLOT`): the identity's hash tag puts them
 /// there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_CLUSTER_URLS"]
 async fn an_identitys_quota_keys_share_one_slot() {
-    let Some(nodes) = cluster_nodes() else {
-        return;
-    };
+    let nodes = cluster_nodes();
     let store = cluster_store(&nodes).await.prefix(unique_prefix());
     let mut connection = raw_connection(&nodes).await;
     let plan = three_quotas();
@@ -83,10 +83,9 @@ async fn an_identitys_quota_keys_share_one_slot() {
 /// Each identity's keys live on the master of its slot, so identities spread over the
 /// masters: proof that the store runs on a cluster, not on one node of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_CLUSTER_URLS"]
 async fn identities_spread_over_the_masters() {
-    let Some(nodes) = cluster_nodes() else {
-        return;
-    };
+    let nodes = cluster_nodes();
     let prefix = unique_prefix();
     let store = cluster_store(&nodes).await.prefix(prefix.clone());
     let mut connection = raw_connection(&nodes).await;
@@ -123,10 +122,9 @@ async fn identities_spread_over_the_masters() {
 /// Two "servers" (two cluster connections, two store values) and many tasks each on one
 /// identity: exactly the day limit is admitted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_CLUSTER_URLS"]
 async fn two_instances_admit_exactly_the_limit_on_a_cluster() {
-    let Some(nodes) = cluster_nodes() else {
-        return;
-    };
+    let nodes = cluster_nodes();
     let prefix = unique_prefix();
     let plan = hour_and_day();
     let instances = [
@@ -147,10 +145,9 @@ async fn two_instances_admit_exactly_the_limit_on_a_cluster() {
 /// After `SCRIPT FLUSH` on every master, the first check of an identity on each of them
 /// meets `NOSCRIPT`, brings the script back and still decides, on the kept state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_CLUSTER_URLS"]
 async fn a_script_flush_on_every_node_is_survived() {
-    let Some(nodes) = cluster_nodes() else {
-        return;
-    };
+    let nodes = cluster_nodes();
     let prefix = unique_prefix();
     let store = cluster_store(&nodes).await.prefix(prefix.clone());
     let mut connection = raw_connection(&nodes).await;

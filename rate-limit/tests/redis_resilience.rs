@@ -1,7 +1,8 @@
 //! `Resilient` and `NegativeCache` around the real Redis store at `REDIS_URL`: both
 //! pass the conformance checks over Redis, and, through a TCP proxy the test can
 //! black-hole, a hung Redis costs a request the timeout, then nothing once the circuit
-//! opens, and the circuit closes by itself when Redis answers again.
+//! opens, and the circuit closes by itself when Redis answers again. Every test is
+//! `#[ignore = "needs REDIS_URL"]`: run them with `-- --include-ignored`.
 #![cfg(all(
     feature = "redis",
     feature = "conformance",
@@ -40,10 +41,9 @@ fn store(connection: &ConnectionManager) -> RedisStore {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn guarded_and_cached_redis_stores_conform() {
-    let Some(connection) = redis_connection().await else {
-        return;
-    };
+    let connection = redis_connection().await;
     conformance::run(|| Resilient::new(store(&connection))).await;
     // As for the memory store, every check but the number-for-number model
     // comparison (see `tests/memory_conformance.rs`).
@@ -124,24 +124,24 @@ fn client() -> Request<Body> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs REDIS_URL"]
 async fn a_hung_redis_costs_the_timeout_then_nothing_and_the_circuit_recovers() {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        eprintln!("skipped: set REDIS_URL");
-        return;
-    };
+    let url = portcullis_test_support::redis_url();
     let proxy = Proxy::start(host_and_port(&url)).await;
     let client_url = format!("redis://{}", proxy.address);
     let connection = ConnectionManager::new(redis::Client::open(client_url).unwrap())
         .await
         .unwrap();
-    let resilient = Resilient::new(store(&connection))
-        .timeout(Duration::from_millis(50))
-        .breaker(
-            CircuitBreaker::new()
-                .failures(3)
-                .open_for(Duration::from_millis(300))
-                .max_open_for(Duration::from_millis(300)),
-        );
+    // Long enough that Redis answers within it on a loaded machine.
+    const TIMEOUT: Duration = Duration::from_millis(200);
+    // Ample for the 50 requests sent while the circuit is open.
+    const OPEN_FOR: Duration = Duration::from_secs(2);
+    let resilient = Resilient::new(store(&connection)).timeout(TIMEOUT).breaker(
+        CircuitBreaker::new()
+            .failures(3)
+            .open_for(OPEN_FOR)
+            .max_open_for(OPEN_FOR),
+    );
     let layer = RateLimitLayer::new()
         .plan(Plan::new("api", [Quota::per_minute("minute", 1_000)]).unwrap())
         .store(resilient.clone())
@@ -166,10 +166,7 @@ async fn a_hung_redis_costs_the_timeout_then_nothing_and_the_circuit_recovers() 
         let elapsed = start.elapsed();
         assert_eq!(response.status(), StatusCode::OK, "failed open");
         assert_eq!(response.headers()["x-ratelimit-degraded"], "fail-open");
-        assert!(
-            (Duration::from_millis(50)..Duration::from_millis(500)).contains(&elapsed),
-            "{elapsed:?}"
-        );
+        assert!((TIMEOUT..10 * TIMEOUT).contains(&elapsed), "{elapsed:?}");
     }
     assert_eq!(resilient.state(), CircuitState::Open);
     assert_eq!(resilient.stats().timeouts, 3);
@@ -177,12 +174,13 @@ async fn a_hung_redis_costs_the_timeout_then_nothing_and_the_circuit_recovers() 
         let start = Instant::now();
         let response = send().await.unwrap();
         assert_eq!(response.headers()["x-ratelimit-degraded"], "fail-open");
-        assert!(start.elapsed() < Duration::from_millis(40), "no waiting");
+        // Microseconds; well under the timeout it would otherwise wait.
+        assert!(start.elapsed() < TIMEOUT / 2, "no waiting");
     }
     assert_eq!(resilient.stats().rejected, 50, "no Redis call while open");
 
     proxy.hung.store(false, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(320)).await;
+    tokio::time::sleep(OPEN_FOR + Duration::from_millis(20)).await;
     let response = send().await.unwrap();
     assert_eq!(resilient.state(), CircuitState::Closed);
     assert!(!response.headers().contains_key("x-ratelimit-degraded"));

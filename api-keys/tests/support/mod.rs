@@ -2,7 +2,8 @@
 //! directories, names no other run uses, and the servers named by `DATABASE_URL` and
 //! `REDIS_URL`.
 //!
-//! A server's variable unset skips its tests (saying so); set but unreachable fails
+//! The tests that need a server are `#[ignore = "needs …"]`; run with
+//! `-- --include-ignored`, a server's variable unset, or set but unreachable, fails
 //! them: CI must not pass by skipping.
 #![allow(dead_code)]
 
@@ -68,37 +69,30 @@ pub(crate) fn tenant() -> TenantId {
     TenantId::new(unique_name("tenant"))
 }
 
-/// `DATABASE_URL`, or `None` (after saying so) when it is unset.
-pub(crate) fn database_url() -> Option<String> {
-    let url = std::env::var("DATABASE_URL").ok();
-    if url.is_none() {
-        eprintln!("skipped: set DATABASE_URL");
-    }
-    url
+/// `DATABASE_URL`. Unset fails the test: its tests are `#[ignore = "needs
+/// DATABASE_URL"]` instead, so they never pass by skipping.
+pub(crate) fn database_url() -> String {
+    portcullis_test_support::database_url()
 }
 
-/// A pool on `DATABASE_URL`, or `None` (after saying so) when it is unset.
+/// A pool on `DATABASE_URL`. Unset, or set but unreachable, fails the test.
 #[cfg(feature = "postgres")]
-pub(crate) async fn postgres_pool() -> Option<sqlx::PgPool> {
-    let url = database_url()?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
+pub(crate) async fn postgres_pool() -> sqlx::PgPool {
+    let url = database_url();
+    sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect(&url)
         .await
-        .unwrap_or_else(|error| panic!("DATABASE_URL={url} unreachable: {error}"));
-    Some(pool)
+        .unwrap_or_else(|error| panic!("DATABASE_URL={url} unreachable: {error}"))
 }
 
-/// A connection to `REDIS_URL`, or `None` (after saying so) when it is unset.
+/// A connection to `REDIS_URL`. Unset, or set but unreachable, fails the test: its
+/// tests are `#[ignore = "needs REDIS_URL"]` instead, so they never pass by skipping.
 #[cfg(feature = "redis")]
-pub(crate) async fn redis_connection() -> Option<redis::aio::ConnectionManager> {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        eprintln!("skipped: set REDIS_URL");
-        return None;
-    };
+pub(crate) async fn redis_connection() -> redis::aio::ConnectionManager {
+    let url = portcullis_test_support::redis_url();
     let client = redis::Client::open(url.as_str()).expect("REDIS_URL is a Redis URL");
-    let connection = redis::aio::ConnectionManager::new(client)
+    redis::aio::ConnectionManager::new(client)
         .await
-        .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"));
-    Some(connection)
+        .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"))
 }

@@ -2,8 +2,9 @@
 //! one. Each run gets a database of its own (`billing_<pid>_<time>`, created from
 //! `DATABASE_URL`'s and dropped afterwards) and a Redis key prefix of its own.
 //!
-//! Needs `REDIS_URL` and `DATABASE_URL`; prints `skipped: set …` without them, and fails
-//! when they are set but cannot be reached.
+//! Needs `REDIS_URL` and `DATABASE_URL`, so it is `#[ignore = "needs REDIS_URL and
+//! DATABASE_URL"]`; run with `-- --include-ignored`, it fails when they are unset or
+//! cannot be reached.
 
 mod support;
 
@@ -104,23 +105,6 @@ fn with_database(url: &str, name: &str) -> String {
     out
 }
 
-/// `REDIS_URL` and `DATABASE_URL`, or `None` after printing which is missing.
-fn services() -> Option<(String, String)> {
-    let redis = std::env::var("REDIS_URL")
-        .ok()
-        .filter(|url| !url.is_empty());
-    let database = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty());
-    if redis.is_none() {
-        println!("skipped: set REDIS_URL");
-    }
-    if database.is_none() {
-        println!("skipped: set DATABASE_URL");
-    }
-    Some((redis?, database?))
-}
-
 /// Two servers on one database and one Redis.
 fn two_servers(redis: &str, database: &Database) -> (Server, Server, RedisPrefix) {
     let prefix = RedisPrefix {
@@ -158,10 +142,12 @@ fn with_database_replaces_only_the_path() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs REDIS_URL and DATABASE_URL"]
 async fn two_instances_share_quotas_plan_changes_and_revocations_within_a_second() {
-    let Some((redis, database_url)) = services() else {
-        return;
-    };
+    let (redis, database_url) = (
+        portcullis_test_support::redis_url(),
+        portcullis_test_support::database_url(),
+    );
     let database = Database::create(&database_url).await;
     let (a, b, _prefix) = two_servers(&redis, &database);
 

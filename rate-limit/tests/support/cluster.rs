@@ -8,24 +8,11 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 /// A master of the cluster, as `(host, port)`.
 pub(crate) type Node = (String, u16);
 
-/// The cluster's node URLs, or `None` (after saying so) when `REDIS_CLUSTER_URLS` is
-/// unset. A set but unreachable cluster fails the test: CI must not pass by skipping.
-pub(crate) fn cluster_nodes() -> Option<Vec<String>> {
-    let Ok(urls) = std::env::var("REDIS_CLUSTER_URLS") else {
-        eprintln!("skipped: set REDIS_CLUSTER_URLS");
-        return None;
-    };
-    let nodes: Vec<String> = urls
-        .split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(str::to_owned)
-        .collect();
-    assert!(
-        !nodes.is_empty(),
-        "REDIS_CLUSTER_URLS={urls:?} names no node"
-    );
-    Some(nodes)
+/// The cluster's node URLs, from `REDIS_CLUSTER_URLS`. Unset fails the test (its
+/// tests are `#[ignore = "needs REDIS_CLUSTER_URLS"]` instead), and so does a set but
+/// unreachable cluster, when the test connects: they never pass by skipping.
+pub(crate) fn cluster_nodes() -> Vec<String> {
+    portcullis_test_support::redis_cluster_urls()
 }
 
 /// A store of its own (its own cluster connection) on the cluster.

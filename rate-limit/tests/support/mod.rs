@@ -14,18 +14,14 @@ use redis::aio::ConnectionManager;
 #[cfg(feature = "redis-cluster")]
 pub(crate) mod cluster;
 
-/// A connection to `REDIS_URL`, or `None` (after saying so) when it is unset. A set
-/// but unreachable `REDIS_URL` fails the test: CI must not pass by skipping.
-pub(crate) async fn redis_connection() -> Option<ConnectionManager> {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        eprintln!("skipped: set REDIS_URL");
-        return None;
-    };
+/// A connection to `REDIS_URL`. Unset, or set but unreachable, fails the test: its
+/// tests are `#[ignore = "needs REDIS_URL"]` instead, so they never pass by skipping.
+pub(crate) async fn redis_connection() -> ConnectionManager {
+    let url = portcullis_test_support::redis_url();
     let client = redis::Client::open(url.as_str()).expect("REDIS_URL is a Redis URL");
-    let connection = ConnectionManager::new(client)
+    ConnectionManager::new(client)
         .await
-        .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"));
-    Some(connection)
+        .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"))
 }
 
 /// A key prefix no other test (or earlier run) uses.

@@ -15,30 +15,21 @@ use tower::ServiceExt;
 
 pub(crate) const SECRET: &str = "whsec_test_secret";
 
-/// `REDIS_URL`, or `None` (after saying so) when it is unset. A set but unreachable
-/// `REDIS_URL` fails the test: CI must not pass by skipping.
+/// A connection to `REDIS_URL`. Unset, or set but unreachable, fails the test: its
+/// tests are `#[ignore = "needs REDIS_URL"]` instead, so they never pass by skipping.
 #[cfg(feature = "redis")]
-pub(crate) async fn redis_connection() -> Option<redis::aio::ConnectionManager> {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        eprintln!("skipped: set REDIS_URL");
-        return None;
-    };
+pub(crate) async fn redis_connection() -> redis::aio::ConnectionManager {
+    let url = portcullis_test_support::redis_url();
     let client = redis::Client::open(url.as_str()).expect("REDIS_URL is a Redis URL");
-    let connection = redis::aio::ConnectionManager::new(client)
+    redis::aio::ConnectionManager::new(client)
         .await
-        .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"));
-    Some(connection)
+        .unwrap_or_else(|error| panic!("REDIS_URL={url} unreachable: {error}"))
 }
 
-/// `DATABASE_URL`, or `None` (after saying so) when it is unset.
-pub(crate) fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!("skipped: set DATABASE_URL");
-            None
-        }
-    }
+/// `DATABASE_URL`. Unset fails the test: its tests are `#[ignore = "needs
+/// DATABASE_URL"]` instead, so they never pass by skipping.
+pub(crate) fn database_url() -> String {
+    portcullis_test_support::database_url()
 }
 
 /// A name no other test (or earlier run) uses: letters, digits and `_`.
