@@ -181,26 +181,37 @@ impl ClientIpResolver {
             return direct;
         }
         match self.header {
+            // With no address to walk, the trusted peer is the client's proxy itself,
+            // and its own (right-most) scheme is believed: a TLS terminator that sends
+            // only the scheme still says the client used HTTPS.
             ForwardedHeader::XForwardedFor => {
                 let walked = self.walk(forwarded::x_forwarded_for(headers));
-                walked.map_or(direct, |(index, hop)| ClientAddr {
-                    ip: hop,
+                let (ip, index, forwarded) =
+                    walked.map_or((peer, 0, false), |(index, hop)| (hop, index, true));
+                ClientAddr {
+                    ip,
                     scheme: forwarded::x_forwarded_proto(headers, index)
                         .and_then(Scheme::parse)
                         .or(direct.scheme),
-                    forwarded: true,
-                })
+                    forwarded,
+                }
             }
             ForwardedHeader::Forwarded => {
                 let mut chosen_proto = None;
+                let mut peer_proto = None;
                 let walked = self.walk(forwarded::forwarded(headers).inspect(|hop| {
+                    peer_proto = peer_proto.or(Some(hop.proto));
                     chosen_proto = hop.proto;
                 }));
-                walked.map_or(direct, |(_, hop)| ClientAddr {
-                    ip: hop,
-                    scheme: chosen_proto.and_then(Scheme::parse).or(direct.scheme),
-                    forwarded: true,
-                })
+                let (ip, proto, forwarded) = match walked {
+                    Some((_, hop)) => (hop, chosen_proto, true),
+                    None => (peer, peer_proto.flatten(), false),
+                };
+                ClientAddr {
+                    ip,
+                    scheme: proto.and_then(Scheme::parse).or(direct.scheme),
+                    forwarded,
+                }
             }
         }
     }
@@ -293,6 +304,35 @@ mod tests {
         let client = resolver("10.0.0.0/8").resolve(&request).unwrap();
         assert_eq!(client.ip.to_string(), "10.0.0.2");
         assert!(!client.forwarded);
+    }
+
+    /// A TLS-terminating proxy that sends only `X-Forwarded-Proto` (or a `Forwarded`
+    /// element with only `proto`) still says how the client connected: HSTS and
+    /// secure-only decisions rely on it.
+    #[test]
+    fn a_trusted_peer_is_believed_on_its_scheme_alone() {
+        let xfp = request("10.0.0.2:1", &[("x-forwarded-proto", "https")]);
+        let client = resolver("10.0.0.0/8").resolve(&xfp).unwrap();
+        assert_eq!(client.ip.to_string(), "10.0.0.2");
+        assert!(!client.forwarded);
+        assert_eq!(client.scheme, Some(Scheme::Https));
+
+        let forwarded = request("10.0.0.2:1", &[("forwarded", "proto=https")]);
+        let resolver = ClientIpResolver::new("10.0.0.0/8".parse().unwrap())
+            .with_header(ForwardedHeader::Forwarded);
+        let client = resolver.resolve(&forwarded).unwrap();
+        assert_eq!(client.ip.to_string(), "10.0.0.2");
+        assert_eq!(client.scheme, Some(Scheme::Https));
+
+        // Not from an untrusted peer.
+        let spoofed = request("203.0.113.1:1", &[("x-forwarded-proto", "https")]);
+        assert_eq!(
+            ClientIpResolver::new("10.0.0.0/8".parse().unwrap())
+                .resolve(&spoofed)
+                .unwrap()
+                .scheme,
+            None
+        );
     }
 
     #[test]

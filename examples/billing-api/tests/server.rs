@@ -98,6 +98,18 @@ async fn hsts_only_when_a_trusted_proxy_says_https() {
         response.headers()["strict-transport-security"],
         "max-age=63072000; includeSubDomains"
     );
+
+    // A TLS terminator that sends only the scheme is believed on it.
+    let scheme_only = Request::get("/health")
+        .header("host", "api.example.com")
+        .header("x-forwarded-proto", "https")
+        .body(Full::default())
+        .unwrap();
+    let (response, _) = trusting.send(scheme_only).await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
 }
 
 #[tokio::test]
