@@ -207,9 +207,10 @@ const INLINE_STATUSES: usize = 2;
 /// assert!(!outcome.allowed());
 /// assert_eq!(outcome.statuses().len(), 2);
 /// ```
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Eq)]
 pub struct Outcome {
     statuses: SmallVec<[QuotaStatus; INLINE_STATUSES]>,
+    answered_locally: bool,
 }
 
 impl Clone for Outcome {
@@ -217,7 +218,16 @@ impl Clone for Outcome {
     fn clone(&self) -> Self {
         Self {
             statuses: SmallVec::from_slice(&self.statuses),
+            answered_locally: self.answered_locally,
         }
+    }
+}
+
+impl PartialEq for Outcome {
+    /// Outcomes are equal when they decide the same: where the answer came from is not
+    /// part of the decision.
+    fn eq(&self, other: &Self) -> bool {
+        self.statuses == other.statuses
     }
 }
 
@@ -233,6 +243,7 @@ impl Outcome {
     pub fn from_statuses(statuses: impl IntoIterator<Item = QuotaStatus>) -> Self {
         Self {
             statuses: statuses.into_iter().take(MAX_QUOTAS).collect(),
+            answered_locally: false,
         }
     }
 
@@ -242,6 +253,7 @@ impl Outcome {
     pub(crate) fn one(status: QuotaStatus) -> Self {
         Self {
             statuses: SmallVec::from_buf_and_len([status, QuotaStatus::default()], 1),
+            answered_locally: false,
         }
     }
 
@@ -259,6 +271,7 @@ impl Outcome {
         };
         Self {
             statuses: SmallVec::from_buf([status(first), status(second)]),
+            answered_locally: false,
         }
     }
 
@@ -279,6 +292,7 @@ impl Outcome {
                     status
                 })
                 .collect(),
+            answered_locally: false,
         }
     }
 
@@ -306,6 +320,33 @@ impl Outcome {
     #[inline]
     pub fn statuses(&self) -> &[QuotaStatus] {
         &self.statuses
+    }
+
+    /// Marks the outcome as answered without asking the store: a store wrapper that
+    /// answers from what it remembers (as
+    /// [`NegativeCache`](crate::store::negative_cache::NegativeCache) does) says so, so
+    /// that the layer does not take the answer for the store's recovery while the store
+    /// is failing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_rate_limit::decision::{Outcome, QuotaStatus};
+    /// let denied = QuotaStatus::new(false, 0, Duration::from_secs(9), Duration::from_secs(9));
+    /// let remembered = Outcome::from_statuses([denied]).answered_locally();
+    /// assert!(remembered.is_answered_locally());
+    /// assert_eq!(remembered, Outcome::from_statuses([denied]), "it decides the same");
+    /// ```
+    #[must_use]
+    pub fn answered_locally(mut self) -> Self {
+        self.answered_locally = true;
+        self
+    }
+
+    /// Whether the outcome was [answered locally](Self::answered_locally), without a
+    /// round trip to the store.
+    #[inline]
+    pub fn is_answered_locally(&self) -> bool {
+        self.answered_locally
     }
 }
 

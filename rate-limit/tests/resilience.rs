@@ -263,8 +263,8 @@ async fn after_open_for_one_probe_and_the_breaker_closes_when_the_store_recovers
     assert_eq!(resilient.state(), CircuitState::Open);
     assert_eq!(resilient.stats().probes, 1);
 
-    // A failed probe doubles the wait: nothing for 2 s.
-    tokio::time::advance(SECOND + 900 * MS).await;
+    // A failed probe doubles the wait, up to the default cap of 1 s: nothing for 1 s.
+    tokio::time::advance(900 * MS).await;
     send(&layer, client()).await;
     assert_eq!(store.checks(), 6);
 
@@ -570,4 +570,44 @@ async fn the_model_sequence_through_the_cache_keeps_every_decision() {
         assert!(wait(&actual) > Some(Duration::ZERO));
     }
     assert!(hits > 100, "the cache answered {hits} times");
+}
+
+// ---- What counts as recovery ----
+
+/// During an outage, a denial the negative cache remembers is answered locally: it
+/// says nothing about the store, so it must not end the degraded state (the log would
+/// alternate "degraded" and "answers again" with every blocked client's retry).
+#[tokio::test]
+async fn a_remembered_denial_is_not_a_recovery() {
+    let store = FakeStore::new(Mode::Healthy);
+    let layer = RateLimitLayer::new()
+        .plan(per_minute(1))
+        .clock(clock())
+        .store(NegativeCache::new(store.clone()));
+    let blocked = || from("198.51.100.7:1");
+    assert_eq!(send(&layer, blocked()).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&layer, blocked()).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    store.set(Mode::Failing);
+    for _ in 0..10 {
+        // A new client needs the store, which fails; the blocked one is remembered.
+        assert_eq!(send(&layer, client()).await.status(), StatusCode::OK);
+        assert_eq!(
+            send(&layer, blocked()).await.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let metrics = layer.metrics().snapshot();
+    assert!(layer.metrics().is_degraded());
+    assert_eq!((metrics.degradations, metrics.recoveries), (1, 0));
+
+    // Only the store's own answer ends it.
+    store.set(Mode::Healthy);
+    assert_eq!(send(&layer, client()).await.status(), StatusCode::OK);
+    assert!(!layer.metrics().is_degraded());
+    let metrics = layer.metrics().snapshot();
+    assert_eq!((metrics.degradations, metrics.recoveries), (1, 1));
 }

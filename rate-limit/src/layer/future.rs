@@ -453,7 +453,14 @@ pub(crate) fn decide<B>(
 ) -> Verdict {
     match checked {
         Ok(outcome) => {
-            if let Some(degraded_for) = config.metrics.leave_degraded(now) {
+            // Only the store's own answer ends a degraded state: a remembered denial
+            // says nothing about whether the store is back.
+            let recovered = if outcome.is_answered_locally() {
+                None
+            } else {
+                config.metrics.leave_degraded(now)
+            };
+            if let Some(degraded_for) = recovered {
                 tracing::warn!(
                     target: "portcullis_rate_limit",
                     degraded_for_ms = degraded_for.as_millis() as u64,

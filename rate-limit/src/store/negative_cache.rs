@@ -212,13 +212,16 @@ impl Denials {
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
         let elapsed = now.saturating_sub(denial.denied_at);
-        Some(Outcome::from_statuses(
-            denial
-                .outcome
-                .statuses()
-                .iter()
-                .map(|status| status.later(elapsed, denial.cost)),
-        ))
+        Some(
+            Outcome::from_statuses(
+                denial
+                    .outcome
+                    .statuses()
+                    .iter()
+                    .map(|status| status.later(elapsed, denial.cost)),
+            )
+            .answered_locally(),
+        )
     }
 
     /// Remembers `outcome` if the store denied.

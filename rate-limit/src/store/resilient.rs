@@ -4,15 +4,15 @@
 //! timeout (50 ms by default), so a hung store costs a request at most that, and counts
 //! consecutive failures (errors and timeouts): after [`failures`](CircuitBreaker::failures)
 //! of them (5 by default) the circuit *opens*, and for
-//! [`open_for`](CircuitBreaker::open_for) (1 s by default) every check fails at once with
+//! [`open_for`](CircuitBreaker::open_for) (500 ms by default) every check fails at once with
 //! [`StoreError::CircuitOpen`] from
 //! [`check_immediately`](Store::check_immediately): the layer applies its
 //! [`FailurePolicy`](crate::layer::FailurePolicy) in `call`, with no store call and no
 //! waiting. Then one check is let through as a probe (*half-open*): if it succeeds the
 //! circuit closes and the store is used again; if it fails the circuit opens again, for
-//! twice as long each time up to [`max_open_for`](CircuitBreaker::max_open_for) (10 s by
+//! twice as long each time up to [`max_open_for`](CircuitBreaker::max_open_for) (1 s by
 //! default). So a dead store costs at most the timeout, and usually nothing, and
-//! limiting recovers by itself when the store comes back.
+//! limiting recovers by itself within about a second of the store coming back.
 //!
 //! A call that timed out may still reach the store later and count (a request held in
 //! a socket buffer runs when the store wakes up): the timeout bounds the wait, not what
@@ -97,13 +97,14 @@ impl Default for CircuitBreaker {
 }
 
 impl CircuitBreaker {
-    /// Opens after 5 consecutive failures, for 1 s, then twice as long after each
-    /// failed probe, up to 10 s.
+    /// Opens after 5 consecutive failures, for 500 ms, then for 1 s after each failed
+    /// probe: a dead store is probed once a second, so limiting resumes within about a
+    /// second of it answering again.
     pub fn new() -> Self {
         Self {
             failures: 5,
-            open_for: Duration::from_secs(1),
-            max_open_for: Duration::from_secs(10),
+            open_for: Duration::from_millis(500),
+            max_open_for: Duration::from_secs(1),
         }
     }
 
@@ -643,6 +644,21 @@ mod tests {
         StoreError::backend("connection reset")
     }
 
+    /// However long the store has been down, the default breaker probes it at least
+    /// once a second, so limiting resumes within about a second of the store answering
+    /// again (a probe a second costs a dead store nothing worth saving).
+    #[test]
+    fn the_default_breaker_probes_at_least_once_a_second() {
+        let breaker = CircuitBreaker::default();
+        for trips in 0..64 {
+            assert!(
+                breaker.open_duration(trips) <= Duration::from_secs(1),
+                "open for {:?} after {trips} failed probes",
+                breaker.open_duration(trips)
+            );
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_dropped_probe_holds_the_circuit_only_until_its_deadline() {
         let store = Resilient::new(MemoryStore::new())
@@ -725,14 +741,14 @@ mod tests {
         assert_eq!(opens, [1, 2, 4, 5, 5]);
         // A cap below `open_for` means no backoff.
         let flat = CircuitBreaker::new().max_open_for(Duration::ZERO);
-        assert_eq!(flat.open_duration(3), Duration::from_secs(1));
+        assert_eq!(flat.open_duration(3), Duration::from_millis(500));
         assert_eq!(
             CircuitBreaker::new().failures(0),
             CircuitBreaker::new().failures(1)
         );
         assert_eq!(
             CircuitBreaker::new().open_duration(u32::MAX),
-            Duration::from_secs(10)
+            Duration::from_secs(1)
         );
     }
 }

@@ -192,7 +192,7 @@ where
 }
 
 /// A layer failing open over `store` guarded by a `Resilient` with the defaults:
-/// 50 ms timeout, open after 5 failures for 1 s (then 2 s, 4 s, … up to 10 s).
+/// 50 ms timeout, open after 5 failures for 500 ms (then 1 s after each failed probe).
 pub(crate) fn guarded(
     store: &FakeStore,
 ) -> (

@@ -82,7 +82,7 @@
 //! | healthy | one round trip | – | – | – |
 //! | refusing connections (down, wrong port) | the refusal, ≤ the timeout; nothing once the circuit opens | passes, no rate-limit headers | `503` problem+json (`RATE_LIMIT_UNAVAILABLE`; gRPC `UNAVAILABLE`) | decided by a local [`MemoryStore`](super::memory::MemoryStore) with each limit ÷ the expected instances; `429`s and headers as usual |
 //! | hung or paused | the timeout (50 ms) until the circuit opens, then nothing | as above | as above | as above |
-//! | back | one probe after `open_for` (1 s, doubling to 10 s while it keeps failing) closes the circuit; Redis decides again | | | |
+//! | back | one probe after `open_for` (500 ms, then every 1 s while it keeps failing) closes the circuit; Redis decides again | | | |
 //!
 //! Every degraded answer counts in the layer's [`metrics`](crate::metrics), logs one
 //! `tracing` warning per transition (degraded, recovered), and with
