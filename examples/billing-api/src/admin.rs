@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::db::{SubscriptionRow, Tenant};
-use crate::error::ApiError;
+use crate::error::{ApiError, PathId};
 use crate::keys::unix_now;
 use crate::state::AppState;
 
@@ -78,6 +78,11 @@ impl fmt::Debug for AdminToken {
     }
 }
 
+/// The largest admin body, in bytes: the largest valid one (a key with its scopes) is a
+/// few KiB; axum's default of 2 MiB would let anyone with a token make the server
+/// buffer that much per request.
+pub(crate) const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
 /// The admin routes, behind [`require_admin`].
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
@@ -86,6 +91,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/admin/tenants/{id}/keys", post(create_key).get(list_keys))
         .route("/admin/keys/{id}", delete(revoke_key))
         .route("/admin/keys/{id}/rotate", post(rotate_key))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(
             state.admin_token.clone(),
             require_admin,
@@ -131,16 +137,19 @@ async fn create_tenant(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
         return Err(ApiError::InvalidField {
             field: "name",
-            detail: "The name must have 1 to 200 characters.".into(),
+            detail: "The name must have 1 to 200 characters, none of them a control character."
+                .into(),
         });
     }
     let email = body.email.trim();
     if email.len() > 254
         || !email.split_once('@').is_some_and(|(user, domain)| {
-            !user.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
+            !user.is_empty()
+                && domain.contains('.')
+                && !email.contains(|c: char| c.is_whitespace() || c.is_control())
         })
     {
         return Err(ApiError::InvalidField {
@@ -169,7 +178,7 @@ async fn create_tenant(
 
 async fn get_tenant(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = state
         .db
@@ -214,15 +223,16 @@ struct NewKeyBody {
 
 async fn create_key(
     State(state): State<AppState>,
-    Path(tenant_id): Path<String>,
+    PathId(tenant_id): PathId,
     body: Result<Json<NewKeyBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
         return Err(ApiError::InvalidField {
             field: "name",
-            detail: "The name must have 1 to 200 characters.".into(),
+            detail: "The name must have 1 to 200 characters, none of them a control character."
+                .into(),
         });
     }
     let scopes = Scopes::new(&body.scopes).map_err(|error| ApiError::InvalidField {
@@ -256,7 +266,7 @@ async fn create_key(
 
 async fn list_keys(
     State(state): State<AppState>,
-    Path(tenant_id): Path<String>,
+    PathId(tenant_id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = state
         .db
@@ -271,7 +281,7 @@ async fn list_keys(
 
 async fn revoke_key(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let id: KeyId = id.parse().map_err(|_| ApiError::KeyNotFound)?;
     let record = state.keys.revoke(&id).await?;
@@ -288,7 +298,7 @@ struct RotateBody {
 
 async fn rotate_key(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Result<Json<RotateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;

@@ -2,14 +2,20 @@
 //!
 //! ```text
 //! AuditLayer                      admin, webhook and /v1 requests (denials included)
-//! └─ CorsLayer                    --allowed-origins
-//!    ├─ SecurityHeadersLayer      strict (nonce'd CSP) ─ GET /
-//!    └─ SecurityHeadersLayer      api ─ everything else:
+//! ├─ SecurityHeadersLayer         strict (nonce'd CSP) ─ GET /
+//! │  └─ CorsLayer                 --allowed-origins
+//! └─ SecurityHeadersLayer         api ─ everything else:
+//!    └─ CorsLayer                 --allowed-origins
 //!       ├─ /health, /csp-reports (CspReportCollector)
-//!       ├─ /admin/*               admin token (constant time)
+//!       ├─ /admin/*               admin token (constant time), 64 KiB bodies
 //!       ├─ /webhooks/stripe       portcullis-stripe-webhook
 //!       └─ /v1/*                  ApiKeyLayer → EnrichLayer (audit) → RateLimitLayer
 //! ```
+//!
+//! CORS sits inside the security headers: a preflight it answers, or refuses with
+//! `403 CORS_PREFLIGHT_REJECTED`, is a response like any other and gets the headers
+//! (`nosniff`, framing, HSTS over HTTPS) on its way out. Outside them, its own answers
+//! would leave without any.
 
 use axum::Router;
 use axum::routing::get;
@@ -142,13 +148,15 @@ pub(crate) fn router(parts: Parts) -> Router {
         .merge(webhook)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
+        .layer(edge.cors.clone())
         .layer(edge.json_headers);
     let page = Router::new()
         .route("/", get(page::usage_page))
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(edge.cors)
         .layer(edge.page_headers);
 
-    page.merge(json).layer(edge.cors).layer(audit)
+    page.merge(json).layer(audit)
 }
 
 /// The audit layer: JSON lines in `path`, for the admin, webhook and customer API

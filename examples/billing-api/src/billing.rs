@@ -141,9 +141,11 @@ pub(crate) enum BillingError {
 }
 
 impl BillingError {
-    /// Whether Stripe should deliver the event again.
+    /// Whether Stripe should deliver the event again: when the database failed, not
+    /// when it refused a value of the event (a NUL in a string, on PostgreSQL), which
+    /// every delivery would carry again.
     pub(crate) fn is_retryable(&self) -> bool {
-        matches!(self, Self::Db(_))
+        matches!(self, Self::Db(error) if !error.is_data_exception())
     }
 }
 

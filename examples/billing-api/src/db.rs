@@ -52,6 +52,20 @@ pub(crate) enum DbError {
     Query(#[from] sqlx::Error),
 }
 
+impl DbError {
+    /// Whether the database refused a value rather than failed: PostgreSQL's SQLSTATE
+    /// class 22, "data exception" (`22021`: a NUL in text; `22003`: a number out of
+    /// range). The value came from a request, so the request is at fault.
+    pub(crate) fn is_data_exception(&self) -> bool {
+        match self {
+            Self::Query(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| code.starts_with("22"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A tenant as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub(crate) struct Tenant {

@@ -13,6 +13,8 @@
 //! | `KEY_NOT_ACTIVE` | 409 | rotating a revoked or expired key |
 //! | `NOT_FOUND` | 404 | no such route |
 //! | `METHOD_NOT_ALLOWED` | 405 | the route exists, the method does not |
+//! | `INVALID_ID` | 400 | an id in the path that no record can have (not UTF-8, a NUL, other than letters, digits, `_`, `-`) |
+//! | `PAYLOAD_TOO_LARGE` | 413 | an admin body over [`ADMIN_BODY_LIMIT`](crate::admin::ADMIN_BODY_LIMIT) |
 //! | `SERVICE_UNAVAILABLE` | 503 | the database did not answer |
 //!
 //! Their `type` is `urn:example:billing-api:problem:` and the code in kebab case
@@ -39,6 +41,10 @@ pub(crate) enum ApiError {
     AdminTokenInvalid,
     #[error("invalid body: {0}")]
     InvalidBody(String),
+    #[error("body too large")]
+    PayloadTooLarge,
+    #[error("invalid id in the path")]
+    InvalidId,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("invalid field `{field}`: {detail}")]
@@ -82,6 +88,17 @@ impl ApiError {
                 Problem::new(StatusCode::BAD_REQUEST, "INVALID_BODY", "Invalid body")
                     .with_detail(detail.clone())
             }
+            Self::PayloadTooLarge => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Payload too large",
+            )
+            .with_detail(format!(
+                "Admin bodies are limited to {} bytes.",
+                crate::admin::ADMIN_BODY_LIMIT
+            )),
+            Self::InvalidId => Problem::new(StatusCode::BAD_REQUEST, "INVALID_ID", "Invalid id")
+                .with_detail("Ids are letters, digits, `_` and `-`."),
             Self::UnsupportedMediaType => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -148,6 +165,9 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            rejection if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::PayloadTooLarge
+            }
             other => Self::InvalidBody(other.body_text()),
         }
     }
@@ -155,6 +175,12 @@ impl From<JsonRejection> for ApiError {
 
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
+        // A value the database refuses (PostgreSQL's class 22, "data exception": a NUL
+        // in text, an out-of-range number) came from the client: never a 503, which a
+        // client (or Stripe) would retry forever.
+        if error.is_data_exception() {
+            return Self::InvalidBody("The database refused a value of the request.".into());
+        }
         Self::Unavailable(error.to_string())
     }
 }
@@ -166,6 +192,39 @@ impl From<portcullis_api_keys::lifecycle::LifecycleError> for ApiError {
             LifecycleError::UnknownKey { .. } => Self::KeyNotFound,
             LifecycleError::NotActive { .. } => Self::KeyNotActive,
             other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// An id from the path, checked before any lookup: an id no record can have is
+/// `400 INVALID_ID`, not a query (PostgreSQL answers a NUL with an error) or axum's
+/// plain-text rejection of a path that is not UTF-8.
+#[derive(Debug)]
+pub(crate) struct PathId(pub(crate) String);
+
+/// The longest id the example issues is 35 characters (`key_…`); room to spare.
+const MAX_ID_LENGTH: usize = 64;
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::InvalidId)?;
+        let valid = !id.is_empty()
+            && id.len() <= MAX_ID_LENGTH
+            && id
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(ApiError::InvalidId)
         }
     }
 }

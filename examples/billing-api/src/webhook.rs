@@ -7,8 +7,9 @@
 //! database), so a repeated delivery is acknowledged (`"outcome":"duplicate"`) without
 //! running the handler. This module is the handler: it turns the typed event into a
 //! [`BillingEvent`] and [`apply`]s it. A database failure answers `500` and Stripe
-//! delivers again; an event about no known tenant, or with an unknown price, is
-//! acknowledged and logged (a retry would fail the same way).
+//! delivers again; an event about no known tenant, with an unknown price, or with a
+//! value the database refuses (a NUL in a string, on PostgreSQL), is acknowledged and
+//! logged (a retry would fail the same way).
 
 use axum::Router;
 use portcullis_stripe_webhook::endpoint::{Delivery, HandlerError, Webhook};
