@@ -81,7 +81,13 @@ impl<'h> ParsedHeader<'h> {
             }
             let start = position;
             // The usual item, `v1=` and 64 hex digits, read without searching its end.
-            if header[start..].starts_with(b"v1=") && len - start >= V1_ITEM {
+            // Only hex digits: 64 bytes holding a `,` are several items, read below.
+            if header[start..].starts_with(b"v1=")
+                && len - start >= V1_ITEM
+                && header[start + 3..start + V1_ITEM]
+                    .iter()
+                    .all(u8::is_ascii_hexdigit)
+            {
                 let mut next = start + V1_ITEM;
                 while next < len && header[next].is_ascii_whitespace() {
                     next += 1;
@@ -210,6 +216,16 @@ mod tests {
         let all: Vec<_> = parsed.v1().collect();
         assert_eq!(all.len(), 11);
         assert_eq!(hex::encode(all[10]), SIG);
+    }
+
+    /// Found by `fuzz/fuzz_targets/stripe_signature.rs`: the fast path took any 64
+    /// bytes after `v1=` as one item, so a `,t=` inside them was never read and a
+    /// second timestamp went unrefused.
+    #[test]
+    fn a_timestamp_inside_a_short_v1_item_is_still_read() {
+        let header = format!("t=1,v1={SIG},v1=x,t=2{}", " ".repeat(59));
+        let error = ParsedHeader::parse(header.as_bytes()).unwrap_err();
+        assert_eq!(error.kind(), "malformed_header", "{header:?}");
     }
 
     #[test]
