@@ -3,7 +3,8 @@
 //! `cargo run -p hyper-example` listens on `127.0.0.1:8081` (or the address given as
 //! the first argument; port `0` picks a free one), creates a `free` plan key for the
 //! tenant `acme` and prints it with a `curl` line to try. Audit records go to
-//! standard output, one human-readable line each. Ctrl-C stops it gracefully.
+//! standard output, one human-readable line each. `SIGTERM` or Ctrl-C stops it
+//! gracefully: open requests get 20 seconds, then the audit records are flushed.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use hyper_example::{App, serve};
 use portcullis_api_keys::id::TenantId;
 use portcullis_api_keys::lifecycle::NewKey;
 use portcullis_audit_log::layer::AuditLayer;
+use portcullis_core::serve::shutdown_signal;
 use tokio::net::TcpListener;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8081";
@@ -50,13 +52,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("try: curl -i -H 'x-api-key: {key}' http://{addr}/v1/quote");
 
     let audit = app.audit_handle();
-    serve(listener, app, async {
-        // Without a signal handler, run until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    })
-    .await?;
+    serve(listener, app, shutdown_signal()).await?;
     audit.shutdown().await?;
     Ok(())
 }
