@@ -86,6 +86,8 @@ enum Hostile {
     IdleKeepAlive,
     SlowBody,
     HalfSentHeaders,
+    /// The HTTP/2 preface and an empty SETTINGS frame, then no stream ever.
+    Http2Idle,
 }
 
 /// Opens a `kind` connection (sending what it sends first).
@@ -94,6 +96,9 @@ async fn open(addr: SocketAddr, kind: Hostile) -> TcpStream {
     let first: &[u8] = match kind {
         Hostile::Slowloris | Hostile::HalfSentHeaders => b"GET / HTTP/1.1\r\nHost: localhost\r\n",
         Hostile::Idle => b"",
+        Hostile::Http2Idle => {
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+        }
         Hostile::IdleKeepAlive => b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
         Hostile::SlowBody => {
             b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nfirst bytes"
@@ -198,6 +203,17 @@ async fn an_idle_keep_alive_connection_is_closed_by_the_idle_timeout() {
         .idle_timeout(SHORT)
         .body_read_timeout(LONG);
     closes(server, Hostile::IdleKeepAlive, 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_that_opens_no_stream_is_closed_by_the_header_read_timeout() {
+    // hyper's HTTP/2 has no header-read timer: the server's own watchdog gives a new
+    // connection the header-read timeout to start its first request.
+    let server = Server::new(1_000)
+        .header_read_timeout(SHORT)
+        .idle_timeout(LONG)
+        .body_read_timeout(LONG);
+    closes(server, Hostile::Http2Idle, 100).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@
 //! | protection | default | setter |
 //! |---|---|---|
 //! | headers must arrive within | 10 s | [`header_read_timeout`](Server::header_read_timeout) |
+//! | a new connection must start its first request within | 10 s (the header-read timeout) | [`header_read_timeout`](Server::header_read_timeout) |
 //! | a connection with no request in flight is closed after | 60 s | [`idle_timeout`](Server::idle_timeout) |
 //! | a request body may go without a byte for | 30 s | [`body_read_timeout`](Server::body_read_timeout) |
 //! | connections open at once | yours to set ([`Server::new`]) | over it, new ones are closed at once |

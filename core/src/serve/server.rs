@@ -90,9 +90,10 @@ impl Server {
         self
     }
 
-    /// How long a connection may stay open with no request in flight (default 60 s),
-    /// on HTTP/1.1 and HTTP/2 alike: idle keep-alive connections, and HTTP/2
-    /// connections that open no stream, are closed after it. Load balancers keep
+    /// How long a connection may stay open with no request in flight after its
+    /// first one (default 60 s), on HTTP/1.1 and HTTP/2 alike: idle keep-alive
+    /// connections are closed after it. (Before its first request, a connection gets
+    /// the [`header_read_timeout`](Self::header_read_timeout), on HTTP/2 too.) Load balancers keep
     /// their idle connections for less (AWS ALB: 60 s; set theirs shorter than this
     /// so they never send on a connection the server is closing).
     #[must_use]
