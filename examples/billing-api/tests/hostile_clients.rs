@@ -50,6 +50,12 @@ enum Hostile {
 /// Runs `kind` against `addr` until the server closes the connection: how long that
 /// took after the connection went quiet, or `None` if it stayed open for [`BOUND`].
 async fn until_closed(addr: std::net::SocketAddr, kind: Hostile) -> Option<Duration> {
+    let stream = open_hostile(addr, kind).await?;
+    keep_until_closed(stream, kind).await
+}
+
+/// Connects and sends what `kind` sends first (`None`: the server closed it already).
+async fn open_hostile(addr: std::net::SocketAddr, kind: Hostile) -> Option<TcpStream> {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
     let mut buffer = vec![0_u8; 16 * 1024];
     match kind {
@@ -81,6 +87,13 @@ async fn until_closed(addr: std::net::SocketAddr, kind: Hostile) -> Option<Durat
             stream.write_all(head.as_bytes()).await.ok()?;
         }
     }
+    Some(stream)
+}
+
+/// Keeps `stream` going as `kind` until the server closes it: how long that took, or
+/// `None` if it stayed open for [`BOUND`].
+async fn keep_until_closed(mut stream: TcpStream, kind: Hostile) -> Option<Duration> {
+    let mut buffer = vec![0_u8; 16 * 1024];
     let start = Instant::now();
     let mut trickle = tokio::time::interval(Duration::from_millis(200));
     trickle.tick().await;
@@ -270,4 +283,100 @@ async fn sighup_reopens_the_audit_log_instead_of_ending_the_process() {
     );
     assert!(new.contains("/admin/tenants"), "{new}");
     assert!(!old.is_empty());
+}
+
+/// The soft limit on open files of this (test) process, from `/proc` (Linux).
+fn own_fd_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// One `GET /health` on a new connection: whether it was answered `200`.
+async fn health_answers(addr: std::net::SocketAddr) -> bool {
+    let attempt = async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.ok()?;
+        Some(response.starts_with(b"HTTP/1.1 200"))
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_1024_descriptor_limit_1100_slow_clients_do_not_starve_real_requests() {
+    const SLOW: usize = 1_100;
+    // This process needs a descriptor per slow connection, and some to spare.
+    let slow = match own_fd_limit() {
+        Some(limit) if limit < SLOW + 200 => {
+            println!(
+                "this process may open only {limit} files: {} slow connections",
+                limit - 200
+            );
+            limit.saturating_sub(200)
+        }
+        _ => SLOW,
+    };
+    let server = Server::start_with(
+        Server::options()
+            .fd_limit(1_024)
+            .env("HEADER_READ_TIMEOUT", TIMEOUT_SECS),
+    );
+    let addr = server.addr;
+    // Every slow client connected and inside its headers before the real requests.
+    let mut streams = Vec::with_capacity(slow);
+    for _ in 0..slow {
+        if let Some(stream) = open_hostile(addr, Hostile::Slowloris).await {
+            streams.push(stream);
+        }
+    }
+    let start = Instant::now();
+    let mut attacks = tokio::task::JoinSet::new();
+    for stream in streams {
+        attacks.spawn(keep_until_closed(stream, Hostile::Slowloris));
+    }
+    // A real request gets through within the bound (the slow ones over the cap are
+    // closed at once, the others after the header-read timeout).
+    let mut tries = 0;
+    let answered_after = loop {
+        tries += 1;
+        if health_answers(addr).await {
+            break Some(start.elapsed());
+        }
+        if start.elapsed() > BOUND {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut open = 0;
+    let mut latest = Duration::ZERO;
+    while let Some(closed) = attacks.join_next().await {
+        match closed.unwrap() {
+            Some(after) => latest = latest.max(after),
+            None => open += 1,
+        }
+    }
+    let after_attack = health_answers(addr).await;
+    println!(
+        "{slow} slowloris clients against a server limited to 1,024 descriptors: a real request answered after {answered_after:?} \
+         ({tries} tries); {} closed by the server, the last after {latest:?}, {open} still open after {BOUND:?}; \
+         answered after the attack: {after_attack}",
+        slow - open
+    );
+    assert!(
+        answered_after.is_some(),
+        "a real request answers within {BOUND:?}"
+    );
+    assert_eq!(open, 0);
+    assert!(after_attack);
 }

@@ -75,6 +75,7 @@ pub struct Options {
     dir: Option<PathBuf>,
     admin_token: bool,
     env: Vec<(String, String)>,
+    fd_limit: Option<u32>,
 }
 
 impl Options {
@@ -100,6 +101,13 @@ impl Options {
     /// An environment variable for the server (set after the clean-up of [`ENV`]).
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the server under `ulimit -n limit` (through `sh`), as a service manager
+    /// would.
+    pub fn fd_limit(mut self, limit: u32) -> Self {
+        self.fd_limit = Some(limit);
         self
     }
 
@@ -147,7 +155,21 @@ impl Server {
         let database_url = options
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("billing.db").display()));
-        let mut command = command();
+        let mut command = match options.fd_limit {
+            None => command(),
+            Some(limit) => {
+                let mut command = Command::new("sh");
+                command.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_billing-api"),
+                ]);
+                for name in ENV {
+                    command.env_remove(name);
+                }
+                command
+            }
+        };
         command
             .args(["--listen", "127.0.0.1:0"])
             .args(["--database-url", &database_url])
