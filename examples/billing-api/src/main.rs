@@ -263,6 +263,9 @@ async fn run(config: Config) -> Result<(), StartupError> {
             })?;
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
 
+    // Registered before the banner says the server is up: a SIGTERM from then on
+    // stops it gracefully.
+    let shutdown = shutdown_signal();
     banner(&Banner {
         addr,
         config: &config,
@@ -286,7 +289,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
         .idle_timeout(Duration::from_secs(config.idle_timeout))
         .body_read_timeout(Duration::from_secs(config.body_read_timeout))
         .shutdown_timeout(Duration::from_secs(config.shutdown_timeout))
-        .serve(listener, app, shutdown_signal())
+        .serve(listener, app, shutdown)
         .await;
     tracing::info!(
         finished = stopped.finished,

@@ -46,13 +46,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
     let addr = listener.local_addr()?;
+    // Registered before the server says it is up: a SIGTERM from then on stops it
+    // gracefully.
+    let shutdown = shutdown_signal();
     let key = created.key.expose_secret();
     println!("listening on http://{addr}");
     println!("demo key of tenant acme, free plan (10 requests a minute): {key}");
     println!("try: curl -i -H 'x-api-key: {key}' http://{addr}/v1/quote");
 
     let audit = app.audit_handle();
-    serve(listener, app, shutdown_signal()).await?;
+    serve(listener, app, shutdown).await?;
     audit.shutdown().await?;
     Ok(())
 }

@@ -45,6 +45,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
     let addr = listener.local_addr()?;
+    // Registered before the server says it is up: a SIGTERM from then on stops it
+    // gracefully.
+    let shutdown = shutdown_signal();
     let key = created.key.expose_secret();
     println!("listening on http://{addr}");
     println!("demo key of tenant acme, free plan (10 calls a minute): {key}");
@@ -54,6 +57,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
          {addr} portcullis.example.v1.Quotes/GetQuote"
     );
 
-    app.serve(listener, shutdown_signal()).await;
+    app.serve(listener, shutdown).await;
     Ok(())
 }
