@@ -9,3 +9,5 @@ pub mod grpc;
 pub mod problem;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "serve")]
+pub mod serve;

@@ -21,9 +21,11 @@ use axum::Router;
 use axum::routing::get;
 use http::{Extensions, Method, Uri};
 use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
+use portcullis_audit_log::delivery::FailurePolicy;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::level::Level;
 use portcullis_audit_log::record::Record;
+use portcullis_audit_log::sink::{FileSink, ReopenHandle, Rotation};
 use portcullis_core::client_ip::TrustedProxies;
 use portcullis_rate_limit::key::Key;
 use portcullis_rate_limit::layer::RateLimitLayer;
@@ -166,15 +168,26 @@ pub(crate) fn audit_layer(
     path: &std::path::Path,
     trusted: TrustedProxies,
     hmac_secret: Option<&str>,
-) -> Result<AuditLayer, portcullis_audit_log::ConfigError> {
-    let layer = AuditLayer::production(path)?
+) -> Result<(AuditLayer, ReopenHandle), portcullis_audit_log::ConfigError> {
+    // `AuditLayer::production(path)`, spelled out to keep the file's reopen handle:
+    // `SIGHUP` (logrotate's `postrotate`) reopens the file instead of ending the
+    // process.
+    let file = FileSink::open(path)?
+        .max_bytes(100 * 1024 * 1024)
+        .rotate(Rotation::Daily);
+    let reopen = file.reopen_handle();
+    let layer = AuditLayer::new()
+        .failure_policy(FailurePolicy::FailOpen)
+        .queue_capacity(65_536)
+        .sink(file)
         .level_for(audit_level)
         .trusted_proxies(trusted)
         .enrich(api_key_principal);
-    Ok(match hmac_secret {
+    let layer = match hmac_secret {
         Some(secret) => layer.hmac_secret(secret),
         None => layer,
-    })
+    };
+    Ok((layer, reopen))
 }
 
 /// What is audited: admin requests with their (redacted) headers and bodies, webhook

@@ -132,6 +132,31 @@ pub(crate) struct Config {
     /// after that it is limited as `free` until a payment succeeds.
     #[arg(long, env = "PAST_DUE_GRACE_DAYS", default_value_t = 7)]
     pub(crate) past_due_grace_days: u32,
+
+    /// Connections served at once; over it, new connections are closed at once. Keep
+    /// it under the file-descriptor limit (`ulimit -n`, often 1,024) minus what the
+    /// database pool, Redis and the audit log need.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 512)]
+    pub(crate) max_connections: usize,
+
+    /// Seconds a client may take to send a request's headers (slowloris clients are
+    /// cut off after it); a new connection gets as long to start its first request.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub(crate) header_read_timeout: u64,
+
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value_t = 60)]
+    pub(crate) idle_timeout: u64,
+
+    /// Seconds a request body may go without a byte arriving.
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value_t = 30)]
+    pub(crate) body_read_timeout: u64,
+
+    /// Seconds shutdown (`SIGTERM`, Ctrl-C) waits for open requests before it drops
+    /// them and flushes the audit log and the last key uses; keep it under the
+    /// orchestrator's grace period (Kubernetes: 30 s).
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    pub(crate) shutdown_timeout: u64,
 }
 
 impl Config {

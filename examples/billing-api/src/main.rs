@@ -34,6 +34,7 @@ use portcullis_api_keys::revocation::postgres::PgChannel;
 use portcullis_api_keys::revocation::redis::RedisChannel;
 use portcullis_api_keys::revocation::{RevocationChannel, Subscriber, SubscriberHandle};
 use portcullis_api_keys::store::BoxKeyStore;
+use portcullis_core::serve::{Server, shutdown_signal};
 use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_rate_limit::store::BoxStore;
 use portcullis_rate_limit::store::memory::MemoryStore;
@@ -142,7 +143,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let plans = plans::load(config.plans.as_deref())?;
     let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref());
     let (webhook_secrets, development_secret) = config.webhook_secrets();
-    let audit = app::audit_layer(
+    let (audit, audit_reopen) = app::audit_layer(
         &config.audit_log,
         edge.trusted.clone(),
         config.audit_hmac_secret.as_deref(),
@@ -262,6 +263,9 @@ async fn run(config: Config) -> Result<(), StartupError> {
             })?;
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
 
+    // Registered before the banner says the server is up: a SIGTERM from then on
+    // stops it gracefully.
+    let shutdown = shutdown_signal();
     banner(&Banner {
         addr,
         config: &config,
@@ -274,13 +278,25 @@ async fn run(config: Config) -> Result<(), StartupError> {
         development_secret,
     });
 
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartupError::Serve);
+    // logrotate renames the audit file and sends SIGHUP: reopen it, do not die.
+    #[cfg(unix)]
+    let _reopen = portcullis_audit_log::sink::reopen_on_sighup([audit_reopen])
+        .map_err(StartupError::Serve)?;
+    #[cfg(not(unix))]
+    drop(audit_reopen);
+    let stopped = Server::new(config.max_connections)
+        .header_read_timeout(Duration::from_secs(config.header_read_timeout))
+        .idle_timeout(Duration::from_secs(config.idle_timeout))
+        .body_read_timeout(Duration::from_secs(config.body_read_timeout))
+        .shutdown_timeout(Duration::from_secs(config.shutdown_timeout))
+        .serve(listener, app, shutdown)
+        .await;
+    tracing::info!(
+        finished = stopped.finished,
+        dropped = stopped.dropped,
+        refused = stopped.refused,
+        "stopped serving"
+    );
 
     // Drain: key uses, the subscription, the audit records, the pool.
     if let Err(error) = batcher.shutdown().await {
@@ -293,7 +309,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
         tracing::warn!(%error, "could not flush the audit log");
     }
     db.close().await;
-    served
+    Ok(())
 }
 
 /// Where webhook deliveries are claimed: Redis when configured (shared by every
@@ -457,30 +473,4 @@ fn one_line(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     line.replace('\n', " ")
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        // If the handler cannot be installed the server runs until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

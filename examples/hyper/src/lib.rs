@@ -1,10 +1,13 @@
 //! Portcullis on a plain hyper 1 server: no axum, no framework, only Tower layers
-//! around a `service_fn`, served connection by connection with `hyper-util`.
+//! around a `service_fn`, served by [`portcullis_core::serve::Server`] (hyper with
+//! header-read, idle and body-read timeouts, a connection cap and a shutdown
+//! deadline).
 //!
 //! Every request goes through, outermost first:
 //!
 //! 1. the peer address from `accept`, put into the request as a
-//!    [`PeerAddr`] (hyper has no `ConnectInfo`: the accept loop knows the peer);
+//!    [`PeerAddr`](portcullis_core::client_ip::PeerAddr) by the server loop (hyper has no `ConnectInfo`: the accept loop
+//!    knows the peer);
 //! 2. [`AuditLayer`]: a `request` and a `response` record for every request, refused
 //!    ones included, with the key id, the tenant, the rejection code and the rate-limit
 //!    decision;
@@ -38,7 +41,7 @@
 //! println!("x-api-key: {}", key.key.expose_secret());
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
-//! serve(listener, app, async { tokio::signal::ctrl_c().await.unwrap_or_default() }).await?;
+//! serve(listener, app, portcullis_core::serve::shutdown_signal()).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -47,18 +50,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Extensions, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use portcullis_api_keys::format::{Environment, KeyFormat};
 use portcullis_api_keys::hash::KeyHasher;
 use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
@@ -67,13 +64,16 @@ use portcullis_api_keys::store::memory::MemoryKeyStore;
 use portcullis_audit_log::delivery::AuditHandle;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::record::Record;
-use portcullis_core::client_ip::PeerAddr;
 use portcullis_core::clock::{Clock, SystemClock};
 use portcullis_core::problem::{PROBLEM_JSON, Problem};
+use portcullis_core::serve::{RequestBody, Server};
 use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_security_headers::headers::SecurityHeadersLayer;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder, service_fn};
+
+/// Connections served at once: under the usual 1,024 file-descriptor limit.
+const MAX_CONNECTIONS: usize = 512;
 
 /// The layers of the example server and the key management behind them. Cheap to
 /// clone: every clone shares the key store, the caches, the rate-limit state and the
@@ -132,13 +132,13 @@ impl App {
         self.audit.handle()
     }
 
-    /// The whole stack for one connection from `peer`, as a Tower service of hyper
-    /// requests.
+    /// The whole stack as a Tower service of the requests [`serve`] hands over (the
+    /// peer address is already in their extensions, as a
+    /// [`PeerAddr`](portcullis_core::client_ip::PeerAddr)).
     pub fn service(
         &self,
-        peer: SocketAddr,
     ) -> impl Service<
-        Request<Incoming>,
+        Request<RequestBody>,
         Response = Response<impl Body<Data = Bytes, Error = Infallible> + Send + 'static>,
         Error = Infallible,
         Future = impl Future + Send + 'static,
@@ -146,10 +146,6 @@ impl App {
     + Send
     + 'static {
         ServiceBuilder::new()
-            .map_request(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(PeerAddr(peer));
-                request
-            })
             .layer(self.audit.clone())
             .layer(self.security_headers.clone())
             .layer(self.api_keys.clone())
@@ -201,43 +197,20 @@ fn json(
     response
 }
 
-/// Serves `app` over HTTP/1.1 on `listener` until `shutdown` completes, then lets
-/// open connections finish their requests (for at most 10 seconds).
+/// Serves `app` over HTTP/1.1 (and HTTP/2) on `listener` until `shutdown` completes,
+/// with [`portcullis_core::serve::Server`]'s safe defaults: headers within 10 s, idle
+/// connections closed after 60 s, a request body may stall for 30 s, at most 512
+/// connections, and after `shutdown` open requests get 20 s before they are dropped.
 ///
 /// Errors accepting a connection (the process ran out of file descriptors, say) are
-/// reported on standard error and retried after a pause; they do not stop the server.
+/// logged and retried after a pause; they do not stop the server.
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    eprintln!("hyper-example: accept failed: {error}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let service = TowerToHyperService::new(app.service(peer));
-        let connection = hyper::server::conn::http1::Builder::new()
-            // Slow clients get 30 seconds to send their headers.
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // A client that goes away mid-request is not the server's error.
-            let _ = connection.await;
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Server::new(MAX_CONNECTIONS)
+        .serve(listener, app.service(), shutdown)
+        .await;
     Ok(())
 }

@@ -422,3 +422,72 @@ async fn the_binary_serves_its_demo_key_and_refuses_requests_without_one() {
     assert_eq!(json(response).await["code"], "API_KEY_MISSING");
     drop(process);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_binary_gracefully_with_its_audit_records_flushed() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hyper-example"))
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = lines.send(line);
+        }
+    });
+    let base = output
+        .recv_timeout(TIMEOUT)
+        .expect("the banner line")
+        .strip_prefix("listening on ")
+        .expect("the address first")
+        .to_owned();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = Request::get(format!("{base}/v1/sigterm-probe"))
+        .body(Empty::new())
+        .unwrap();
+    let response = tokio::time::timeout(TIMEOUT, client.request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    drop(client);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed: Vec<String> = output.try_iter().collect();
+    let audited = printed
+        .iter()
+        .any(|line| line.contains("/v1/sigterm-probe"));
+    println!(
+        "SIGTERM: exited {status:?} after {:?}; the request's audit record printed: {audited}",
+        start.elapsed()
+    );
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "SIGTERM ends the server gracefully (exit 0), not by the signal"
+    );
+    assert!(audited, "the audit records are flushed: {printed:?}");
+}

@@ -1,8 +1,11 @@
 //! Portcullis in front of a tonic gRPC service.
 //!
-//! The Portcullis layers are plain Tower layers, so they go around tonic's routes
-//! like any other: [`Server::layer`] with a [`ServiceBuilder`]. Every call goes
-//! through, outermost first:
+//! The Portcullis layers are plain Tower layers, so they go around tonic's
+//! [`Routes`] like any other, with a [`ServiceBuilder`]; the result is served over
+//! HTTP/2 by [`portcullis_core::serve::Server`], which drops idle and slow
+//! connections, caps them, and ends a shutdown within a deadline (tonic's own
+//! `Server` has no idle timeout, no connection cap and waits for every call at
+//! shutdown). Every call goes through, outermost first:
 //!
 //! 1. [`ApiKeyLayer::development`]: an `sk_test_…` key from the `x-api-key` (or
 //!    `authorization: Bearer …`) metadata, which gRPC carries as HTTP/2 headers. A
@@ -56,14 +59,17 @@ use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
 use portcullis_api_keys::lifecycle::KeyLifecycle;
 use portcullis_api_keys::store::memory::MemoryKeyStore;
 use portcullis_core::clock::{Clock, SystemClock};
+use portcullis_core::serve::{Server, Stopped};
 use portcullis_rate_limit::layer::RateLimitLayer;
 use tokio::net::TcpListener;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tower::{ServiceBuilder, service_fn};
 
 use crate::proto::{GetQuoteRequest, Quote, QuotesServer};
+
+/// Connections served at once: under the usual 1,024 file-descriptor limit.
+const MAX_CONNECTIONS: usize = 512;
 
 /// The layers of the example gRPC server and the key management behind them. Cheap
 /// to clone: every clone shares the key store, the cache and the rate-limit state.
@@ -117,20 +123,17 @@ impl App {
     }
 
     /// Serves the `Quotes` service over HTTP/2 on `listener`, behind the API-key and
-    /// rate-limit layers, until `shutdown` completes.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<(), tonic::transport::Error> {
-        let layers = ServiceBuilder::new()
+    /// rate-limit layers, until `shutdown` completes; then calls in flight get 20
+    /// seconds before their connections are dropped. At most 512 connections at
+    /// once; one with no call in flight is closed after 60 seconds.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Stopped {
+        let routes = Routes::new(QuotesServer::new(service_fn(get_quote))).prepare();
+        let service = ServiceBuilder::new()
             .layer(self.api_keys)
             .layer(self.rate_limit)
-            .into_inner();
-        Server::builder()
-            .layer(layers)
-            .add_service(QuotesServer::new(service_fn(get_quote)))
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+            .service(routes);
+        Server::new(MAX_CONNECTIONS)
+            .serve(listener, service, shutdown)
             .await
     }
 }

@@ -3,13 +3,15 @@
 //! `cargo run -p tonic-example` serves `portcullis.example.v1.Quotes` on
 //! `127.0.0.1:50051` (or the address given as the first argument; port `0` picks a
 //! free one), creates a `free` plan key for the tenant `acme` and prints it with a
-//! `grpcurl` line to try. Ctrl-C stops it gracefully.
+//! `grpcurl` line to try. `SIGTERM` or Ctrl-C stops it gracefully: calls in flight get
+//! 20 seconds.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use portcullis_api_keys::id::TenantId;
 use portcullis_api_keys::lifecycle::NewKey;
+use portcullis_core::serve::shutdown_signal;
 use tokio::net::TcpListener;
 use tonic_example::App;
 
@@ -43,6 +45,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
     let addr = listener.local_addr()?;
+    // Registered before the server says it is up: a SIGTERM from then on stops it
+    // gracefully.
+    let shutdown = shutdown_signal();
     let key = created.key.expose_secret();
     println!("listening on http://{addr}");
     println!("demo key of tenant acme, free plan (10 calls a minute): {key}");
@@ -52,12 +57,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
          {addr} portcullis.example.v1.Quotes/GetQuote"
     );
 
-    app.serve(listener, async {
-        // Without a signal handler, run until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    })
-    .await?;
+    app.serve(listener, shutdown).await;
     Ok(())
 }

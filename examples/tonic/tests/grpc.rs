@@ -306,3 +306,62 @@ async fn the_binary_serves_its_demo_key_and_refuses_calls_without_one() {
     assert_eq!(status.code(), Code::Unauthenticated);
     drop(process);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_binary_gracefully_with_a_client_connected() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tonic-example"))
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, banner) = sync_channel(16);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = lines.try_send(line);
+        }
+    });
+    let line = banner.recv_timeout(TIMEOUT).expect("the banner line");
+    let addr: SocketAddr = line
+        .strip_prefix("listening on http://")
+        .expect("the address first")
+        .parse()
+        .unwrap();
+    // A connected client whose HTTP/2 connection stays open.
+    let client = connect(addr).await;
+    let refused = get_quote(client.clone(), &[]).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > TIMEOUT {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    println!(
+        "SIGTERM with a client connected: exited {status:?} after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "SIGTERM ends the server gracefully (exit 0), not by the signal"
+    );
+    drop(client);
+}

@@ -22,7 +22,7 @@ pub const ADMIN_TOKEN: &str = "adm_test_token_for_the_end_to_end_tests";
 
 /// The environment variables the binary reads; removed so the developer's or CI's
 /// (CI exports `DATABASE_URL` and `REDIS_URL`) never leak into a test server.
-pub const ENV: [&str; 17] = [
+pub const ENV: [&str; 22] = [
     "LISTEN_ADDR",
     "DATABASE_URL",
     "REDIS_URL",
@@ -39,6 +39,11 @@ pub const ENV: [&str; 17] = [
     "STRIPE_PRICE_PRO",
     "STRIPE_PRICE_ENTERPRISE",
     "PAST_DUE_GRACE_DAYS",
+    "MAX_CONNECTIONS",
+    "HEADER_READ_TIMEOUT",
+    "IDLE_TIMEOUT",
+    "BODY_READ_TIMEOUT",
+    "SHUTDOWN_TIMEOUT",
     "RUST_LOG",
 ];
 
@@ -71,6 +76,8 @@ pub struct Options {
     database_url: Option<String>,
     dir: Option<PathBuf>,
     admin_token: bool,
+    env: Vec<(String, String)>,
+    fd_limit: Option<u32>,
 }
 
 impl Options {
@@ -90,6 +97,19 @@ impl Options {
     /// The directory of the SQLite file and the audit log.
     pub fn dir(mut self, dir: &Path) -> Self {
         self.dir = Some(dir.to_owned());
+        self
+    }
+
+    /// An environment variable for the server (set after the clean-up of [`ENV`]).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the server under `ulimit -n limit` (through `sh`), as a service manager
+    /// would.
+    pub fn fd_limit(mut self, limit: u32) -> Self {
+        self.fd_limit = Some(limit);
         self
     }
 
@@ -137,7 +157,21 @@ impl Server {
         let database_url = options
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("billing.db").display()));
-        let mut command = command();
+        let mut command = match options.fd_limit {
+            None => command(),
+            Some(limit) => {
+                let mut command = Command::new("sh");
+                command.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_billing-api"),
+                ]);
+                for name in ENV {
+                    command.env_remove(name);
+                }
+                command
+            }
+        };
         command
             .args(["--listen", "127.0.0.1:0"])
             .args(["--database-url", &database_url])
@@ -145,6 +179,9 @@ impl Server {
             .arg(dir.join("audit.log"));
         if options.admin_token {
             command.args(["--admin-token", ADMIN_TOKEN]);
+        }
+        for (name, value) in &options.env {
+            command.env(name, value);
         }
         let mut child = command
             .args(&options.args)
@@ -296,6 +333,30 @@ impl Server {
             .env("RUST_LOG", "warn")
             .output()
             .expect("stripe-trigger runs")
+    }
+
+    /// Sends `signal` (`TERM`, `HUP`, …) to the server with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    /// Its exit status once it exits within `limit`, else `None` (it keeps running).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the server can be waited for") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Asks the server to stop (SIGTERM) and waits for it: its audit log is flushed
