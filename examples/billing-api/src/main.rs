@@ -88,6 +88,8 @@ enum StartupError {
     Config(#[from] app::AppError),
     #[error("invalid configuration: {0}")]
     Plans(#[from] plans::PlansError),
+    #[error("--admin-token: {0}")]
+    AdminToken(#[from] admin::WeakAdminToken),
     #[error("--audit-log {path}: {source}")]
     Audit {
         path: String,
@@ -140,7 +142,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
         &config.allowed_origins,
     )?;
     let plans = plans::load(config.plans.as_deref())?;
-    let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref());
+    let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref())?;
     let (webhook_secrets, development_secret) = config.webhook_secrets();
     let audit = app::audit_layer(
         &config.audit_log,
