@@ -296,3 +296,40 @@ async fn a_flood_of_distinct_forged_identities_keeps_memory_bounded() {
         after - before
     );
 }
+
+#[tokio::test]
+async fn scopes_are_bounded_in_number_and_length() {
+    let server = Server::start(&[]);
+    let tenant = server.create_tenant("Acme").await;
+    let path = format!("/admin/tenants/{tenant}/keys");
+    let many: Vec<String> = (0..20_000).map(|i| format!("scope:{i}")).collect();
+    let long = "a".repeat(10_000);
+    for scopes in [json!(many), json!([long])] {
+        let (response, problem) = server
+            .admin(
+                http::Method::POST,
+                &path,
+                Some(json!({ "name": "k", "scopes": scopes })),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{problem}"
+        );
+        assert_eq!(problem["code"], "INVALID_FIELD");
+        assert_eq!(problem["field"], "scopes");
+        assert!(
+            problem.to_string().len() < 1_000,
+            "the input is not echoed: {problem}"
+        );
+    }
+    let (response, key) = server
+        .admin(
+            http::Method::POST,
+            &path,
+            Some(json!({ "name": "k", "scopes": ["invoices:read"] })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{key}");
+}
