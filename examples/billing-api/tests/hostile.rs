@@ -22,6 +22,13 @@ fn forged_key() -> String {
     KeyFormat::default().generate().expose_secret().to_owned()
 }
 
+/// How many more requests a quota of `per_minute` (replenished evenly) can admit
+/// while `started.elapsed()`: the assertions hold on a machine of any speed.
+fn replenished(started: Instant, per_minute: u64) -> usize {
+    let per_token = 60.0 / per_minute as f64;
+    (started.elapsed().as_secs_f64() / per_token).ceil() as usize
+}
+
 /// A keep-alive client: thousands of requests without thousands of sockets.
 fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
@@ -90,6 +97,7 @@ async fn wrong_admin_tokens_are_throttled_per_client_and_successes_do_not_count(
     }
     let mut statuses = Vec::new();
     let mut retry_after = None;
+    let started = Instant::now();
     for _ in 0..50 {
         let (status, retry, _) = send(
             &client,
@@ -112,8 +120,9 @@ async fn wrong_admin_tokens_are_throttled_per_client_and_successes_do_not_count(
     println!(
         "50 wrong admin tokens from one client: {refused} answered 401, {throttled} throttled 429"
     );
-    assert_eq!(refused, 5, "{statuses:?}");
-    assert_eq!(throttled, 45, "{statuses:?}");
+    let extra = replenished(started, 5);
+    assert!((5..=5 + extra).contains(&refused), "{statuses:?}");
+    assert_eq!(refused + throttled, 50, "{statuses:?}");
     let retry_after: u64 = retry_after
         .expect("a 429 says when to retry")
         .parse()
@@ -164,6 +173,7 @@ async fn forged_api_keys_are_throttled_per_client_and_valid_keys_do_not_count() 
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let mut statuses = Vec::new();
+    let started = Instant::now();
     for i in 0..30 {
         // Valid-looking and malformed forgeries alike.
         let forged = if i % 2 == 0 {
@@ -183,7 +193,9 @@ async fn forged_api_keys_are_throttled_per_client_and_valid_keys_do_not_count() 
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     println!("30 forged keys from one client: {refused} answered 401, {throttled} throttled 429");
-    assert_eq!((refused, throttled), (5, 25), "{statuses:?}");
+    let extra = replenished(started, 5);
+    assert!((5..=5 + extra).contains(&refused), "{statuses:?}");
+    assert_eq!(refused + throttled, 30, "{statuses:?}");
 }
 
 #[tokio::test]
@@ -204,6 +216,7 @@ async fn the_csp_collector_is_limited_per_client() {
     };
     let mut accepted = 0;
     let mut throttled = 0;
+    let started = Instant::now();
     for i in 0..200 {
         let response = client.request(report(i, "192.0.2.10")).await.unwrap();
         match response.status() {
@@ -213,8 +226,9 @@ async fn the_csp_collector_is_limited_per_client() {
         }
     }
     println!("200 report requests from one client: {accepted} accepted, {throttled} throttled");
-    assert_eq!(accepted, 30);
-    assert_eq!(throttled, 170);
+    let extra = replenished(started, 30);
+    assert!((30..=30 + extra).contains(&accepted), "{accepted}");
+    assert_eq!(accepted + throttled, 200);
     let other = client.request(report(0, "192.0.2.11")).await.unwrap();
     assert_eq!(other.status(), StatusCode::NO_CONTENT);
 }
