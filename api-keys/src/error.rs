@@ -111,6 +111,21 @@ pub enum ParseError {
         /// Its length.
         len: usize,
     },
+    /// More scopes than [`MAX_SCOPES`](crate::scopes::MAX_SCOPES), counted as given.
+    #[error("more than {max} scopes: a key has at most {max}")]
+    TooManyScopes {
+        /// The limit.
+        max: usize,
+    },
+    /// A scope longer than [`MAX_SCOPE_LEN`](crate::scopes::MAX_SCOPE_LEN) bytes; the
+    /// scope itself is not kept, so the error stays short.
+    #[error("a scope of {length} bytes: scopes have at most {max}")]
+    ScopeTooLong {
+        /// Its length in bytes.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A scope that is not an RFC 6749 scope token.
     #[error("invalid scope `{scope}`: use printable ASCII without spaces, `\"` or `\\`")]
     Scope {

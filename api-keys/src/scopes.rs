@@ -6,6 +6,10 @@
 //! no spaces, the space-separated text form (`invoices:read invoices:write`) is one
 //! exact encoding for a `TEXT` column; serde writes a sorted array.
 //!
+//! A set is bounded: at most [`MAX_SCOPES`] scopes of at most [`MAX_SCOPE_LEN`] bytes
+//! each, so a key record (and every cache entry and check of it) stays small whoever
+//! creates it.
+//!
 //! # Example
 //!
 //! ```
@@ -27,6 +31,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ParseError;
 
+/// The most scopes a set holds: 100, counted as given (before duplicates collapse).
+pub const MAX_SCOPES: usize = 100;
+
+/// The longest scope: 128 bytes (`https://api.example.com/invoices:read` is 37).
+pub const MAX_SCOPE_LEN: usize = 128;
+
 /// A set of scope tokens. See the [module docs](self).
 ///
 /// ```
@@ -41,7 +51,8 @@ pub struct Scopes(BTreeSet<Box<str>>);
 
 impl Scopes {
     /// The set of these scopes; fails on the first that is not a scope token (empty,
-    /// or with a space, a control character, `"`, `\` or non-ASCII).
+    /// or with a space, a control character, `"`, `\` or non-ASCII) or is longer than
+    /// [`MAX_SCOPE_LEN`], and when more than [`MAX_SCOPES`] are given.
     ///
     /// ```
     /// use portcullis_api_keys::{error::ParseError, scopes::Scopes};
@@ -56,11 +67,22 @@ impl Scopes {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
+        let mut count = 0_usize;
         scopes
             .into_iter()
             .map(|scope| {
+                count += 1;
+                if count > MAX_SCOPES {
+                    // Stop reading: the rest of the input costs nothing.
+                    return Err(ParseError::TooManyScopes { max: MAX_SCOPES });
+                }
                 let scope = scope.as_ref();
-                if is_scope_token(scope) {
+                if scope.len() > MAX_SCOPE_LEN {
+                    Err(ParseError::ScopeTooLong {
+                        length: scope.len(),
+                        max: MAX_SCOPE_LEN,
+                    })
+                } else if is_scope_token(scope) {
                     Ok(Box::from(scope))
                 } else {
                     Err(ParseError::Scope {
@@ -172,6 +194,31 @@ impl<'a> IntoIterator for &'a Scopes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_number_of_scopes_and_their_length_are_bounded() {
+        let many: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("s{i}")).collect();
+        assert_eq!(
+            Scopes::new(&many).unwrap_err(),
+            ParseError::TooManyScopes { max: MAX_SCOPES }
+        );
+        assert_eq!(Scopes::new(&many[..MAX_SCOPES]).unwrap().len(), MAX_SCOPES);
+        // Counted as given, before duplicates collapse: the bound is on the work.
+        assert!(Scopes::new(vec!["a"; MAX_SCOPES + 1]).is_err());
+        let long = "a".repeat(10_000);
+        let error = Scopes::new([long.as_str()]).unwrap_err();
+        assert_eq!(
+            error,
+            ParseError::ScopeTooLong {
+                length: 10_000,
+                max: MAX_SCOPE_LEN
+            }
+        );
+        assert!(error.to_string().len() < 200, "the scope is not echoed");
+        assert!(Scopes::new(["a".repeat(MAX_SCOPE_LEN)]).is_ok());
+        assert!(long.parse::<Scopes>().is_err());
+        assert!(serde_json::from_str::<Scopes>(&serde_json::to_string(&many).unwrap()).is_err());
+    }
 
     #[test]
     fn scope_tokens_follow_rfc_6749() {

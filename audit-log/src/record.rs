@@ -22,6 +22,7 @@
 //! | `user_agent.original` | the `User-Agent` header |
 //! | `error.type` | `panic`, `service_error` or `client_gone` |
 //! | `portcullis.api_key.id` | the API key that authenticated the request |
+//! | `portcullis.client_request_id` | the [request id](crate::request_id) a client that is not a trusted proxy sent (not used as `http.request.id`) |
 //! | `portcullis.rejection.code` | the stable `code` of a Portcullis [`Problem`](portcullis_core::problem::Problem) rejection |
 //! | `portcullis.rate_limit` | the rate limiter's decision: `plan`, `allowed`, `violated`, `degraded`, `shadow` |
 //! | `labels` | anything an [enricher](crate::context::Enricher) added |
@@ -209,6 +210,9 @@ pub struct RequestInfo {
     pub body: Option<BodyCapture>,
     /// The level the request was audited at.
     pub level: Level,
+    /// `portcullis.client_request_id`: the request id sent by a client that is not a
+    /// trusted proxy, kept apart so that it cannot pose as this request's id.
+    pub client_request_id: Option<RequestId>,
 }
 
 impl RequestInfo {
@@ -224,6 +228,7 @@ impl RequestInfo {
             headers: Vec::new(),
             body: None,
             level: Level::Metadata,
+            client_request_id: None,
         }
     }
 }
@@ -446,8 +451,16 @@ impl Record {
         }
         let rejection = response.and_then(|r| r.rejection_code.as_deref());
         let rate_limit = response.and_then(|r| r.rate_limit.as_ref());
-        if self.principal.api_key_id.is_some() || rejection.is_some() || rate_limit.is_some() {
+        let client_request_id = request.client_request_id.as_ref();
+        if self.principal.api_key_id.is_some()
+            || rejection.is_some()
+            || rate_limit.is_some()
+            || client_request_id.is_some()
+        {
             w.open("portcullis");
+            if let Some(id) = client_request_id {
+                w.str("client_request_id", id.as_str());
+            }
             if let Some(key) = &self.principal.api_key_id {
                 w.open("api_key");
                 w.str("id", key);

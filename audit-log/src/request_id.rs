@@ -1,11 +1,15 @@
-//! The request id: honoured from `X-Request-Id` when it is sane, generated otherwise.
+//! The request id: honoured from a trusted proxy's `X-Request-Id` when it is sane,
+//! generated otherwise.
 //!
 //! The id correlates a request's audit records (`http.request.id`, and `event.id` is
-//! `<request id>:<phase>`) and the logs of every service it went through. A client's
-//! or proxy's `X-Request-Id` is kept when it is 1 to [`MAX_LEN`] visible ASCII
-//! characters; anything else is replaced by a fresh random UUID-formatted id. The id
-//! is put into the request extensions as a [`RequestId`] for handlers and echoed on
-//! the response.
+//! `<request id>:<phase>`) and the logs of every service it went through. The
+//! [`AuditLayer`](crate::layer::AuditLayer) keeps the `X-Request-Id` of a request whose
+//! peer is one of its [trusted proxies](crate::layer::AuditLayer::trusted_proxies) when
+//! it is 1 to [`MAX_LEN`] visible ASCII characters; anything else is replaced by a fresh
+//! random UUID-formatted id. A client that is not a trusted proxy could otherwise pick
+//! the id of another request's records: its value is recorded apart, as
+//! `portcullis.client_request_id`. The id is put into the request extensions as a
+//! [`RequestId`] for handlers and echoed on the response.
 //!
 //! # Example
 //!
@@ -71,7 +75,7 @@ impl RequestId {
         Self::from_value(&HeaderValue::from_str(text).ok()?)
     }
 
-    fn from_value(value: &HeaderValue) -> Option<Self> {
+    pub(crate) fn from_value(value: &HeaderValue) -> Option<Self> {
         let bytes = value.as_bytes();
         let valid = (1..=MAX_LEN).contains(&bytes.len())
             && bytes.iter().all(|byte| (0x21..=0x7e).contains(byte));

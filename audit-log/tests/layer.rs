@@ -89,6 +89,72 @@ async fn request_and_response_records_are_correlated_and_ecs_shaped() {
 }
 
 #[tokio::test]
+async fn a_request_id_is_honoured_only_from_a_trusted_proxy() {
+    let (sink, lines) = memory_sink();
+    let layer = AuditLayer::new()
+        .trusted_proxies(TrustedProxies::private_networks())
+        .sink(sink);
+    let handle = layer.handle();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(move |request| echo(calls.clone(), request));
+    let from = |peer: &str, id: &str| {
+        let mut request = Request::get("/")
+            .header("x-request-id", id)
+            .body(String::new())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(PeerAddr(peer.parse().unwrap()));
+        request
+    };
+    // A client on the internet picks its id: it is kept aside, not used.
+    let response = app
+        .clone()
+        .oneshot(from("203.0.113.9:5000", "forged-id"))
+        .await
+        .unwrap();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(generated, "forged-id");
+    assert_eq!(generated.len(), 36);
+    // The proxy's id is the request's id.
+    let response = app
+        .clone()
+        .oneshot(from("10.0.0.2:4000", "proxy-id"))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "proxy-id");
+    // A request without a known peer is not trusted either.
+    let response = app.oneshot(get_with_id("no-peer-id")).await.unwrap();
+    assert_ne!(response.headers()["x-request-id"], "no-peer-id");
+    handle.flush().await.unwrap();
+    let records = parse(&lines.lock().unwrap());
+    let forged = &records[0];
+    assert_eq!(forged["http"]["request"]["id"], generated.as_str());
+    assert_eq!(forged["event"]["id"], format!("{generated}:request"));
+    assert_eq!(forged["portcullis"]["client_request_id"], "forged-id");
+    let proxied = records
+        .iter()
+        .find(|record| record["http"]["request"]["id"] == "proxy-id")
+        .unwrap();
+    assert!(
+        proxied["portcullis"]["client_request_id"].is_null(),
+        "{proxied}"
+    );
+}
+
+fn get_with_id(id: &str) -> Request<String> {
+    Request::get("/")
+        .header("x-request-id", id)
+        .body(String::new())
+        .unwrap()
+}
+
+#[tokio::test]
 async fn invalid_request_ids_are_replaced_by_generated_ones() {
     let (sink, lines) = memory_sink();
     let layer = AuditLayer::new().sink(sink);

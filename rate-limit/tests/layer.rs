@@ -643,3 +643,29 @@ async fn per_endpoint_keys_use_the_matched_route() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_outer_limiter_that_allows_keeps_the_inner_limiters_denial_in_the_response() {
+    // A per-route limit inside a looser global one: the inner one refuses the second
+    // request, and the response must say so (audit reads it), not the outer "allowed".
+    let inner =
+        RateLimitLayer::new().plan(Plan::new("inner", [Quota::per_minute("minute", 1)]).unwrap());
+    let outer = RateLimitLayer::new()
+        .plan(Plan::new("outer", [Quota::per_minute("minute", 100)]).unwrap())
+        .headers(HeaderMode::None);
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(inner)
+        .layer(outer);
+    let first = app.clone().oneshot(from("203.0.113.1:1000")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(
+        first.extensions().get::<Decision>().unwrap().plan().name(),
+        "inner"
+    );
+    let second = app.oneshot(from("203.0.113.1:1000")).await.unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    let decision = second.extensions().get::<Decision>().unwrap();
+    assert_eq!(decision.plan().name(), "inner");
+    assert!(!decision.allowed());
+}

@@ -223,7 +223,10 @@ mod tests {
             .collect();
         assert_eq!(records.len(), 4);
         let second = &records[2];
-        assert_eq!(second["event"]["id"], "second:request");
+        // No peer, so no trusted proxy: the client's id is kept apart.
+        assert_eq!(second["portcullis"]["client_request_id"], "second");
+        let id = second["http"]["request"]["id"].as_str().unwrap();
+        assert_eq!(second["event"]["id"], format!("{id}:request"));
         assert_eq!(second["url"], serde_json::json!({"path": "/2"}));
         assert!(second.get("user_agent").is_none(), "{second}");
         assert_eq!(
@@ -234,7 +237,7 @@ mod tests {
             second["http"]["request"]["body"],
             serde_json::json!({"bytes": 0, "truncated": false})
         );
-        assert_eq!(records[3]["event"]["id"], "second:response");
+        assert_eq!(records[3]["event"]["id"], format!("{id}:response"));
         assert!(!lines[2..].iter().any(|line| line.contains("first")));
     }
 }

@@ -31,22 +31,24 @@ pub(crate) fn request_record<B>(
     config: &Config,
     pool: Option<&RecordPool>,
     request: &Request<B>,
-    id: RequestId,
+    (id, client_request_id): (RequestId, Option<RequestId>),
     level: Level,
 ) -> Arc<Record> {
     if let Some(mut record) = pool.and_then(RecordPool::take_whole)
         && let Some(info) = Arc::get_mut(&mut record).and_then(|r| Arc::get_mut(&mut r.request))
     {
         info.id = id;
+        info.client_request_id = client_request_id;
         fill_request_info(config, request, level, info);
         return record;
     }
     let mut info = RequestInfo::new(id, request.method().clone(), String::new());
+    info.client_request_id = client_request_id;
     fill_request_info(config, request, level, &mut info);
     Arc::new(Record::new(Phase::Request, Arc::new(info), UNIX_EPOCH))
 }
 
-/// Sets every field of `info` but the id from `request`, reusing its buffers.
+/// Sets every field of `info` but the ids from `request`, reusing its buffers.
 fn fill_request_info<B>(
     config: &Config,
     request: &Request<B>,
@@ -64,6 +66,7 @@ fn fill_request_info<B>(
         headers: recorded_headers,
         body,
         level: recorded_level,
+        client_request_id: _,
     } = info;
     let uri = request.uri();
     method.clone_from(request.method());

@@ -42,21 +42,26 @@
 //! use http::{Request, Response, StatusCode};
 //! use portcullis_audit_log::layer::AuditLayer;
 //! use portcullis_audit_log::sink::FileSink;
+//! use portcullis_core::client_ip::{PeerAddr, TrustedProxies};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("audit.log");
-//! let layer = AuditLayer::new().sink(FileSink::open(&path)?);
+//! let layer = AuditLayer::new()
+//!     .trusted_proxies(TrustedProxies::loopback())
+//!     .sink(FileSink::open(&path)?);
 //! let handle = layer.handle();
 //! let app = ServiceBuilder::new().layer(layer).service(service_fn(|_request: Request<_>| async {
 //!     Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
 //! }));
 //!
-//! let request = Request::get("/v1/invoices?api_key=sk_live_1")
+//! // From a trusted proxy (loopback here), whose request id is this request's id.
+//! let mut request = Request::get("/v1/invoices?api_key=sk_live_1")
 //!     .header("x-request-id", "req-1")
 //!     .body(String::new())?;
+//! request.extensions_mut().insert(PeerAddr("127.0.0.1:40000".parse()?));
 //! let response = app.oneshot(request).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(response.headers()["x-request-id"], "req-1");

@@ -5,13 +5,14 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
+use portcullis_core::client_ip::ClientIpResolver;
 use portcullis_core::grpc::is_grpc_request;
 use tower_service::Service;
 
 use super::AuditLayer;
 use super::capture;
 use super::future::{ResponseFuture, Tracker};
-use super::layer::Shared;
+use super::layer::{Config, Shared};
 use crate::body::{AuditBody, Capture};
 use crate::context::AuditContext;
 use crate::delivery::{AuditHandle, Pipeline};
@@ -102,7 +103,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &self.shared.config;
         let level = config.level_of(request.method(), request.uri());
-        let id = RequestId::from_headers(request.headers(), &config.request_id_header);
+        let (id, client_request_id) = request_ids(config, &request);
         request.extensions_mut().insert(id.clone());
         let mut tracker = Tracker::new(
             self.shared.clone(),
@@ -120,7 +121,13 @@ where
         let context = AuditContext::new();
         request.extensions_mut().insert(context.clone());
         tracker.start(context);
-        let record = capture::request_record(config, self.pipeline.pool(), &request, id, level);
+        let record = capture::request_record(
+            config,
+            self.pipeline.pool(),
+            &request,
+            (id, client_request_id),
+            level,
+        );
         if level >= Level::Request {
             let capture_limit = config.body_limit;
             let inner = self.take_ready_inner();
@@ -140,6 +147,24 @@ where
                 ResponseFuture::admitting(ack, request, inner, tracker)
             }
         }
+    }
+}
+
+/// The request's id and, apart, the one its client sent: a request id is honoured
+/// only from a trusted proxy (whose id correlates with its own logs); anyone else
+/// could pick an id to forge a correlation with another request's records.
+fn request_ids<B>(config: &Config, request: &Request<B>) -> (RequestId, Option<RequestId>) {
+    let header = &config.request_id_header;
+    let from_trusted_proxy = ClientIpResolver::peer_addr(request)
+        .is_some_and(|peer| config.resolver.trusted_proxies().contains(peer.ip()));
+    if from_trusted_proxy {
+        (RequestId::from_headers(request.headers(), header), None)
+    } else {
+        let sent = request
+            .headers()
+            .get(header)
+            .and_then(RequestId::from_value);
+        (RequestId::generate(), sent)
     }
 }
 

@@ -31,6 +31,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::db::{SubscriptionRow, Tenant};
@@ -42,34 +43,93 @@ use crate::state::AppState;
 const MAX_KEY_LIFETIME: u64 = 10 * 365 * 86_400;
 const MAX_OVERLAP: u64 = 365 * 86_400;
 
+/// The shortest admin token accepted.
+const MIN_ADMIN_TOKEN_LEN: usize = 20;
+/// The least guessing work an admin token must cost, estimated as its length times
+/// the bits of its alphabet (the distinct characters it uses): 64 bits is 16 random
+/// hex digits, far beyond what an online attacker (throttled to a few guesses a
+/// minute) can try.
+const MIN_ADMIN_TOKEN_BITS: f64 = 64.0;
+
 /// The admin bearer token; compared in constant time, never printed by `Debug`.
 #[derive(Clone)]
-pub(crate) struct AdminToken(Arc<str>);
+pub(crate) struct AdminToken {
+    token: Arc<str>,
+    /// SHA-256 of the token: presented tokens are compared by digest, so the
+    /// comparison takes the same time whatever their length.
+    digest: [u8; 32],
+}
+
+/// Why a configured admin token was refused; never contains the token.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WeakAdminToken {
+    #[error(
+        "the admin token has {length} characters, fewer than {MIN_ADMIN_TOKEN_LEN}: use a random one (omit it to have one generated)"
+    )]
+    TooShort { length: usize },
+    #[error(
+        "the admin token is guessable (it repeats too few distinct characters): use a random one (omit it to have one generated)"
+    )]
+    TooFewDistinct,
+}
 
 impl AdminToken {
-    /// The configured token, or a new random one (`adm_` and 40 alphanumerics).
-    pub(crate) fn new(configured: Option<&str>) -> (Self, bool) {
+    /// The configured token, or a new random one (`adm_` and 40 alphanumerics); a
+    /// configured token that is short or guessable is refused.
+    pub(crate) fn new(configured: Option<&str>) -> Result<(Self, bool), WeakAdminToken> {
         match configured.map(str::trim).filter(|token| !token.is_empty()) {
-            Some(token) => (Self(Arc::from(token)), false),
+            Some(token) => {
+                check_strength(token)?;
+                Ok((Self::from_token(token), false))
+            }
             None => {
                 let random: String = rand::rng()
                     .sample_iter(Alphanumeric)
                     .take(40)
                     .map(char::from)
                     .collect();
-                (Self(Arc::from(format!("adm_{random}"))), true)
+                Ok((Self::from_token(&format!("adm_{random}")), true))
             }
+        }
+    }
+
+    fn from_token(token: &str) -> Self {
+        Self {
+            token: Arc::from(token),
+            digest: Sha256::digest(token.as_bytes()).into(),
         }
     }
 
     /// The token, to print once at start-up.
     pub(crate) fn expose_secret(&self) -> &str {
-        &self.0
+        &self.token
     }
 
+    /// Compares digests of equal length in constant time: comparing the tokens
+    /// themselves would answer a different length at once.
     fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.digest.ct_eq(&presented).into()
     }
+}
+
+/// Refuses a token that is short, or long but made of few distinct characters.
+fn check_strength(token: &str) -> Result<(), WeakAdminToken> {
+    let length = token.chars().count();
+    if length < MIN_ADMIN_TOKEN_LEN {
+        return Err(WeakAdminToken::TooShort { length });
+    }
+    let distinct = token
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    // Precision is irrelevant at these magnitudes.
+    #[allow(clippy::cast_precision_loss)]
+    let bits = length as f64 * (distinct as f64).log2();
+    if bits < MIN_ADMIN_TOKEN_BITS {
+        return Err(WeakAdminToken::TooFewDistinct);
+    }
+    Ok(())
 }
 
 impl fmt::Debug for AdminToken {
@@ -374,4 +434,34 @@ fn key_json(record: &KeyRecord, now: Timestamp) -> Value {
 /// A timestamp in Unix seconds.
 fn seconds(at: Option<Timestamp>) -> Option<i64> {
     at.map(|at| at.as_unix_micros().div_euclid(1_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AdminToken, WeakAdminToken};
+
+    #[test]
+    fn only_the_token_itself_matches_whatever_the_length() {
+        let (token, generated) = AdminToken::new(Some("adm_0123456789abcdefghij")).unwrap();
+        assert!(!generated);
+        assert!(token.matches("adm_0123456789abcdefghij"));
+        assert!(!token.matches("adm_0123456789abcdefghi"));
+        assert!(!token.matches("adm_0123456789abcdefghijk"));
+        assert!(!token.matches(""));
+    }
+
+    #[test]
+    fn guessable_tokens_are_refused_and_generated_ones_are_strong() {
+        assert!(matches!(
+            AdminToken::new(Some("ab")),
+            Err(WeakAdminToken::TooShort { length: 2 })
+        ));
+        assert!(matches!(
+            AdminToken::new(Some(&"ab".repeat(16))),
+            Err(WeakAdminToken::TooFewDistinct)
+        ));
+        let (token, generated) = AdminToken::new(None).unwrap();
+        assert!(generated);
+        assert!(super::check_strength(token.expose_secret()).is_ok());
+    }
 }

@@ -6,20 +6,26 @@
 //! │  └─ CorsLayer                 --allowed-origins
 //! └─ SecurityHeadersLayer         api ─ everything else:
 //!    └─ CorsLayer                 --allowed-origins
-//!       ├─ /health, /csp-reports (CspReportCollector)
-//!       ├─ /admin/*               admin token (constant time), 64 KiB bodies
+//!       ├─ /health
+//!       ├─ /csp-reports           RateLimitLayer (30 a minute per client) → CspReportCollector
+//!       ├─ /admin/*               RateLimitLayer::auth_bruteforce → admin token (constant time), 64 KiB bodies
 //!       ├─ /webhooks/stripe       portcullis-stripe-webhook
-//!       └─ /v1/*                  ApiKeyLayer → EnrichLayer (audit) → RateLimitLayer
+//!       └─ /v1/*                  RateLimitLayer::auth_bruteforce → ApiKeyLayer
+//!                                 → EnrichLayer (audit) → RateLimitLayer (plans)
 //! ```
 //!
 //! CORS sits inside the security headers: a preflight it answers, or refuses with
 //! `403 CORS_PREFLIGHT_REJECTED`, is a response like any other and gets the headers
 //! (`nosniff`, framing, HSTS over HTTPS) on its way out. Outside them, its own answers
 //! would leave without any.
+//!
+//! The brute-force limiter counts only authentication failures (401s) per client IP,
+//! one budget for `/admin` and `/v1` together: 5 a minute and 20 an hour; every other
+//! answer is refunded, so callers with a valid credential never use it up.
 
 use axum::Router;
 use axum::routing::get;
-use http::{Extensions, Method, Uri};
+use http::{Extensions, Method, StatusCode, Uri};
 use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
 use portcullis_audit_log::delivery::FailurePolicy;
 use portcullis_audit_log::layer::AuditLayer;
@@ -27,8 +33,11 @@ use portcullis_audit_log::level::Level;
 use portcullis_audit_log::record::Record;
 use portcullis_audit_log::sink::{FileSink, ReopenHandle, Rotation};
 use portcullis_core::client_ip::TrustedProxies;
+use portcullis_rate_limit::headers::HeaderMode;
 use portcullis_rate_limit::key::Key;
 use portcullis_rate_limit::layer::RateLimitLayer;
+use portcullis_rate_limit::plan::Plan;
+use portcullis_rate_limit::quota::Quota;
 use portcullis_rate_limit::resolver::Plans;
 use portcullis_rate_limit::store::BoxStore;
 use portcullis_security_headers::ConfigError;
@@ -47,6 +56,9 @@ use crate::{admin, api, error, page};
 /// Where browsers send CSP violation reports.
 const CSP_REPORT_PATH: &str = "/csp-reports";
 const CSP_REPORT_ENDPOINT: &str = "csp-endpoint";
+/// Report requests a client may post a minute: a browser sends a few per page view
+/// with a violation, batched.
+const CSP_REPORTS_PER_MINUTE: u64 = 30;
 
 /// A configuration value the layers refused.
 #[derive(Debug, thiserror::Error)]
@@ -136,17 +148,29 @@ pub(crate) fn router(parts: Parts) -> Router {
         webhook,
     } = parts;
 
+    // One failure budget per client IP for the admin token and API keys together.
+    // No rate-limit headers but `Retry-After` on its 429: on `/v1` the plan's headers
+    // are the ones a customer reads.
+    let auth_failures = RateLimitLayer::auth_bruteforce()
+        .key(Key::client_ip_behind(edge.trusted.clone()))
+        .refund_if(not_an_authentication_failure)
+        .headers(HeaderMode::None);
+    let csp_reports = ServiceBuilder::new()
+        .layer(csp_report_limit(&edge))
+        .service(CspReportCollector::new());
+
     let customer_api = api::routes().route_layer(
         ServiceBuilder::new()
+            .layer(auth_failures.clone())
             .layer(api_keys)
             .layer(audit.enrich_layer())
             .layer(rate_limit),
     );
     let json = Router::new()
         .route("/health", get(health))
-        .route_service(CSP_REPORT_PATH, CspReportCollector::new())
+        .route_service(CSP_REPORT_PATH, csp_reports)
         .merge(customer_api)
-        .merge(admin::routes(state))
+        .merge(admin::routes(state).route_layer(auth_failures))
         .merge(webhook)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
@@ -159,6 +183,23 @@ pub(crate) fn router(parts: Parts) -> Router {
         .layer(edge.page_headers);
 
     page.merge(json).layer(audit)
+}
+
+/// Only a 401 (a missing or wrong credential) uses up the brute-force budget.
+fn not_an_authentication_failure(status: StatusCode) -> bool {
+    status != StatusCode::UNAUTHORIZED
+}
+
+/// The collector is unauthenticated: each client may post so many reports a minute.
+fn csp_report_limit(edge: &Edge) -> RateLimitLayer {
+    let plan = Plan::new(
+        "csp-reports",
+        [Quota::per_minute("minute", CSP_REPORTS_PER_MINUTE)],
+    )
+    .expect("a valid constant plan");
+    RateLimitLayer::new()
+        .key(Key::client_ip_behind(edge.trusted.clone()))
+        .plan(plan)
 }
 
 /// The audit layer: JSON lines in `path`, for the admin, webhook and customer API

@@ -61,8 +61,9 @@ pub(crate) struct Config {
     #[arg(long, env = "PRESET", value_enum, default_value_t = Preset::Api)]
     pub(crate) preset: Preset,
 
-    /// Bearer token of the `/admin` endpoints. Generated and printed at start-up when
-    /// not given (then it changes on every start).
+    /// Bearer token of the `/admin` endpoints: at least 20 characters, random (a
+    /// guessable one is refused). Generated and printed at start-up when not given
+    /// (then it changes on every start).
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub(crate) admin_token: Option<String>,
 

@@ -89,6 +89,8 @@ enum StartupError {
     Config(#[from] app::AppError),
     #[error("invalid configuration: {0}")]
     Plans(#[from] plans::PlansError),
+    #[error("--admin-token: {0}")]
+    AdminToken(#[from] admin::WeakAdminToken),
     #[error("--audit-log {path}: {source}")]
     Audit {
         path: String,
@@ -141,7 +143,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
         &config.allowed_origins,
     )?;
     let plans = plans::load(config.plans.as_deref())?;
-    let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref());
+    let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref())?;
     let (webhook_secrets, development_secret) = config.webhook_secrets();
     let (audit, audit_reopen) = app::audit_layer(
         &config.audit_log,
@@ -446,18 +448,30 @@ fn banner(banner: &Banner<'_>) {
     println!("then open http://{addr}/ and paste the key to see its quotas.");
 }
 
-/// `whsec_…abcd`.
+/// The only prefix a mask shows: Stripe's, which says what the secret is and nothing of
+/// it.
+const KNOWN_SECRET_PREFIX: &str = "whsec_";
+/// A mask shows the last characters only of a secret with at least this many more: a
+/// short secret would be mostly shown.
+const MASK_MIN_HIDDEN: usize = 8;
+const MASK_TAIL: usize = 4;
+
+/// `whsec_…abcd`: the known prefix (when the secret has it) and the last four
+/// characters (when at least eight more stay hidden), whatever the input.
 fn mask(secret: &str) -> String {
-    let tail: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let head = secret.split('_').next().unwrap_or_default();
-    format!("{head}_…{tail}")
+    let head = if secret.starts_with(KNOWN_SECRET_PREFIX) {
+        KNOWN_SECRET_PREFIX
+    } else {
+        ""
+    };
+    let rest = &secret[head.len()..];
+    let length = rest.chars().count();
+    let tail: String = if length >= MASK_TAIL + MASK_MIN_HIDDEN {
+        rest.chars().skip(length - MASK_TAIL).collect()
+    } else {
+        String::new()
+    };
+    format!("{head}…{tail}")
 }
 
 /// An error and its causes on one line, each cause once.
@@ -473,4 +487,49 @@ fn one_line(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     line.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::mask;
+
+    /// The part of `masked` that came from the secret: what follows the `…`.
+    fn revealed(masked: &str) -> &str {
+        masked.split_once('…').map_or(masked, |(_, tail)| tail)
+    }
+
+    #[test]
+    fn a_secret_without_an_underscore_is_not_printed() {
+        let secret = "0123456789abcdefghijklmnopqrstuv";
+        let masked = mask(secret);
+        assert!(!masked.contains(&secret[..8]), "{masked}");
+        assert_eq!(masked, "…stuv");
+    }
+
+    #[test]
+    fn the_known_prefix_and_the_last_four_are_shown() {
+        assert_eq!(mask("whsec_0123456789abcdef"), "whsec_…cdef");
+        // A short secret shows no tail: four of six characters would be most of it.
+        assert_eq!(mask("whsec_abcdef"), "whsec_…");
+        assert_eq!(mask("ab"), "…");
+        assert_eq!(mask(""), "…");
+    }
+
+    proptest! {
+        #[test]
+        fn a_mask_reveals_at_most_the_prefix_and_four_characters(secret in any::<String>()) {
+            let masked = mask(&secret);
+            let (head, _) = masked.split_once('…').expect("every mask has an ellipsis");
+            prop_assert!(head.is_empty() || head == "whsec_", "{masked}");
+            prop_assert!(secret.starts_with(head));
+            let tail = revealed(&masked);
+            prop_assert!(tail.chars().count() <= 4, "{masked}");
+            prop_assert!(secret.ends_with(tail));
+            // At least eight characters of the secret beyond its prefix stay hidden.
+            let hidden = secret.chars().count() - head.chars().count() - tail.chars().count();
+            prop_assert!(hidden >= 8 || tail.is_empty(), "{masked}");
+        }
+    }
 }

@@ -3,17 +3,43 @@
 
 mod support;
 
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `command` to its end, or kills it after 30 s and fails: a server that starts
+/// when it should have refused would otherwise hang the test.
+fn output_within_30_s(command: &mut Command) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "still running after 30 s (it started): {}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn fails_with_one_line(args: &[&str], expected: &str) {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.log");
     let database = format!("sqlite://{}", dir.path().join("billing.db").display());
-    let output = support::command()
-        .args(["--listen", "127.0.0.1:0", "--audit-log"])
-        .arg(&audit)
-        .args(["--database-url", &database])
-        .args(args)
-        .output()
-        .unwrap();
+    let output = output_within_30_s(
+        support::command()
+            .args(["--listen", "127.0.0.1:0", "--audit-log"])
+            .arg(&audit)
+            .args(["--database-url", &database])
+            .args(args),
+    );
     assert_eq!(output.status.code(), Some(2), "{args:?}");
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
@@ -48,9 +74,36 @@ fn bad_flags_exit_2_with_one_line() {
             &["--audit-log", "/nonexistent/dir/audit.log"][..],
             "--audit-log",
         ),
+        // Guessable admin tokens: too short, or long but of too few characters.
+        (&["--admin-token", "ab"][..], "--admin-token"),
+        (
+            &["--admin-token", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"][..],
+            "--admin-token",
+        ),
+        (
+            &["--admin-token", "abababababababababababab"][..],
+            "--admin-token",
+        ),
     ] {
         fails_with_one_line(args, expected);
     }
+}
+
+#[test]
+fn a_guessable_admin_token_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("billing.db").display());
+    let output = output_within_30_s(
+        support::command()
+            .args(["--listen", "127.0.0.1:0", "--admin-token", "hunter2hunter2"])
+            .args(["--database-url", &database])
+            .arg("--audit-log")
+            .arg(dir.path().join("audit.log")),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
 #[test]

@@ -386,7 +386,11 @@ fn finish<K, P, St, ResBody>(
             response.headers_mut(),
             false,
         );
-        response.extensions_mut().insert(decision);
+        // A limiter inside this one decided too, and more specifically (a per-route
+        // or per-plan limit, possibly a denial): keep its decision for the audit.
+        if response.extensions().get::<Decision>().is_none() {
+            response.extensions_mut().insert(decision);
+        }
     }
     mark_degraded(&shared.config, &mut response, degraded);
     response

@@ -6,13 +6,21 @@
 //! `application/reports+json` carrying a batch of reports). [`CspReportCollector`]
 //! accepts both, normalizes each violation into one [`CspViolation`], and:
 //!
-//! - logs it as a `warn` event with structured fields (target
-//!   `portcullis_security_headers::report`), keeping its [`Disposition`] so
-//!   report-only violations stand apart from blocked ones;
+//! - takes at most 20 violations of one request
+//!   ([`max_reports_per_request`](CspReportCollector::max_reports_per_request)), and
+//!   counts the rest as over the limit;
 //! - drops the same violation seen again within a window (60 s by default, bounded
 //!   memory, measured with an injectable [`Clock`](portcullis_core::clock::Clock));
 //! - hands the rest to your [`ReportHandler`], any `Fn(CspViolation)` closure;
-//! - counts accepted, duplicate, rejected and ignored reports ([`ReportStats`]).
+//! - logs one `warn` event per request (target `portcullis_security_headers::report`):
+//!   how many violations it held, a sample of up to three, and the first one's
+//!   structured fields with its [`Disposition`], so report-only violations stand apart
+//!   from blocked ones. Never a line per report: anyone can post reports;
+//! - counts accepted, duplicate, rejected, ignored and over-the-limit reports
+//!   ([`ReportStats`]).
+//!
+//! The collector is unauthenticated by nature: put a per-client rate limit in front of
+//! it (`portcullis-rate-limit`, keyed by client IP) so that one client cannot flood it.
 //!
 //! It answers `204 No Content` on success and `application/problem+json` otherwise:
 //! `405` to methods other than `POST`, `415` to other media types, `413` past the body
@@ -82,5 +90,5 @@ pub use self::handler::{LogOnly, ReportHandler};
 pub use self::report::{CspViolation, Disposition, ParseError, ReportFormat};
 pub use self::service::{
     CspReportCollector, DEFAULT_DEDUP_CAPACITY, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_BODY_SIZE,
-    ReportStats,
+    DEFAULT_MAX_REPORTS_PER_REQUEST, ReportStats,
 };

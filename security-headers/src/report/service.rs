@@ -40,13 +40,23 @@ pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
 /// The default number of violation fingerprints remembered for deduplication.
 pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
 
+/// The default largest number of violations taken from one request: 20.
+///
+/// A browser batches the reports of one page into one Reporting API request, a few at
+/// a time; hundreds in one body come from a script, not a browser.
+pub const DEFAULT_MAX_REPORTS_PER_REQUEST: usize = 20;
+
+/// How many violations the `warn` line of a request describes at most.
+const LOGGED_EXAMPLES: usize = 3;
+
 /// A Tower service that receives CSP violation reports.
 ///
 /// Mount it where your policy's `report-uri` / `report-to` endpoint points. It answers
 /// `POST` requests of type `application/csp-report` or `application/reports+json` with
-/// `204 No Content`, logs each violation as a `warn` event, drops repeats within the
-/// [dedup window](Self::dedup_window) and hands every other violation to the
-/// [handler](Self::handler). Everything else gets an `application/problem+json`
+/// `204 No Content`, takes at most [`max_reports_per_request`](Self::max_reports_per_request)
+/// violations of it, drops repeats within the [dedup window](Self::dedup_window),
+/// hands every other violation to the [handler](Self::handler) and logs one `warn`
+/// event per request summing them up. Everything else gets an `application/problem+json`
 /// rejection: `405` (with `Allow: POST`), `415`, `413` or `400`. The service never
 /// fails and never answers `5xx`.
 ///
@@ -55,6 +65,7 @@ pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
 /// See the [module documentation](super) for an example.
 pub struct CspReportCollector<H = LogOnly> {
     max_body_size: usize,
+    max_reports: usize,
     dedup_window: Duration,
     dedup_capacity: usize,
     clock: Arc<dyn Clock>,
@@ -73,6 +84,7 @@ struct Counters {
     duplicates: AtomicU64,
     rejected: AtomicU64,
     ignored: AtomicU64,
+    over_limit: AtomicU64,
 }
 
 /// A snapshot of what a [`CspReportCollector`] has done so far.
@@ -88,14 +100,19 @@ pub struct ReportStats {
     /// Well-formed Reporting API batches that held no CSP violation (only
     /// `deprecation` reports, say).
     pub ignored: u64,
+    /// Violations dropped unread because their request held more than
+    /// [`max_reports_per_request`](CspReportCollector::max_reports_per_request).
+    pub over_limit: u64,
 }
 
 impl CspReportCollector {
-    /// A collector with the [`LogOnly`] handler, a 64 KiB body limit and a 60 second
-    /// dedup window over up to 10 000 fingerprints.
+    /// A collector with the [`LogOnly`] handler, a 64 KiB body limit, at most 20
+    /// violations a request and a 60 second dedup window over up to 10 000
+    /// fingerprints.
     pub fn new() -> Self {
         Self {
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            max_reports: DEFAULT_MAX_REPORTS_PER_REQUEST,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             dedup_capacity: DEFAULT_DEDUP_CAPACITY,
             clock: Arc::new(SystemClock),
@@ -119,6 +136,7 @@ impl<H> CspReportCollector<H> {
     pub fn handler<H2: ReportHandler>(self, handler: H2) -> CspReportCollector<H2> {
         CspReportCollector {
             max_body_size: self.max_body_size,
+            max_reports: self.max_reports,
             dedup_window: self.dedup_window,
             dedup_capacity: self.dedup_capacity,
             clock: self.clock,
@@ -134,6 +152,39 @@ impl<H> CspReportCollector<H> {
     #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body_size = bytes;
+        self
+    }
+
+    /// Sets how many violations of one request are looked at (default
+    /// [`DEFAULT_MAX_REPORTS_PER_REQUEST`], 20). The rest of a larger batch is dropped
+    /// unread and counted in [`ReportStats::over_limit`]; the request is still answered
+    /// `204`, since a rejection would make a browser retry the whole batch. The body
+    /// size limit bounds the parsing; this bounds the handler calls and what is logged.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::Full;
+    /// use portcullis_security_headers::report::CspReportCollector;
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let collector = CspReportCollector::new().max_reports_per_request(1);
+    /// let report = |url| format!(r#"{{"type":"csp-violation","body":{{"documentURL":"https://example.com/","effectiveDirective":"img-src","blockedURL":"{url}"}}}}"#);
+    /// let batch = format!("[{},{}]", report("https://a.example/"), report("https://b.example/"));
+    /// let request = Request::post("/csp-reports")
+    ///     .header("content-type", "application/reports+json")
+    ///     .body(Full::new(Bytes::from(batch)))
+    ///     .unwrap();
+    /// let response = collector.clone().oneshot(request).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    /// assert_eq!((collector.stats().accepted, collector.stats().over_limit), (1, 1));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn max_reports_per_request(mut self, reports: usize) -> Self {
+        self.max_reports = reports;
         self
     }
 
@@ -172,6 +223,7 @@ impl<H> CspReportCollector<H> {
             duplicates: counters.duplicates.load(Ordering::Relaxed),
             rejected: counters.rejected.load(Ordering::Relaxed),
             ignored: counters.ignored.load(Ordering::Relaxed),
+            over_limit: counters.over_limit.load(Ordering::Relaxed),
         }
     }
 
@@ -212,8 +264,19 @@ impl<H: ReportHandler> CspReportCollector<H> {
         if violations.is_empty() {
             counters.ignored.fetch_add(1, Ordering::Relaxed);
         }
+        let over_limit = violations.len().saturating_sub(self.max_reports);
+        if over_limit > 0 {
+            counters.over_limit.fetch_add(
+                u64::try_from(over_limit).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        }
         let now = self.clock.unix_time();
-        for mut violation in violations {
+        let mut accepted = 0_usize;
+        let mut duplicates = 0_usize;
+        let mut examples: Vec<String> = Vec::new();
+        let mut first: Option<CspViolation> = None;
+        for mut violation in violations.into_iter().take(self.max_reports) {
             if violation.user_agent.is_none() {
                 violation.user_agent = user_agent
                     .and_then(|value| value.to_str().ok())
@@ -226,20 +289,33 @@ impl<H: ReportHandler> CspReportCollector<H> {
                 self.dedup_capacity,
             ) {
                 counters.duplicates.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                target: TRACING_TARGET,
-                        document_url = ?violation.document_url,
-                        effective_directive = ?violation.effective_directive,
-                        blocked_url = ?violation.blocked_url,
-                        "duplicate CSP violation dropped"
-                    );
+                duplicates += 1;
                 continue;
             }
             counters.accepted.fetch_add(1, Ordering::Relaxed);
-            // Debug formatting escapes control characters: report contents are
-            // attacker-controlled and must not forge log lines.
+            accepted += 1;
+            if examples.len() < LOGGED_EXAMPLES {
+                // Debug formatting escapes control characters: report contents are
+                // attacker-controlled and must not forge log lines.
+                examples.push(format!(
+                    "{:?} blocked {:?}",
+                    violation.effective_directive, violation.blocked_url
+                ));
+            }
+            if first.is_none() {
+                first = Some(violation.clone());
+            }
+            self.shared.handler.handle_violation(violation);
+        }
+        // One line per request, not one per report: a report body is written by
+        // anyone, and a line per report would let one request write thousands.
+        if let Some(violation) = first {
             tracing::warn!(
-            target: TRACING_TARGET,
+                target: TRACING_TARGET,
+                reports = accepted,
+                duplicates,
+                over_limit,
+                examples = ?examples,
                 format = violation.format.media_type(),
                 disposition = violation.disposition.map(|d| d.as_str()),
                 document_url = ?violation.document_url,
@@ -252,7 +328,13 @@ impl<H: ReportHandler> CspReportCollector<H> {
                 user_agent = ?violation.user_agent,
                 "CSP violation reported"
             );
-            self.shared.handler.handle_violation(violation);
+        } else if duplicates > 0 || over_limit > 0 {
+            tracing::debug!(
+                target: TRACING_TARGET,
+                duplicates,
+                over_limit,
+                "only duplicate CSP violations"
+            );
         }
         no_content()
     }
@@ -288,6 +370,7 @@ impl<H> Clone for CspReportCollector<H> {
     fn clone(&self) -> Self {
         Self {
             max_body_size: self.max_body_size,
+            max_reports: self.max_reports,
             dedup_window: self.dedup_window,
             dedup_capacity: self.dedup_capacity,
             clock: Arc::clone(&self.clock),
@@ -300,6 +383,7 @@ impl<H> fmt::Debug for CspReportCollector<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CspReportCollector")
             .field("max_body_size", &self.max_body_size)
+            .field("max_reports_per_request", &self.max_reports)
             .field("dedup_window", &self.dedup_window)
             .field("dedup_capacity", &self.dedup_capacity)
             .field("clock", &self.clock)

@@ -227,6 +227,11 @@ impl Server {
         }
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The audit log's path.
     pub fn audit_log(&self) -> PathBuf {
         self.dir.join("audit.log")
