@@ -68,6 +68,44 @@ pub fn redis_cluster_urls() -> Vec<String> {
     nodes
 }
 
+/// Sends `SIGTERM` to `child` (with the `kill` command: no `unsafe`) and waits up to
+/// `within` for it to exit; then kills it if it has not. The exit status, or `None`
+/// when it was still running at the deadline, and how long the wait took.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+///
+/// let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+/// let (status, _took) = portcullis_test_support::terminate(&mut child, Duration::from_secs(10));
+/// // `sleep` takes the default action of SIGTERM: it is ended by the signal.
+/// assert_eq!(status.map(|status| status.code()), Some(None));
+/// ```
+pub fn terminate(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, std::time::Duration) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("the kill command runs");
+    assert!(sent.success(), "kill -TERM {} failed", child.id());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break Some(status);
+        }
+        if start.elapsed() > within {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let took = start.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    (status, took)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

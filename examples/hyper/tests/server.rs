@@ -456,33 +456,14 @@ async fn sigterm_stops_the_binary_gracefully_with_its_audit_records_flushed() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     drop(client);
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let (status, took) = portcullis_test_support::terminate(&mut child, Duration::from_secs(10));
     let printed: Vec<String> = output.try_iter().collect();
     let audited = printed
         .iter()
         .any(|line| line.contains("/v1/sigterm-probe"));
     println!(
         "SIGTERM: exited {status:?} after {:?}; the request's audit record printed: {audited}",
-        start.elapsed()
+        took
     );
     assert_eq!(
         status.and_then(|status| status.code()),

@@ -334,29 +334,11 @@ async fn sigterm_stops_the_binary_gracefully_with_a_client_connected() {
     let refused = get_quote(client.clone(), &[]).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > TIMEOUT {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let (status, took) =
+        tokio::task::block_in_place(|| portcullis_test_support::terminate(&mut child, TIMEOUT));
     println!(
         "SIGTERM with a client connected: exited {status:?} after {:?}",
-        start.elapsed()
+        took
     );
     assert_eq!(
         status.and_then(|status| status.code()),
