@@ -3,6 +3,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
+pub mod boxed;
 pub mod client_ip;
 pub mod clock;
 pub mod grpc;

@@ -20,7 +20,7 @@ use tower_service::Service;
 use super::body::RequestBody;
 use super::connection::{ConnectionService, InFlight};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::boxed::BoxError;
 
 /// Default [`Server::header_read_timeout`]: 10 seconds.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
