@@ -61,10 +61,8 @@ pub mod redis;
 #[cfg(feature = "resilient")]
 pub mod resilient;
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,14 +70,16 @@ use crate::decision::Outcome;
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 
-/// A boxed error from a store's backend.
+/// The boxed error and future types every Portcullis store names, from
+/// [`portcullis_core::boxed`]: a backend's error, and the future of a store whose
+/// futures cannot be named (a [`BoxStore`], an `async` block).
 ///
 /// ```
 /// use portcullis_rate_limit::store::BoxError;
 /// let error: BoxError = "backend down".into();
 /// assert_eq!(error.to_string(), "backend down");
 /// ```
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub use portcullis_core::boxed::{BoxError, BoxFuture};
 
 /// Why a store could not answer.
 ///
@@ -203,9 +203,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Self::RefundFuture;
 }
 
-/// A boxed future of a [`DynStore`].
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
 /// The object-safe form of [`Store`], implemented for every store: put one behind an
 /// `Arc<dyn DynStore>` (or a [`BoxStore`]) to pick the backend at run time.
 pub trait DynStore: Send + Sync + 'static {
@@ -216,7 +213,7 @@ pub trait DynStore: Send + Sync + 'static {
         plan: &Arc<Plan>,
         cost: u64,
         now_ns: u64,
-    ) -> BoxFuture<Result<Outcome, StoreError>>;
+    ) -> BoxFuture<'static, Result<Outcome, StoreError>>;
 
     /// [`Store::check_immediately`].
     fn check_immediately_dyn(
@@ -234,7 +231,7 @@ pub trait DynStore: Send + Sync + 'static {
         plan: &Arc<Plan>,
         cost: u64,
         consumed_at_ns: u64,
-    ) -> BoxFuture<Result<(), StoreError>>;
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
 }
 
 impl<S: Store> DynStore for S {
@@ -244,7 +241,7 @@ impl<S: Store> DynStore for S {
         plan: &Arc<Plan>,
         cost: u64,
         now_ns: u64,
-    ) -> BoxFuture<Result<Outcome, StoreError>> {
+    ) -> BoxFuture<'static, Result<Outcome, StoreError>> {
         Box::pin(self.check(key, plan, cost, now_ns))
     }
 
@@ -264,7 +261,7 @@ impl<S: Store> DynStore for S {
         plan: &Arc<Plan>,
         cost: u64,
         consumed_at_ns: u64,
-    ) -> BoxFuture<Result<(), StoreError>> {
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(self.refund(key, plan, cost, consumed_at_ns))
     }
 }
@@ -299,8 +296,8 @@ impl fmt::Debug for BoxStore {
 }
 
 impl Store for BoxStore {
-    type CheckFuture = BoxFuture<Result<Outcome, StoreError>>;
-    type RefundFuture = BoxFuture<Result<(), StoreError>>;
+    type CheckFuture = BoxFuture<'static, Result<Outcome, StoreError>>;
+    type RefundFuture = BoxFuture<'static, Result<(), StoreError>>;
 
     fn check(
         &self,

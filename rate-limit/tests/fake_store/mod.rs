@@ -91,8 +91,8 @@ pub(crate) fn connection_refused() -> StoreError {
 }
 
 impl Store for FakeStore {
-    type CheckFuture = BoxFuture<Result<Outcome, StoreError>>;
-    type RefundFuture = BoxFuture<Result<(), StoreError>>;
+    type CheckFuture = BoxFuture<'static, Result<Outcome, StoreError>>;
+    type RefundFuture = BoxFuture<'static, Result<(), StoreError>>;
 
     fn check(&self, key: Fingerprint, plan: &Arc<Plan>, cost: u64, now: u64) -> Self::CheckFuture {
         self.state.checks.fetch_add(1, Ordering::SeqCst);

@@ -217,8 +217,8 @@ use super::{BoxError, StoreError};
 /// struct EdgeKv(Binding);
 ///
 /// impl KeyValue for EdgeKv {
-///     type GetFuture = BoxFuture<Result<Option<Bytes>, KvError>>;
-///     type PutFuture = BoxFuture<Result<(), KvError>>;
+///     type GetFuture = BoxFuture<'static, Result<Option<Bytes>, KvError>>;
+///     type PutFuture = BoxFuture<'static, Result<(), KvError>>;
 ///
 ///     fn get(&self, key: &str) -> Self::GetFuture {
 ///         let (binding, key) = (self.0.clone(), key.to_owned());

@@ -456,8 +456,8 @@ impl<C> Store for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    type CheckFuture = BoxFuture<Result<Outcome, StoreError>>;
-    type RefundFuture = BoxFuture<Result<(), StoreError>>;
+    type CheckFuture = BoxFuture<'static, Result<Outcome, StoreError>>;
+    type RefundFuture = BoxFuture<'static, Result<(), StoreError>>;
 
     fn check(
         &self,
