@@ -9,6 +9,7 @@ pub mod headers;
 pub mod key;
 pub mod layer;
 pub mod metrics;
+pub mod outcome;
 pub mod plan;
 pub mod quota;
 pub mod request;

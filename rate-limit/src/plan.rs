@@ -39,7 +39,7 @@ use siphasher::sip::SipHasher13;
 use smallvec::SmallVec;
 
 use crate::algorithm::{Algorithm, Check, QuotaState};
-use crate::decision::{MAX_QUOTAS, Outcome};
+use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::error::{ConfigError, valid_name};
 use crate::headers::PlanHeaders;
 use crate::quota::Quota;

@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Deserialize;
 
-use crate::decision::Outcome;
+use crate::outcome::Outcome;
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 use crate::store::memory::MemoryStore;

@@ -13,7 +13,8 @@ use tower_service::Service;
 
 use super::FailurePolicy;
 use super::layer::{Config, Shared};
-use crate::decision::{Decision, Degraded, Outcome};
+use crate::decision::{Decision, Degraded};
+use crate::outcome::Outcome;
 use crate::headers::{self, X_RATELIMIT_DEGRADED};
 use crate::key::Fingerprint;
 use crate::metrics::Event;

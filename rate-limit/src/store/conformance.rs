@@ -25,7 +25,7 @@ use portcullis_core::clock::saturating_nanos;
 
 use super::Store;
 use crate::algorithm::{Algorithm, QuotaState};
-use crate::decision::Outcome;
+use crate::outcome::Outcome;
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 use crate::quota::Quota;

@@ -66,7 +66,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::decision::Outcome;
+use crate::outcome::Outcome;
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 

@@ -65,7 +65,7 @@ use moka::sync::Cache;
 use pin_project_lite::pin_project;
 
 use super::{Store, StoreError};
-use crate::decision::Outcome;
+use crate::outcome::Outcome;
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 

@@ -58,7 +58,7 @@ use serde::Deserialize;
 use tokio::time::{Instant, Timeout};
 
 use super::{Store, StoreError};
-use crate::decision::Outcome;
+use crate::outcome::Outcome;
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 

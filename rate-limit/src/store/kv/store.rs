@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 
 use super::KeyValue;
 use crate::algorithm::{Algorithm, QuotaState};
-use crate::decision::{MAX_QUOTAS, Outcome};
+use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 use crate::quota::Quota;

@@ -121,7 +121,7 @@ use smallvec::SmallVec;
 
 use super::{BoxFuture, Store, StoreError};
 use crate::algorithm::{Algorithm, Check, QuotaState, WindowAlignment};
-use crate::decision::{MAX_QUOTAS, Outcome};
+use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::key::Fingerprint;
 use crate::plan::Plan;
 use crate::quota::Quota;
