@@ -10,6 +10,7 @@ pub mod key;
 pub mod layer;
 pub mod metrics;
 pub mod outcome;
+mod per_plan;
 pub mod plan;
 pub mod quota;
 pub mod request;

@@ -39,9 +39,8 @@ use siphasher::sip::SipHasher13;
 use smallvec::SmallVec;
 
 use crate::algorithm::{Algorithm, Check, QuotaState};
-use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::error::{ConfigError, valid_name};
-use crate::headers::PlanHeaders;
+use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::quota::Quota;
 
 /// A named set of quotas that a request must all pass.
@@ -59,7 +58,6 @@ pub struct Plan {
     name: Cow<'static, str>,
     quotas: Vec<Quota>,
     id: u64,
-    headers: PlanHeaders,
 }
 
 impl PartialEq for Plan {
@@ -176,7 +174,6 @@ impl Plan {
         }
         Self {
             id: id.finish(),
-            headers: PlanHeaders::new(&quotas),
             name,
             quotas,
         }
@@ -321,11 +318,6 @@ impl Plan {
             .max()
             .unwrap_or(0)
     }
-
-    /// The header values and maps built once for this plan.
-    pub(crate) fn headers(&self) -> &PlanHeaders {
-        &self.headers
-    }
 }
 
 /// All or nothing: when every check allowed, writes the new states and returns when
@@ -415,15 +407,6 @@ mod tests {
     }
 
     #[test]
-    fn policy_header_lists_every_quota() {
-        assert_eq!(
-            Plan::starter().headers().policy(),
-            "\"minute\";q=60;w=60, \"day\";q=1000;w=86400"
-        );
-        assert_eq!(Plan::pro().headers().limit(1).unwrap(), "10000");
-    }
-
-    #[test]
     fn rejects_too_many_quotas_and_bad_names() {
         let quotas = (0..=MAX_QUOTAS).map(|i| Quota::per_minute(format!("q{i}"), 1));
         assert!(matches!(
@@ -452,10 +435,6 @@ mod tests {
             share.quotas()[1].algorithm(),
             Algorithm::SlidingWindow,
             "algorithms stay"
-        );
-        assert_eq!(
-            share.headers().policy(),
-            "\"second\";q=4;w=1, \"minute\";q=3;w=60"
         );
         assert_eq!(plan.scaled_down(0), plan);
         assert_eq!(plan.scaled_down(1), plan);

@@ -1,20 +1,50 @@
 //! Per-plan header templates: the headers of each mode in a fixed order, with
 //! placeholders for the numbers. A response's headers start from a clone of one: a
 //! clone copies the names' stored hashes, where inserting five custom names hashes each
-//! byte of each name.
+//! byte of each name. A layer builds a plan's templates the first time it meets the
+//! plan ([`Templates`]); the plan knows nothing of headers.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::values::Values;
-use super::{
-    HeaderMode, RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
-    X_RATELIMIT_RESET,
+use super::mode::HeaderMode;
+use super::names::{
+    RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
 };
+use super::values::Values;
+use crate::per_plan::PerPlan;
+use crate::plan::Plan;
 use crate::quota::Quota;
 
-/// The header values and maps of one plan, built with the plan.
+/// Plans whose templates a layer keeps; the templates of others are built per response.
+const KEPT_PLANS: usize = 256;
+
+/// The header templates of the plans one layer meets, each built once, shared by the
+/// layer's clones.
+#[derive(Debug)]
+pub(crate) struct Templates {
+    plans: PerPlan<PlanHeaders>,
+}
+
+impl Templates {
+    pub(crate) fn new() -> Self {
+        Self {
+            plans: PerPlan::new(KEPT_PLANS),
+        }
+    }
+
+    /// The header values and maps of `plan`.
+    #[inline]
+    pub(crate) fn of(&self, plan: &Arc<Plan>) -> Cow<'_, PlanHeaders> {
+        self.plans
+            .get_or_build(plan, |plan| PlanHeaders::new(plan.quotas()))
+    }
+}
+
+/// The header values and maps of one plan, built once per plan ([`Templates`]).
 ///
 /// Besides the values that never change (`RateLimit-Policy`, each quota's
 /// `X-RateLimit-Limit`), it keeps, per quota and header set, a map of the headers a
@@ -95,6 +125,7 @@ impl PlanHeaders {
         self.limits.get(index)
     }
 
+    /// The template of `mode` for when quota `index` is the most constraining.
     pub(super) fn template(&self, mode: HeaderMode, index: usize) -> Option<&HeaderMap> {
         let templates = self.templates.get(index)?;
         match mode {
@@ -152,4 +183,52 @@ pub(super) fn mergeable(headers: &HeaderMap, count: usize) -> bool {
         && headers
             .keys()
             .all(|name| LAYOUT.iter().all(|(ours, _)| name != *ours))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+
+    #[test]
+    fn policy_header_lists_every_quota() {
+        let starter = PlanHeaders::new(Plan::starter().quotas());
+        assert_eq!(
+            starter.policy(),
+            "\"minute\";q=60;w=60, \"day\";q=1000;w=86400"
+        );
+        assert_eq!(
+            PlanHeaders::new(Plan::pro().quotas()).limit(1).unwrap(),
+            "10000"
+        );
+    }
+
+    #[test]
+    fn scaled_down_plans_get_their_own_policy() {
+        let plan = Plan::new(
+            "p",
+            [
+                Quota::per_second("second", 10).with_burst(3),
+                Quota::per_minute("minute", 7).with_algorithm(Algorithm::sliding_window()),
+            ],
+        )
+        .unwrap();
+        let share = plan.scaled_down(3);
+        assert_eq!(
+            PlanHeaders::new(share.quotas()).policy(),
+            "\"second\";q=4;w=1, \"minute\";q=3;w=60"
+        );
+        // A layer meeting both plans keeps a template for each.
+        let templates = Templates::new();
+        let (plan, share) = (Arc::new(plan), Arc::new(share));
+        assert_eq!(
+            templates.of(&plan).policy(),
+            "\"second\";q=10;w=1, \"minute\";q=7;w=60"
+        );
+        assert_eq!(
+            templates.of(&share).policy(),
+            "\"second\";q=4;w=1, \"minute\";q=3;w=60"
+        );
+        assert!(matches!(templates.of(&plan), Cow::Borrowed(_)));
+    }
 }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::HeaderValue;
 
-use super::HeaderMode;
+use super::mode::HeaderMode;
 
 /// The varying header values of one response.
 pub(super) struct Values {

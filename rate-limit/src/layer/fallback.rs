@@ -1,18 +1,18 @@
 //! The local limiter of [`FailurePolicy::Fallback`](super::FailurePolicy::Fallback).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::outcome::Outcome;
 use crate::key::Fingerprint;
+use crate::outcome::Outcome;
+use crate::per_plan::PerPlan;
 use crate::plan::Plan;
 use crate::store::memory::MemoryStore;
 
-/// Plans scaled for the fallback, kept at most this many; past it, the cache starts
-/// again (plans are few; a resolver minting plans per request must not grow it).
+/// Plans scaled for the fallback, kept at most this many; past it, plans are scaled per
+/// request (plans are few; a resolver minting plans per request must not grow it).
 const MAX_SCALED_PLANS: usize = 1_024;
 
 /// The local limiter of [`FailurePolicy::Fallback`](super::FailurePolicy::Fallback): a [`MemoryStore`] deciding with
@@ -34,12 +34,9 @@ const MAX_SCALED_PLANS: usize = 1_024;
 pub struct Fallback {
     store: MemoryStore,
     instances: u64,
-    plans: Arc<RwLock<ScaledPlans>>,
+    /// The plans scaled down, by original plan.
+    plans: Arc<PerPlan<Arc<Plan>>>,
 }
-
-/// Scaled plans by plan id; plans sharing an id (the same shape with other limits, as
-/// two tenants' enterprise plans) are told apart by comparing them.
-type ScaledPlans = HashMap<u64, Vec<(Arc<Plan>, Arc<Plan>)>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +81,7 @@ impl Fallback {
         Self {
             store: MemoryStore::new(),
             instances: 1,
-            plans: Arc::default(),
+            plans: scaled_plans(),
         }
     }
 
@@ -99,7 +96,7 @@ impl Fallback {
     pub fn instances(self, instances: u64) -> Self {
         Self {
             instances: instances.max(1),
-            plans: Arc::default(),
+            plans: scaled_plans(),
             ..self
         }
     }
@@ -141,30 +138,9 @@ impl Fallback {
         if self.instances == 1 {
             return plan.clone();
         }
-        let find = |plans: &ScaledPlans| {
-            plans.get(&plan.id()).and_then(|scaled| {
-                scaled
-                    .iter()
-                    .find(|(original, _)| Arc::ptr_eq(original, plan) || **original == **plan)
-                    .map(|(_, scaled)| scaled.clone())
-            })
-        };
-        if let Some(scaled) = find(&self.plans.read().unwrap_or_else(PoisonError::into_inner)) {
-            return scaled;
-        }
-        let mut plans = self.plans.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(scaled) = find(&plans) {
-            return scaled;
-        }
-        if plans.values().map(Vec::len).sum::<usize>() >= MAX_SCALED_PLANS {
-            plans.clear();
-        }
-        let scaled = Arc::new(plan.scaled_down(self.instances));
-        plans
-            .entry(plan.id())
-            .or_default()
-            .push((plan.clone(), scaled.clone()));
-        scaled
+        self.plans
+            .get_or_build(plan, |plan| Arc::new(plan.scaled_down(self.instances)))
+            .into_owned()
     }
 
     /// Checks a request against this instance's share of `plan`; returns the plan it
@@ -185,6 +161,10 @@ impl Fallback {
     pub(crate) fn refund(&self, key: Fingerprint, plan: &Plan, cost: u64, consumed_at_ns: u64) {
         self.store.refund_now(key, plan, cost, consumed_at_ns);
     }
+}
+
+fn scaled_plans() -> Arc<PerPlan<Arc<Plan>>> {
+    Arc::new(PerPlan::new(MAX_SCALED_PLANS))
 }
 
 #[cfg(test)]
@@ -217,7 +197,7 @@ mod tests {
             let plan = Arc::new(Plan::new("p", [Quota::per_minute("m", limit)]).unwrap());
             fallback.plan_for(&plan);
         }
-        let cached: usize = fallback.plans.read().unwrap().values().map(Vec::len).sum();
+        let cached = fallback.plans.len();
         assert!(cached <= MAX_SCALED_PLANS, "{cached}");
     }
 }

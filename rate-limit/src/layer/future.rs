@@ -14,10 +14,10 @@ use tower_service::Service;
 use super::FailurePolicy;
 use super::layer::{Config, Shared};
 use crate::decision::{Decision, Degraded};
-use crate::outcome::Outcome;
 use crate::headers::{self, X_RATELIMIT_DEGRADED};
 use crate::key::Fingerprint;
 use crate::metrics::Event;
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::resolver::PlanResolver;
 use crate::store::{Store, StoreError};
@@ -383,6 +383,7 @@ fn finish<K, P, St, ResBody>(
     if let Some(decision) = decision {
         headers::apply(
             shared.config.headers,
+            &shared.config.templates,
             &decision,
             response.headers_mut(),
             false,
@@ -422,6 +423,7 @@ fn reject<K, P, St, ResBody>(
     if let Some(decision) = rejection.decision {
         headers::apply(
             shared.config.headers,
+            &shared.config.templates,
             &decision,
             response.headers_mut(),
             true,

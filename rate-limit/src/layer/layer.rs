@@ -8,7 +8,7 @@ use tower_layer::Layer;
 #[cfg(feature = "memory")]
 use super::Fallback;
 use super::{FailurePolicy, RateLimit};
-use crate::headers::HeaderMode;
+use crate::headers::{HeaderMode, Templates};
 use crate::key::{DEFAULT_SECRET, Key, KeyExtractor};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
@@ -59,6 +59,8 @@ pub type CostFn = fn(&RequestHead<'_>) -> u64;
 pub(crate) struct Config {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) headers: HeaderMode,
+    /// The header templates of the plans met, built once per plan.
+    pub(crate) templates: Arc<Templates>,
     pub(crate) shadow: bool,
     pub(crate) on_missing_key: OnMissingKey,
     pub(crate) on_store_error: FailurePolicy,
@@ -74,6 +76,7 @@ impl Default for Config {
         Self {
             clock: Arc::new(FastClock::new()),
             headers: HeaderMode::default(),
+            templates: Arc::new(Templates::new()),
             shadow: false,
             on_missing_key: OnMissingKey::default(),
             on_store_error: FailurePolicy::default(),

@@ -25,8 +25,8 @@ use portcullis_core::clock::saturating_nanos;
 
 use super::Store;
 use crate::algorithm::{Algorithm, QuotaState};
-use crate::outcome::Outcome;
 use crate::key::Fingerprint;
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::quota::Quota;
 

@@ -41,8 +41,8 @@ use portcullis_core::clock::saturating_nanos;
 
 use super::{Store, StoreError, bounded};
 use crate::algorithm::{Check, QuotaState};
-use crate::outcome::{MAX_QUOTAS, Outcome, QuotaStatus};
 use crate::key::Fingerprint;
+use crate::outcome::{MAX_QUOTAS, Outcome, QuotaStatus};
 use crate::plan::Plan;
 use crate::quota::Quota;
 

@@ -66,8 +66,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::outcome::Outcome;
 use crate::key::Fingerprint;
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 
 /// The boxed error and future types every Portcullis store names, from

@@ -65,8 +65,8 @@ use moka::sync::Cache;
 use pin_project_lite::pin_project;
 
 use super::{Store, StoreError};
-use crate::outcome::Outcome;
 use crate::key::Fingerprint;
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 
 const DEFAULT_MAX_KEYS: u64 = 100_000;

@@ -58,8 +58,8 @@ use serde::Deserialize;
 use tokio::time::{Instant, Timeout};
 
 use super::{Store, StoreError};
-use crate::outcome::Outcome;
 use crate::key::Fingerprint;
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);

@@ -17,8 +17,8 @@ use smallvec::SmallVec;
 
 use super::KeyValue;
 use crate::algorithm::{Algorithm, QuotaState};
-use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::key::Fingerprint;
+use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::plan::Plan;
 use crate::quota::Quota;
 use crate::store::{Store, StoreError, bounded};

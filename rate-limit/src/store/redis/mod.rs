@@ -121,8 +121,8 @@ use smallvec::SmallVec;
 
 use super::{BoxFuture, Store, StoreError};
 use crate::algorithm::{Algorithm, Check, QuotaState, WindowAlignment};
-use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::key::Fingerprint;
+use crate::outcome::{MAX_QUOTAS, Outcome};
 use crate::plan::Plan;
 use crate::quota::Quota;
 
