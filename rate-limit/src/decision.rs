@@ -11,7 +11,7 @@
 //! use axum::{Router, body::Body, extract::Extension, routing::get};
 //! use http::Request;
 //! use http_body_util::BodyExt;
-//! use portcullis_rate_limit::{decision::Decision, layer::RateLimitLayer};
+//! use portcullis_rate_limit::{Decision, RateLimitLayer};
 //! use portcullis_rate_limit::request::{PlanName, TenantId};
 //! use tower::ServiceExt;
 //!
@@ -44,12 +44,12 @@ use crate::plan::Plan;
 use crate::quota::Quota;
 
 /// How a request was limited while the store could not answer: the
-/// [`FailurePolicy`](crate::layer::FailurePolicy) that applied.
+/// [`FailurePolicy`](crate::rate_limit::FailurePolicy) that applied.
 ///
 /// A [`Decision`] made by the fallback limiter says so in
 /// [`Decision::degraded`]; requests that failed open or closed have no decision, and
 /// carry this value alone in their request and response extensions. With
-/// [`degraded_header`](crate::layer::RateLimitLayer::degraded_header), responses say it
+/// [`degraded_header`](crate::rate_limit::RateLimitLayer::degraded_header), responses say it
 /// in `x-ratelimit-degraded` ([`as_str`](Self::as_str)).
 ///
 /// ```
@@ -60,12 +60,12 @@ use crate::quota::Quota;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Degraded {
-    /// Let through unlimited ([`FailOpen`](crate::layer::FailurePolicy::FailOpen)).
+    /// Let through unlimited ([`FailOpen`](crate::rate_limit::FailurePolicy::FailOpen)).
     FailOpen,
-    /// Refused with `503` ([`FailClosed`](crate::layer::FailurePolicy::FailClosed)).
+    /// Refused with `503` ([`FailClosed`](crate::rate_limit::FailurePolicy::FailClosed)).
     FailClosed,
     /// Decided by the local fallback limiter
-    /// ([`Fallback`](crate::layer::FailurePolicy::Fallback)).
+    /// ([`Fallback`](crate::rate_limit::FailurePolicy::Fallback)).
     Fallback,
 }
 
@@ -236,7 +236,7 @@ impl Decision {
     }
 
     /// `Some` when the store could not answer and the decision was made otherwise
-    /// (by the local [fallback](crate::layer::Fallback) limiter: its plan is the
+    /// (by the local [fallback](crate::rate_limit::Fallback) limiter: its plan is the
     /// scaled-down one); `None` for the store's own decisions.
     ///
     /// ```

@@ -7,7 +7,7 @@
 //! # Example
 //!
 //! ```
-//! use portcullis_rate_limit::layer::RateLimitLayer;
+//! use portcullis_rate_limit::RateLimitLayer;
 //!
 //! let layer = RateLimitLayer::development();
 //! let snapshot = layer.metrics().snapshot();
@@ -22,7 +22,7 @@ use std::time::Duration;
 /// Shared counters of a layer's decisions; clones count together.
 ///
 /// ```
-/// use portcullis_rate_limit::layer::RateLimitLayer;
+/// use portcullis_rate_limit::RateLimitLayer;
 /// let layer = RateLimitLayer::new();
 /// let metrics = layer.clone().metrics().clone();
 /// assert_eq!(metrics.snapshot(), layer.metrics().snapshot());
@@ -73,7 +73,7 @@ pub struct MetricsSnapshot {
     pub exempt: u64,
     /// Checks the store failed to answer; each is also counted in `fail_open`,
     /// `fail_closed` or `fallback`, as the
-    /// [`FailurePolicy`](crate::layer::FailurePolicy) says.
+    /// [`FailurePolicy`](crate::rate_limit::FailurePolicy) says.
     pub store_errors: u64,
     /// Requests let through unlimited because the store failed.
     pub fail_open: u64,
@@ -97,7 +97,7 @@ impl MetricsSnapshot {
     /// check counts as failed open, failed closed, or as the fallback decided.
     ///
     /// ```
-    /// let snapshot = portcullis_rate_limit::layer::RateLimitLayer::new().metrics().snapshot();
+    /// let snapshot = portcullis_rate_limit::RateLimitLayer::new().metrics().snapshot();
     /// assert_eq!(snapshot.total(), 0);
     /// ```
     pub fn total(&self) -> u64 {
@@ -131,7 +131,7 @@ impl Metrics {
     /// Reads every counter.
     ///
     /// ```
-    /// let snapshot = portcullis_rate_limit::layer::RateLimitLayer::new().metrics().snapshot();
+    /// let snapshot = portcullis_rate_limit::RateLimitLayer::new().metrics().snapshot();
     /// assert_eq!(snapshot.denied, 0);
     /// ```
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -156,7 +156,7 @@ impl Metrics {
     /// Whether the layer is degraded now: its store's last answer was a failure.
     ///
     /// ```
-    /// let layer = portcullis_rate_limit::layer::RateLimitLayer::new();
+    /// let layer = portcullis_rate_limit::RateLimitLayer::new();
     /// assert!(!layer.metrics().is_degraded());
     /// ```
     pub fn is_degraded(&self) -> bool {

@@ -182,7 +182,7 @@ impl Plan {
     /// This plan with every quota's limit (and GCRA burst) divided by `divisor`,
     /// rounded up so that no quota drops to 0: one process's share when `divisor`
     /// processes enforce the plan each on its own (the store-failure
-    /// [`Fallback`](crate::layer::Fallback)). The name, windows and algorithms stay, and
+    /// [`Fallback`](crate::rate_limit::Fallback)). The name, windows and algorithms stay, and
     /// so does the [`id`](Self::id). A `divisor` of 0 counts as 1.
     ///
     /// ```

@@ -34,7 +34,7 @@ pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-rateli
 pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// `X-RateLimit-Degraded`: on responses to requests limited while the store could
-/// not answer, when [enabled](crate::layer::RateLimitLayer::degraded_header); its value
+/// not answer, when [enabled](crate::rate_limit::RateLimitLayer::degraded_header); its value
 /// is the [`Degraded`](crate::decision::Degraded) mode: `fail-open`, `fail-closed` or
 /// `fallback`.
 ///

@@ -21,7 +21,7 @@
 //!
 //! When a part is absent (no peer address was recorded, the header is missing) the
 //! extractor returns [`MissingKey`], and the layer applies its
-//! [`OnMissingKey`](crate::layer::OnMissingKey) policy: by default it answers
+//! [`OnMissingKey`](crate::rate_limit::OnMissingKey) policy: by default it answers
 //! `400 RATE_LIMIT_KEY_MISSING` (never a 500, never a panic).
 //!
 //! # Example
@@ -151,7 +151,7 @@ impl std::error::Error for MissingKey {}
 ///
 /// The same secret gives the same fingerprints in every process, which is what shared
 /// stores (Redis) need; set your own secret with
-/// [`RateLimitLayer::key_secret`](crate::layer::RateLimitLayer::key_secret) so nobody
+/// [`RateLimitLayer::key_secret`](crate::rate_limit::RateLimitLayer::key_secret) so nobody
 /// can precompute fingerprints. Parts are length-prefixed, so `("ab", "c")` and
 /// `("a", "bc")` differ.
 ///
@@ -319,7 +319,7 @@ impl Hasher for KeyBuilder {
 /// The 64-bit hash of a request's key: all a store sees of who is limited.
 ///
 /// A fingerprint is the output of SipHash-1-3, a keyed pseudo-random function, under
-/// the layer's [key secret](crate::layer::RateLimitLayer::key_secret). 64 bits are
+/// the layer's [key secret](crate::rate_limit::RateLimitLayer::key_secret). 64 bits are
 /// enough:
 ///
 /// - Without the secret an attacker can neither aim a collision (make their requests

@@ -22,7 +22,7 @@
 //!
 //! A remote store is best wrapped in both, the cache outside:
 //! `NegativeCache::new(Resilient::new(store))`; the layer's
-//! [`FailurePolicy`](crate::layer::FailurePolicy) decides what a failure means for the
+//! [`FailurePolicy`](crate::rate_limit::FailurePolicy) decides what a failure means for the
 //! request.
 //!
 //! Store futures are named by associated types, so the layer's response future holds

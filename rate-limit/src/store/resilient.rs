@@ -7,7 +7,7 @@
 //! [`open_for`](CircuitBreaker::open_for) (500 ms by default) every check fails at once with
 //! [`StoreError::CircuitOpen`] from
 //! [`check_immediately`](Store::check_immediately): the layer applies its
-//! [`FailurePolicy`](crate::layer::FailurePolicy) in `call`, with no store call and no
+//! [`FailurePolicy`](crate::rate_limit::FailurePolicy) in `call`, with no store call and no
 //! waiting. Then one check is let through as a probe (*half-open*): if it succeeds the
 //! circuit closes and the store is used again; if it fails the circuit opens again, for
 //! twice as long each time up to [`max_open_for`](CircuitBreaker::max_open_for) (1 s by
@@ -32,7 +32,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use portcullis_rate_limit::layer::{FailurePolicy, RateLimitLayer};
+//! use portcullis_rate_limit::{FailurePolicy, RateLimitLayer};
 //! use portcullis_rate_limit::store::memory::MemoryStore;
 //! use portcullis_rate_limit::store::resilient::{CircuitBreaker, CircuitState, Resilient};
 //!

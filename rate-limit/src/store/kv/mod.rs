@@ -94,7 +94,7 @@
 //!
 //! A value of another version or length, or with a quota count that is not the plan's,
 //! fails the check with [`StoreError::Malformed`] (never a panic), so the layer's
-//! [store-failure policy](crate::layer::FailurePolicy) applies until the value expires.
+//! [store-failure policy](crate::rate_limit::FailurePolicy) applies until the value expires.
 //!
 //! # Time-to-live
 //!
@@ -109,7 +109,7 @@
 //!
 //! A [`KvError`] from `get` or `put` fails the check with [`StoreError::Backend`], and
 //! the layer lets the request through or refuses it with `503` as its
-//! [`FailurePolicy`](crate::layer::FailurePolicy) says. A failed `put` happens after the
+//! [`FailurePolicy`](crate::rate_limit::FailurePolicy) says. A failed `put` happens after the
 //! decision: the consumption is then only in the instance's cache.
 //!
 //! # Writes per key
@@ -131,7 +131,7 @@
 //! use axum::{Router, body::Body, routing::get};
 //! use http::{Request, StatusCode};
 //! use portcullis_core::client_ip::PeerAddr;
-//! use portcullis_rate_limit::layer::RateLimitLayer;
+//! use portcullis_rate_limit::RateLimitLayer;
 //! use portcullis_rate_limit::plan::Plan;
 //! use portcullis_rate_limit::quota::Quota;
 //! use portcullis_rate_limit::store::kv::{KvStore, MemoryKeyValue};

@@ -72,7 +72,7 @@
 //! The store itself only reports errors ([`StoreError`]). How long a dead Redis may
 //! cost is the [`Resilient`](super::resilient::Resilient) wrapper's (a 50 ms timeout
 //! and a circuit breaker; the `redis` feature enables it), what a request then gets is
-//! the layer's [`FailurePolicy`](crate::layer::FailurePolicy), and a
+//! the layer's [`FailurePolicy`](crate::rate_limit::FailurePolicy), and a
 //! [`NegativeCache`](super::negative_cache::NegativeCache) in front spares Redis the
 //! traffic of blocked clients. The connection ([`redis::aio::ConnectionManager`]) is
 //! multiplexed and reconnects by itself.
@@ -86,7 +86,7 @@
 //!
 //! Every degraded answer counts in the layer's [`metrics`](crate::metrics), logs one
 //! `tracing` warning per transition (degraded, recovered), and with
-//! [`degraded_header`](crate::layer::RateLimitLayer::degraded_header) carries
+//! [`degraded_header`](crate::rate_limit::RateLimitLayer::degraded_header) carries
 //! `x-ratelimit-degraded: fail-open | fail-closed | fallback`.
 //!
 //! # Example
@@ -97,7 +97,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use portcullis_rate_limit::layer::{Fallback, FailurePolicy, RateLimitLayer};
+//! use portcullis_rate_limit::{FailurePolicy, Fallback, RateLimitLayer};
 //! use portcullis_rate_limit::store::negative_cache::NegativeCache;
 //! use portcullis_rate_limit::store::redis::RedisStore;
 //! use portcullis_rate_limit::store::resilient::Resilient;

@@ -24,13 +24,18 @@
 //! Every clone of a layer, and every service made from it, shares one state behind an
 //! `Arc`: the store, the metrics and the configuration.
 //!
+//! The rooms: [`RateLimitLayer`] is the builder and its presets (`layer.rs`), the
+//! [`RateLimit`] service decides in `call` when nothing makes it wait (`service.rs`),
+//! the [`ResponseFuture`] is the state machine of the rest (`future.rs`), and both
+//! reach the request's verdict the same way (`verdict.rs`).
+//!
 //! # Example
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
 //! use http::{Request, StatusCode};
 //! use portcullis_core::client_ip::PeerAddr;
-//! use portcullis_rate_limit::{layer::RateLimitLayer, plan::Plan, quota::Quota};
+//! use portcullis_rate_limit::{Plan, Quota, RateLimitLayer};
 //! use tower::ServiceExt;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -60,13 +65,18 @@ mod failure;
 #[cfg(feature = "memory")]
 mod fallback;
 mod future;
-#[allow(clippy::module_inception)]
+mod hooks;
 mod layer;
+mod on_missing_key;
 mod service;
+mod shared;
+mod verdict;
 
 pub use failure::FailurePolicy;
 #[cfg(feature = "memory")]
 pub use fallback::Fallback;
 pub use future::ResponseFuture;
-pub use layer::{CostFn, DefaultStore, OnMissingKey, RateLimitLayer};
+pub use hooks::CostFn;
+pub use layer::{DefaultStore, RateLimitLayer};
+pub use on_missing_key::OnMissingKey;
 pub use service::RateLimit;

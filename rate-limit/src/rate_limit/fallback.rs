@@ -22,7 +22,7 @@ const MAX_SCALED_PLANS: usize = 1_024;
 /// the store and the cache.
 ///
 /// ```
-/// use portcullis_rate_limit::layer::{Fallback, RateLimitLayer};
+/// use portcullis_rate_limit::{Fallback, RateLimitLayer};
 /// use portcullis_rate_limit::store::memory::MemoryStore;
 ///
 /// let fallback = Fallback::local().instances(3).store(MemoryStore::new().max_keys(10_000));
@@ -74,7 +74,7 @@ impl Fallback {
     /// A fresh [`MemoryStore`] enforcing the plans as they are (one instance).
     ///
     /// ```
-    /// use portcullis_rate_limit::layer::Fallback;
+    /// use portcullis_rate_limit::Fallback;
     /// assert_eq!(Fallback::local().instance_count(), 1);
     /// ```
     pub fn local() -> Self {
@@ -89,7 +89,7 @@ impl Fallback {
     /// up (a limit never drops to 0). 0 counts as 1.
     ///
     /// ```
-    /// use portcullis_rate_limit::layer::Fallback;
+    /// use portcullis_rate_limit::Fallback;
     /// assert_eq!(Fallback::local().instances(0).instance_count(), 1);
     /// ```
     #[must_use]
@@ -104,7 +104,7 @@ impl Fallback {
     /// Keeps the fallback's state in `store` (to bound it differently).
     ///
     /// ```
-    /// use portcullis_rate_limit::{layer::Fallback, store::memory::MemoryStore};
+    /// use portcullis_rate_limit::{Fallback, store::memory::MemoryStore};
     /// let fallback = Fallback::local().store(MemoryStore::new().max_keys(1_000));
     /// assert_eq!(fallback.store_ref().capacity(), 1_024);
     /// ```
@@ -116,7 +116,7 @@ impl Fallback {
     /// The instance count limits are divided by.
     ///
     /// ```
-    /// use portcullis_rate_limit::layer::Fallback;
+    /// use portcullis_rate_limit::Fallback;
     /// assert_eq!(Fallback::local().instances(8).instance_count(), 8);
     /// ```
     pub fn instance_count(&self) -> u64 {
@@ -126,7 +126,7 @@ impl Fallback {
     /// The local store.
     ///
     /// ```
-    /// use portcullis_rate_limit::layer::Fallback;
+    /// use portcullis_rate_limit::Fallback;
     /// assert!(Fallback::local().store_ref().is_empty());
     /// ```
     pub fn store_ref(&self) -> &MemoryStore {

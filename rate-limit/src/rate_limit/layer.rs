@@ -1,18 +1,23 @@
+//! [`RateLimitLayer`]: the builder of the [`RateLimit`] service, and its presets.
+
 use std::sync::Arc;
 
-use http::StatusCode;
-use portcullis_core::clock::{Clock, FastClock};
-use serde::Deserialize;
+use portcullis_core::clock::Clock;
 use tower_layer::Layer;
 
+use super::failure::FailurePolicy;
 #[cfg(feature = "memory")]
-use super::Fallback;
-use super::{FailurePolicy, RateLimit};
-use crate::headers::{HeaderMode, Templates};
-use crate::key::{DEFAULT_SECRET, Key, KeyExtractor};
+use super::fallback::Fallback;
+#[cfg(feature = "memory")]
+use super::hooks::refund_success;
+use super::hooks::{CostFn, RefundIf, refund_server_error};
+use super::on_missing_key::OnMissingKey;
+use super::service::RateLimit;
+use super::shared::{Settings, Shared};
+use crate::headers::HeaderMode;
+use crate::key::{Key, KeyExtractor};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::request::RequestHead;
 use crate::resolver::{PlanResolver, Plans};
 use crate::store::Store;
 
@@ -28,75 +33,6 @@ pub type DefaultStore = MemoryStore;
 /// `memory`, else a [`BoxStore`](crate::store::BoxStore).
 #[cfg(not(feature = "memory"))]
 pub type DefaultStore = crate::store::BoxStore;
-
-/// What to do with a request whose key cannot be extracted (no peer address was
-/// recorded, the API-key header is missing, no tenant was set).
-///
-/// ```
-/// use portcullis_rate_limit::layer::OnMissingKey;
-/// assert_eq!(OnMissingKey::default(), OnMissingKey::Reject);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum OnMissingKey {
-    /// Answer `400 Bad Request` with a `RATE_LIMIT_KEY_MISSING` problem naming the
-    /// missing part.
-    #[default]
-    Reject,
-    /// Let the request through unlimited. Only safe when another layer guarantees the
-    /// key (an authentication layer that rejects anonymous requests first).
-    Allow,
-    /// Count every keyless request against one shared key.
-    SharedKey,
-}
-
-/// A function computing a request's cost.
-pub type CostFn = fn(&RequestHead<'_>) -> u64;
-
-/// Everything but the key, resolver and store.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) headers: HeaderMode,
-    /// The header templates of the plans met, built once per plan.
-    pub(crate) templates: Arc<Templates>,
-    pub(crate) shadow: bool,
-    pub(crate) on_missing_key: OnMissingKey,
-    pub(crate) on_store_error: FailurePolicy,
-    pub(crate) degraded_header: bool,
-    pub(crate) refund_if: Option<fn(StatusCode) -> bool>,
-    pub(crate) cost: Option<CostFn>,
-    pub(crate) secret: [u8; 16],
-    pub(crate) metrics: Metrics,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            clock: Arc::new(FastClock::new()),
-            headers: HeaderMode::default(),
-            templates: Arc::new(Templates::new()),
-            shadow: false,
-            on_missing_key: OnMissingKey::default(),
-            on_store_error: FailurePolicy::default(),
-            degraded_header: false,
-            refund_if: None,
-            cost: None,
-            secret: DEFAULT_SECRET,
-            metrics: Metrics::default(),
-        }
-    }
-}
-
-/// The state every clone of a layer and its services share.
-#[derive(Clone, Debug)]
-pub(crate) struct Shared<K, P, St> {
-    pub(crate) key: K,
-    pub(crate) plans: P,
-    pub(crate) store: St,
-    pub(crate) config: Config,
-}
 
 /// Applies [`RateLimit`] to a service; the layer is also the builder.
 ///
@@ -202,7 +138,7 @@ impl RateLimitLayer {
     /// use axum::{Router, body::Body, routing::post};
     /// use http::{Request, StatusCode};
     /// use portcullis_core::client_ip::PeerAddr;
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// use portcullis_rate_limit::RateLimitLayer;
     /// use tower::ServiceExt;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -243,18 +179,18 @@ impl RateLimitLayer {
         key: Key,
         plans: Plans,
         on_missing_key: OnMissingKey,
-        refund_if: Option<fn(StatusCode) -> bool>,
+        refund_if: Option<RefundIf>,
         on_store_error: FailurePolicy,
     ) -> Self {
         Self::from_parts(
             key,
             plans,
             MemoryStore::new(),
-            Config {
+            Settings {
                 on_missing_key,
                 refund_if,
                 on_store_error,
-                ..Config::default()
+                ..Settings::default()
             },
         )
     }
@@ -276,23 +212,14 @@ fn login_plan(name: &'static str, per_minute: u64, per_hour: u64) -> Plan {
     )
 }
 
-#[cfg(feature = "memory")]
-fn refund_success(status: StatusCode) -> bool {
-    status.is_success()
-}
-
-fn refund_server_error(status: StatusCode) -> bool {
-    status.is_server_error()
-}
-
 impl<K, P, St> RateLimitLayer<K, P, St> {
-    fn from_parts(key: K, plans: P, store: St, config: Config) -> Self {
+    fn from_parts(key: K, plans: P, store: St, settings: Settings) -> Self {
         Self {
             shared: Arc::new(Shared {
                 key,
                 plans,
                 store,
-                config,
+                settings,
             }),
         }
     }
@@ -300,17 +227,17 @@ impl<K, P, St> RateLimitLayer<K, P, St> {
     /// The counters of this layer's decisions, shared by every clone.
     ///
     /// ```
-    /// let layer = portcullis_rate_limit::layer::RateLimitLayer::new();
+    /// let layer = portcullis_rate_limit::RateLimitLayer::new();
     /// assert_eq!(layer.metrics().snapshot().allowed, 0);
     /// ```
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.shared.config.metrics
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.settings.metrics
     }
 
     /// The store.
     ///
     /// ```
-    /// let layer = portcullis_rate_limit::layer::RateLimitLayer::new();
+    /// let layer = portcullis_rate_limit::RateLimitLayer::new();
     /// assert!(layer.store_ref().is_empty());
     /// ```
     pub fn store_ref(&self) -> &St {
@@ -328,48 +255,50 @@ impl<St: Store> RateLimitLayer<Key, Plans, St> {
                 vec![crate::quota::Quota::per_minute("minute", 100)],
             )),
             store,
-            Config::default(),
+            Settings::default(),
         )
     }
 }
 
+/// Changing a layer's configuration: copy on write of the shared state. A layer whose
+/// state no clone shares changes it in place; otherwise it changes a copy, and the
+/// clones keep what they had.
 impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
+    /// The state, to change a part of it ([`Arc::make_mut`]).
+    fn shared_mut(&mut self) -> &mut Shared<K, P, St> {
+        Arc::make_mut(&mut self.shared)
+    }
+
+    /// The state, to rebuild the layer with a part of another type
+    /// ([`Arc::unwrap_or_clone`]).
     fn into_shared(self) -> Shared<K, P, St> {
-        Arc::try_unwrap(self.shared).unwrap_or_else(|shared| (*shared).clone())
+        Arc::unwrap_or_clone(self.shared)
     }
 
-    fn map_shared(self, f: impl FnOnce(Shared<K, P, St>) -> Shared<K, P, St>) -> Self {
-        Self {
-            shared: Arc::new(f(self.into_shared())),
-        }
-    }
-
-    fn map_config(self, f: impl FnOnce(&mut Config)) -> Self {
-        self.map_shared(|mut shared| {
-            f(&mut shared.config);
-            shared
-        })
+    fn with_settings(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        change(&mut self.shared_mut().settings);
+        self
     }
 
     /// Keys requests with `key`: see [`crate::key`].
     #[must_use]
     pub fn key<K2: KeyExtractor>(self, key: K2) -> RateLimitLayer<K2, P, St> {
         let shared = self.into_shared();
-        RateLimitLayer::from_parts(key, shared.plans, shared.store, shared.config)
+        RateLimitLayer::from_parts(key, shared.plans, shared.store, shared.settings)
     }
 
     /// Picks plans with `plans`: see [`crate::resolver`].
     #[must_use]
     pub fn plans<P2: PlanResolver>(self, plans: P2) -> RateLimitLayer<K, P2, St> {
         let shared = self.into_shared();
-        RateLimitLayer::from_parts(shared.key, plans, shared.store, shared.config)
+        RateLimitLayer::from_parts(shared.key, plans, shared.store, shared.settings)
     }
 
     /// Keeps state in `store`.
     #[must_use]
     pub fn store<St2: Store>(self, store: St2) -> RateLimitLayer<K, P, St2> {
         let shared = self.into_shared();
-        RateLimitLayer::from_parts(shared.key, shared.plans, store, shared.config)
+        RateLimitLayer::from_parts(shared.key, shared.plans, store, shared.settings)
     }
 
     /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
@@ -377,14 +306,14 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        self.map_config(|config| config.clock = clock)
+        self.with_settings(|settings| settings.clock = clock)
     }
 
     /// Which rate-limit headers to send (both sets by default); see
     /// [`crate::headers`].
     #[must_use]
     pub fn headers(self, mode: HeaderMode) -> Self {
-        self.map_config(|config| config.headers = mode)
+        self.with_settings(|settings| settings.headers = mode)
     }
 
     /// Shadow (dry-run) mode: decide, send headers, record and count, but never
@@ -393,7 +322,7 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// ```
     /// use axum::{Router, body::Body, routing::get};
     /// use http::{Request, StatusCode};
-    /// use portcullis_rate_limit::{layer::RateLimitLayer, request::TenantId};
+    /// use portcullis_rate_limit::{RateLimitLayer, request::TenantId};
     /// use tower::ServiceExt;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -412,14 +341,14 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// ```
     #[must_use]
     pub fn shadow(self, shadow: bool) -> Self {
-        self.map_config(|config| config.shadow = shadow)
+        self.with_settings(|settings| settings.shadow = shadow)
     }
 
     /// What to do when a request's key cannot be extracted (refuse with 400 by
     /// default).
     #[must_use]
     pub fn on_missing_key(self, policy: OnMissingKey) -> Self {
-        self.map_config(|config| config.on_missing_key = policy)
+        self.with_settings(|settings| settings.on_missing_key = policy)
     }
 
     /// What to do when the store cannot answer: fail open (the default), fail closed,
@@ -432,7 +361,7 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     #[must_use]
     pub fn on_store_error(self, policy: impl Into<FailurePolicy>) -> Self {
         let policy = policy.into();
-        self.map_config(|config| config.on_store_error = policy)
+        self.with_settings(|settings| settings.on_store_error = policy)
     }
 
     /// Adds `x-ratelimit-degraded` to the responses of requests limited while the
@@ -442,13 +371,13 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// dashboards that the limits they see are not the usual ones.
     #[must_use]
     pub fn degraded_header(self, enabled: bool) -> Self {
-        self.map_config(|config| config.degraded_header = enabled)
+        self.with_settings(|settings| settings.degraded_header = enabled)
     }
 
     /// Gives the cost back after the response when `refund_if(status)` holds.
     #[must_use]
-    pub fn refund_if(self, refund_if: fn(StatusCode) -> bool) -> Self {
-        self.map_config(|config| config.refund_if = Some(refund_if))
+    pub fn refund_if(self, refund_if: RefundIf) -> Self {
+        self.with_settings(|settings| settings.refund_if = Some(refund_if))
     }
 
     /// Does not count requests answered with a 5xx.
@@ -464,7 +393,7 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// use axum::{Router, body::Body, routing::post};
     /// use http::Request;
     /// use portcullis_core::client_ip::PeerAddr;
-    /// use portcullis_rate_limit::layer::RateLimitLayer;
+    /// use portcullis_rate_limit::RateLimitLayer;
     /// use tower::ServiceExt;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -480,26 +409,24 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// ```
     #[must_use]
     pub fn cost(self, cost: CostFn) -> Self {
-        self.map_config(|config| config.cost = Some(cost))
+        self.with_settings(|settings| settings.cost = Some(cost))
     }
 
     /// Keys fingerprints with this secret instead of the public default, so nobody
     /// can precompute them. Every process sharing a store needs the same secret.
     #[must_use]
     pub fn key_secret(self, secret: [u8; 16]) -> Self {
-        self.map_config(|config| config.secret = secret)
+        self.with_settings(|settings| settings.secret = secret)
     }
 }
 
 impl<K: Clone, St: Clone> RateLimitLayer<K, Plans, St> {
     /// Limits by this one plan (sets the [`Plans`] default).
     #[must_use]
-    pub fn plan(self, plan: impl Into<Arc<Plan>>) -> Self {
-        let plan = plan.into();
-        self.map_shared(|shared| Shared {
-            plans: shared.plans.default_plan(plan),
-            ..shared
-        })
+    pub fn plan(mut self, plan: impl Into<Arc<Plan>>) -> Self {
+        let shared = self.shared_mut();
+        shared.plans = std::mem::take(&mut shared.plans).default_plan(plan);
+        self
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 #[cfg(feature = "memory")]
-use super::Fallback;
+use super::fallback::Fallback;
 use crate::decision::Degraded;
 
 /// What to do with a request when the store cannot answer (a Redis outage, a timeout,
@@ -25,7 +25,7 @@ use crate::decision::Degraded;
 /// `x-ratelimit-degraded` header when [enabled](super::RateLimitLayer::degraded_header)).
 ///
 /// ```
-/// use portcullis_rate_limit::layer::{Fallback, FailurePolicy, RateLimitLayer};
+/// use portcullis_rate_limit::{FailurePolicy, Fallback, RateLimitLayer};
 ///
 /// assert!(matches!(FailurePolicy::default(), FailurePolicy::FailOpen));
 /// let closed = RateLimitLayer::new().on_store_error(FailurePolicy::FailClosed);
