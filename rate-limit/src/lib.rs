@@ -28,7 +28,7 @@ pub use quota::Quota;
 #[cfg(feature = "memory")]
 pub use rate_limit::Fallback;
 pub use rate_limit::{FailurePolicy, OnMissingKey, RateLimit, RateLimitLayer};
-pub use resolver::{PlanResolver, Plans};
+pub use resolver::{PlanResolver, Plans, Resolved};
 
 /// The former path of [`rate_limit`], kept so that existing imports still compile.
 #[doc(hidden)]

@@ -2,7 +2,8 @@
 //!
 //! A resolver may be asynchronous (look the tenant's plan up in a database): it returns
 //! a future, and the layer waits for it inside its response future. `None` means no
-//! plan applies and the request is not limited.
+//! plan applies and the request is not limited. A resolver that knows the answer
+//! without waiting says so with a [`Resolved`], and the layer decides in `call`.
 //!
 //! [`Plans`] resolves without waiting, in this order:
 //!
@@ -77,9 +78,64 @@ pub trait PlanResolver: Send + Sync + 'static {
     /// The plan of `request` when it is known without waiting (`Some`), so the layer
     /// decides in `call` and skips a state of its response future. `None`, the
     /// default, makes the layer await [`resolve`](Self::resolve).
-    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Option<Arc<Plan>>> {
+    ///
+    /// ```
+    /// use portcullis_rate_limit::{plan::Plan, request::RequestHead};
+    /// use portcullis_rate_limit::resolver::{PlanResolver, Plans, Resolved};
+    ///
+    /// let request = http::Request::new(());
+    /// let head = RequestHead::new(&request);
+    /// let plans = Plans::new(Plan::free());
+    /// let Some(Resolved::Plan(plan)) = plans.resolve_immediately(&head) else {
+    ///     panic!("the built-in resolver never waits");
+    /// };
+    /// assert_eq!(plan.name(), "free");
+    /// assert_eq!(Plans::without_default().resolve_immediately(&head), Some(Resolved::Exempt));
+    /// ```
+    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Resolved> {
         let _ = request;
         None
+    }
+}
+
+/// What a resolver found for a request: the plan that limits it, or none.
+///
+/// ```
+/// use std::sync::Arc;
+/// use portcullis_rate_limit::{plan::Plan, resolver::Resolved};
+///
+/// let free = Arc::new(Plan::free());
+/// assert_eq!(Resolved::from(Some(free.clone())), Resolved::Plan(free.clone()));
+/// assert_eq!(Resolved::from(None), Resolved::Exempt);
+/// assert_eq!(Resolved::Plan(free).plan().unwrap().name(), "free");
+/// assert!(Resolved::Exempt.plan().is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resolved {
+    /// The request is limited by this plan.
+    Plan(Arc<Plan>),
+    /// No plan applies: the request is not limited.
+    Exempt,
+}
+
+impl Resolved {
+    /// The plan, unless the request is exempt.
+    pub fn plan(&self) -> Option<&Arc<Plan>> {
+        match self {
+            Self::Plan(plan) => Some(plan),
+            Self::Exempt => None,
+        }
+    }
+}
+
+impl From<Option<Arc<Plan>>> for Resolved {
+    /// `Some(plan)` limits by that plan; `None` exempts the request.
+    fn from(plan: Option<Arc<Plan>>) -> Self {
+        match plan {
+            Some(plan) => Self::Plan(plan),
+            None => Self::Exempt,
+        }
     }
 }
 
@@ -287,8 +343,8 @@ impl PlanResolver for Plans {
         ready(self.lookup(request))
     }
 
-    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Option<Arc<Plan>>> {
-        Some(self.lookup(request))
+    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Resolved> {
+        Some(self.lookup(request).into())
     }
 }
 

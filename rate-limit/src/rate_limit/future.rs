@@ -15,7 +15,7 @@ use tower_service::Service;
 use super::shared::Shared;
 use super::verdict::{self, Admission, Caller, Rejection, Verdict};
 use crate::plan::Plan;
-use crate::resolver::PlanResolver;
+use crate::resolver::{PlanResolver, Resolved};
 use crate::store::Store;
 
 pin_project! {
@@ -179,12 +179,12 @@ where
                     inner,
                     caller,
                 } => {
-                    let plan = ready!(future.poll(cx));
+                    let resolved = Resolved::from(ready!(future.poll(cx)));
                     let (Some(request), Some(inner)) = (request.take(), inner.take()) else {
                         unreachable!("polled after completion")
                     };
-                    match plan {
-                        Some(plan) => {
+                    match resolved {
+                        Resolved::Plan(plan) => {
                             let now = settings.clock.unix_nanos();
                             State::Checking {
                                 future: shared.store.check(caller.key, &plan, caller.cost, now),
@@ -195,7 +195,9 @@ where
                                 now,
                             }
                         }
-                        None => call(inner, request, verdict::exempt(settings, caller.key)),
+                        Resolved::Exempt => {
+                            call(inner, request, verdict::exempt(settings, caller.key))
+                        }
                     }
                 }
                 StateProj::Checking {

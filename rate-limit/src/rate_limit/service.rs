@@ -15,7 +15,7 @@ use super::shared::Shared;
 use super::verdict::{self, Caller, Keyless, Verdict};
 use crate::key::{Key, KeyBuilder, KeyExtractor};
 use crate::request::{RequestCost, RequestHead};
-use crate::resolver::{PlanResolver, Plans};
+use crate::resolver::{PlanResolver, Plans, Resolved};
 use crate::store::Store;
 
 /// Limits the requests to an inner service; built by [`RateLimitLayer`].
@@ -118,14 +118,17 @@ where
         let caller = Caller { key, cost, grpc };
         // Decide right here when the plan and the store answer without waiting (the
         // in-memory store): no clone of the inner service, no extra state.
-        let Some(plan) = shared.plans.resolve_immediately(&head) else {
+        let Some(resolved) = shared.plans.resolve_immediately(&head) else {
             let plan = shared.plans.resolve(&head);
             let inner = take_ready(&mut self.inner);
             return ResponseFuture::resolving(shared, plan, request, inner, caller);
         };
-        let Some(plan) = plan else {
-            let future = self.inner.call(request);
-            return ResponseFuture::calling(shared, future, verdict::exempt(settings, key));
+        let plan = match resolved {
+            Resolved::Plan(plan) => plan,
+            Resolved::Exempt => {
+                let future = self.inner.call(request);
+                return ResponseFuture::calling(shared, future, verdict::exempt(settings, key));
+            }
         };
         let now = settings.clock.unix_nanos();
         let Some(checked) = shared.store.check_immediately(key, &plan, cost, now) else {
