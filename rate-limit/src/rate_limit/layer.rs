@@ -8,9 +8,7 @@ use tower_layer::Layer;
 use super::failure::FailurePolicy;
 #[cfg(feature = "memory")]
 use super::fallback::Fallback;
-#[cfg(feature = "memory")]
-use super::hooks::refund_success;
-use super::hooks::{CostFn, RefundIf, refund_server_error};
+use super::hooks::{CostFn, RefundOn, RefundPredicate};
 use super::on_missing_key::OnMissingKey;
 use super::service::RateLimit;
 use super::shared::{Settings, Shared};
@@ -170,7 +168,7 @@ impl RateLimitLayer {
             Key::client_ip(),
             Plans::new(login_plan("auth", 5, 20)),
             OnMissingKey::Reject,
-            Some(refund_success),
+            Some(Arc::new(RefundOn::Success)),
             FailurePolicy::Fallback(Fallback::local()),
         )
     }
@@ -179,7 +177,7 @@ impl RateLimitLayer {
         key: Key,
         plans: Plans,
         on_missing_key: OnMissingKey,
-        refund_if: Option<RefundIf>,
+        refund_if: Option<Arc<dyn RefundPredicate>>,
         on_store_error: FailurePolicy,
     ) -> Self {
         Self::from_parts(
@@ -374,32 +372,37 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
         self.with_settings(|settings| settings.degraded_header = enabled)
     }
 
-    /// Gives the cost back after the response when `refund_if(status)` holds.
+    /// Gives the cost back after the response when `refund_if` says so for its status:
+    /// a [`RefundOn`], or a closure `Fn(StatusCode) -> bool` (see
+    /// [`RefundPredicate`]).
     #[must_use]
-    pub fn refund_if(self, refund_if: RefundIf) -> Self {
+    pub fn refund_if(self, refund_if: impl RefundPredicate) -> Self {
+        let refund_if: Arc<dyn RefundPredicate> = Arc::new(refund_if);
         self.with_settings(|settings| settings.refund_if = Some(refund_if))
     }
 
-    /// Does not count requests answered with a 5xx.
+    /// Does not count requests answered with a 5xx ([`RefundOn::ServerErrors`]).
     #[must_use]
     pub fn refund_server_errors(self) -> Self {
-        self.refund_if(refund_server_error)
+        self.refund_if(RefundOn::ServerErrors)
     }
 
-    /// Computes a request's cost (1 by default). A
-    /// [`RequestCost`](crate::request::RequestCost) in the request extensions wins.
+    /// Computes a request's cost (1 by default) with `cost`: a closure
+    /// `Fn(&RequestHead<'_>) -> u64`, which may capture its configuration (see
+    /// [`CostFn`]). A [`RequestCost`](crate::request::RequestCost) in the request
+    /// extensions wins.
     ///
     /// ```
     /// use axum::{Router, body::Body, routing::post};
     /// use http::Request;
     /// use portcullis_core::client_ip::PeerAddr;
-    /// use portcullis_rate_limit::RateLimitLayer;
+    /// use portcullis_rate_limit::{RateLimitLayer, request::RequestHead};
     /// use tower::ServiceExt;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// // Batch calls cost 10 of the 100 requests a minute.
     /// let layer = RateLimitLayer::new()
-    ///     .cost(|head| if head.uri().path().starts_with("/batch") { 10 } else { 1 });
+    ///     .cost(|head: &RequestHead<'_>| if head.uri().path().starts_with("/batch") { 10 } else { 1 });
     /// let app = Router::new().route("/batch", post(|| async { "done" })).layer(layer);
     /// let mut request = Request::post("/batch").body(Body::empty()).unwrap();
     /// request.extensions_mut().insert(PeerAddr("203.0.113.9:5000".parse().unwrap()));
@@ -408,7 +411,8 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// # });
     /// ```
     #[must_use]
-    pub fn cost(self, cost: CostFn) -> Self {
+    pub fn cost(self, cost: impl CostFn) -> Self {
+        let cost: Arc<dyn CostFn> = Arc::new(cost);
         self.with_settings(|settings| settings.cost = Some(cost))
     }
 

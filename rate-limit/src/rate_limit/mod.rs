@@ -76,7 +76,7 @@ pub use failure::FailurePolicy;
 #[cfg(feature = "memory")]
 pub use fallback::Fallback;
 pub use future::ResponseFuture;
-pub use hooks::CostFn;
+pub use hooks::{CostFn, RefundOn, RefundPredicate};
 pub use layer::{DefaultStore, RateLimitLayer};
 pub use on_missing_key::OnMissingKey;
 pub use service::RateLimit;

@@ -113,7 +113,7 @@ where
         };
         let cost = match request.extensions().get::<RequestCost>() {
             Some(RequestCost(cost)) => *cost,
-            None => settings.cost.map_or(1, |cost| cost(&head)),
+            None => settings.cost.as_ref().map_or(1, |cost| cost.cost(&head)),
         };
         let caller = Caller { key, cost, grpc };
         // Decide right here when the plan and the store answer without waiting (the

@@ -1,19 +1,20 @@
 //! The state every clone of a [`RateLimitLayer`](super::RateLimitLayer), and every
 //! service made from it, shares behind one `Arc`.
 
+use std::fmt;
 use std::sync::Arc;
 
 use portcullis_core::clock::{Clock, FastClock};
 
 use super::failure::FailurePolicy;
-use super::hooks::{CostFn, RefundIf};
+use super::hooks::{CostFn, RefundPredicate};
 use super::on_missing_key::OnMissingKey;
 use crate::headers::{HeaderMode, Templates};
 use crate::key::DEFAULT_SECRET;
 use crate::metrics::Metrics;
 
 /// Everything but the key, resolver and store.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) headers: HeaderMode,
@@ -23,8 +24,8 @@ pub(crate) struct Settings {
     pub(crate) on_missing_key: OnMissingKey,
     pub(crate) on_store_error: FailurePolicy,
     pub(crate) degraded_header: bool,
-    pub(crate) refund_if: Option<RefundIf>,
-    pub(crate) cost: Option<CostFn>,
+    pub(crate) refund_if: Option<Arc<dyn RefundPredicate>>,
+    pub(crate) cost: Option<Arc<dyn CostFn>>,
     pub(crate) secret: [u8; 16],
     pub(crate) metrics: Metrics,
 }
@@ -44,6 +45,23 @@ impl Default for Settings {
             secret: DEFAULT_SECRET,
             metrics: Metrics::default(),
         }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("clock", &self.clock)
+            .field("headers", &self.headers)
+            .field("templates", &self.templates)
+            .field("shadow", &self.shadow)
+            .field("on_missing_key", &self.on_missing_key)
+            .field("on_store_error", &self.on_store_error)
+            .field("degraded_header", &self.degraded_header)
+            .field("refund_if", &self.refund_if.is_some())
+            .field("cost", &self.cost.is_some())
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
     }
 }
 

@@ -247,8 +247,8 @@ impl Admission {
         store: &St,
         status: StatusCode,
     ) -> Option<St::RefundFuture> {
-        let (decision, refund_if) = self.decision.as_ref().zip(settings.refund_if)?;
-        if !decision.allowed() || !refund_if(status) {
+        let (decision, refund_if) = self.decision.as_ref().zip(settings.refund_if.as_ref())?;
+        if !decision.allowed() || !refund_if.should_refund(status) {
             return None;
         }
         if decision.degraded().is_some() {
