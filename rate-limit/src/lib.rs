@@ -27,7 +27,7 @@ pub use plan::Plan;
 pub use quota::Quota;
 #[cfg(feature = "memory")]
 pub use rate_limit::Fallback;
-pub use rate_limit::{FailurePolicy, OnMissingKey, RateLimit, RateLimitLayer};
+pub use rate_limit::{FailurePolicy, OnMissingKey, RateLimit, RateLimitConfig, RateLimitLayer};
 pub use resolver::{PlanResolver, Plans, Resolved};
 
 /// The former path of [`rate_limit`], kept so that existing imports still compile.

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use portcullis_core::clock::Clock;
 use tower_layer::Layer;
 
+#[cfg(feature = "memory")]
+use super::config::{RateLimitConfig, RateLimitPreset};
 use super::failure::FailurePolicy;
 #[cfg(feature = "memory")]
 use super::fallback::Fallback;
@@ -171,6 +173,52 @@ impl RateLimitLayer {
             Some(Arc::new(RefundOn::Success)),
             FailurePolicy::Fallback(Fallback::local()),
         )
+    }
+
+    /// The layer `config` describes: its preset, with the settings it gives; see
+    /// [`RateLimitConfig`].
+    pub fn from_config(config: RateLimitConfig) -> Self {
+        let RateLimitConfig {
+            preset,
+            plans,
+            headers,
+            shadow,
+            on_missing_key,
+            on_store_error,
+            degraded_header,
+            refund,
+        } = config;
+        let mut layer = match preset {
+            RateLimitPreset::Default => Self::new(),
+            RateLimitPreset::Development => Self::development(),
+            RateLimitPreset::Production => Self::production(),
+            RateLimitPreset::MultiTenant => Self::multi_tenant(),
+            RateLimitPreset::AuthBruteforce => Self::auth_bruteforce(),
+        };
+        let shared = layer.shared_mut();
+        if let Some(plans) = plans {
+            shared.plans = plans;
+        }
+        let settings = &mut shared.settings;
+        if let Some(headers) = headers {
+            settings.headers = headers;
+        }
+        if let Some(shadow) = shadow {
+            settings.shadow = shadow;
+        }
+        if let Some(on_missing_key) = on_missing_key {
+            settings.on_missing_key = on_missing_key;
+        }
+        if let Some(on_store_error) = on_store_error {
+            settings.on_store_error = on_store_error;
+        }
+        if let Some(degraded_header) = degraded_header {
+            settings.degraded_header = degraded_header;
+        }
+        if let Some(refund) = refund {
+            settings.refund_if = Some(Arc::new(refund));
+        }
+        layer
     }
 
     fn preset(

@@ -61,6 +61,7 @@
 //! # });
 //! ```
 
+mod config;
 mod failure;
 #[cfg(feature = "memory")]
 mod fallback;
@@ -72,6 +73,7 @@ mod service;
 mod shared;
 mod verdict;
 
+pub use config::{RateLimitConfig, RateLimitPreset};
 pub use failure::FailurePolicy;
 #[cfg(feature = "memory")]
 pub use fallback::Fallback;
