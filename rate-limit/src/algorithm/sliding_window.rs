@@ -78,7 +78,7 @@ fn expires_at(state: QuotaState, window: u64) -> u64 {
 }
 
 /// The (previous, current) counts as seen from the window starting at `start`.
-fn counts_at(state: QuotaState, start: u64, window: u64) -> (u64, u64) {
+pub(crate) fn counts_at(state: QuotaState, start: u64, window: u64) -> (u64, u64) {
     if state.time == start {
         (state.previous, state.count)
     } else if state.time.checked_add(window) == Some(start) {

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use portcullis_core::clock::{Clock, SystemClock, saturating_nanos};
 
-use super::{KeyValue, KvError};
+use super::error::KvError;
+use super::key_value::KeyValue;
 
 /// An in-memory [`KeyValue`] store: values expire after their time-to-live, and with a
 /// [`visibility_lag`](Self::visibility_lag) it behaves like an edge store, where a
