@@ -15,8 +15,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use portcullis_core::client_ip::PeerAddr;
 use portcullis_core::clock::ManualClock;
-use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_rate_limit::plan::Plan;
+use portcullis_rate_limit::rate_limit::RateLimitLayer;
 use tokio::net::TcpListener;
 use tower::{Layer, service_fn};
 

@@ -698,7 +698,7 @@ mod layer {
     use axum::routing::get;
     use http::{Request, StatusCode};
     use portcullis_rate_limit::key::Key;
-    use portcullis_rate_limit::layer::{FailurePolicy, RateLimitLayer};
+    use portcullis_rate_limit::rate_limit::{FailurePolicy, RateLimitLayer};
     use tower::ServiceExt;
 
     use super::*;

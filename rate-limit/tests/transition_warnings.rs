@@ -12,7 +12,7 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use fake_store::*;
-use portcullis_rate_limit::layer::RateLimitLayer;
+use portcullis_rate_limit::rate_limit::RateLimitLayer;
 use portcullis_rate_limit::store::resilient::CircuitState;
 
 /// One test at a time, each with its own subscriber.
