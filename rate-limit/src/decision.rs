@@ -1,6 +1,6 @@
 //! What the limiter decided for a request, for headers, audit and metrics.
 //!
-//! A store answers a check with an [`Outcome`](crate::outcome::Outcome): one status
+//! A store answers a check with an [`Outcome`]: one status
 //! per quota of the plan. The layer wraps it in a [`Decision`] with the plan and puts
 //! it into the request extensions (for the handler) and the response extensions (for
 //! an outer audit layer), whether the request passed or not.

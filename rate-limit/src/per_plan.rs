@@ -20,8 +20,11 @@ const PROBES: usize = 8;
 /// When the slots a plan may use are all taken by other plans, its value is built for
 /// the call and not kept: memory stays bounded however many plans a resolver mints.
 pub(crate) struct PerPlan<T> {
-    slots: Box<[OnceLock<(Arc<Plan>, T)>]>,
+    slots: Box<[Slot<T>]>,
 }
+
+/// A plan and its value, once set.
+type Slot<T> = OnceLock<(Arc<Plan>, T)>;
 
 impl<T> PerPlan<T> {
     /// Room for the values of `slots` plans (at least one).

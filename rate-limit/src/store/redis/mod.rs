@@ -12,7 +12,7 @@
 //! # Keys
 //!
 //! One string key per quota, `{prefix}:{<identity>}:<plan id>:<quota index>`, holding
-//! `time:count:previous` (the [`QuotaState`]). The
+//! `time:count:previous` (the [`QuotaState`](crate::algorithm::QuotaState)). The
 //! identity is in a hash tag, so every key of one identity lives in the same Redis
 //! Cluster slot (a prefix must not contain `{`, or its own tag would put every identity
 //! in one slot). Every write sets a TTL: the moment the state stops mattering (GCRA:
@@ -52,7 +52,7 @@
 //! and a randomized comparison against the model check it). Windows, GCRA tolerances
 //! and limits must stay below 2^52 (a window of about 52 days; a limit of 4.5 × 10^15)
 //! and windows must be at least 1 ms: a plan beyond that is refused with a
-//! [`StoreError`] naming the quota, never decided approximately.
+//! [`StoreError`](super::StoreError) naming the quota, never decided approximately.
 //!
 //! # Redis commands per request
 //!
@@ -69,7 +69,7 @@
 //!
 //! # Failures
 //!
-//! The store itself only reports errors ([`StoreError`]). How long a dead Redis may
+//! The store itself only reports errors ([`StoreError`](super::StoreError)). How long a dead Redis may
 //! cost is the [`Resilient`](super::resilient::Resilient) wrapper's (a 50 ms timeout
 //! and a circuit breaker; the `redis` feature enables it), what a request then gets is
 //! the layer's [`FailurePolicy`](crate::rate_limit::FailurePolicy), and a
