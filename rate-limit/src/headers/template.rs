@@ -205,14 +205,9 @@ mod tests {
 
     #[test]
     fn scaled_down_plans_get_their_own_policy() {
-        let plan = Plan::new(
-            "p",
-            [
-                Quota::per_second("second", 10).with_burst(3),
-                Quota::per_minute("minute", 7).with_algorithm(Algorithm::sliding_window()),
-            ],
-        )
-        .unwrap();
+        let second = Quota::per_second("second", 10).with_burst(3);
+        let minute = Quota::per_minute("minute", 7).with_algorithm(Algorithm::sliding_window());
+        let plan = Plan::new("p", [second, minute]).unwrap();
         let share = plan.scaled_down(3);
         assert_eq!(
             PlanHeaders::new(share.quotas()).policy(),

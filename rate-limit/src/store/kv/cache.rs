@@ -84,11 +84,7 @@ impl Shard {
 mod tests {
     use super::*;
     use crate::algorithm::QuotaState;
-
-    const S: u64 = 1_000_000_000;
-    const MINUTE: u64 = 60 * S;
-    /// A UTC day boundary.
-    const NOW: u64 = 1_700_006_400 * S;
+    use crate::store::kv::fixtures::{MINUTE, NOW, S};
 
     #[test]
     fn the_cache_stays_bounded_and_drops_expired_keys_first() {

@@ -90,18 +90,7 @@ pub(super) fn decode(value: &[u8], plan: &Plan) -> Result<Stored, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const S: u64 = 1_000_000_000;
-    /// A UTC day boundary.
-    const NOW: u64 = 1_700_006_400 * S;
-
-    fn state(time: u64, count: u64, previous: u64) -> QuotaState {
-        QuotaState {
-            time,
-            count,
-            previous,
-        }
-    }
+    use crate::store::kv::fixtures::{NOW, S, state};
 
     #[test]
     fn values_round_trip_in_the_documented_layout() {

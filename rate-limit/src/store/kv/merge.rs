@@ -87,22 +87,10 @@ fn merge_state(quota: &Quota, a: QuotaState, b: QuotaState) -> QuotaState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const S: u64 = 1_000_000_000;
-    const MINUTE: u64 = 60 * S;
-    /// A UTC day boundary.
-    const NOW: u64 = 1_700_006_400 * S;
+    use crate::store::kv::fixtures::{MINUTE, NOW, S, state};
 
     fn plan(quotas: impl IntoIterator<Item = Quota>) -> Plan {
         Plan::new("p", quotas).unwrap()
-    }
-
-    fn state(time: u64, count: u64, previous: u64) -> QuotaState {
-        QuotaState {
-            time,
-            count,
-            previous,
-        }
     }
 
     #[test]

@@ -173,6 +173,8 @@ mod cache;
 mod codec;
 mod decide;
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod future;
 mod instance;
 mod key_value;

@@ -291,10 +291,7 @@ impl<T: KeyValue> Store for KvStore<T> {
 mod tests {
     use super::*;
     use crate::store::kv::MemoryKeyValue;
-
-    const S: u64 = 1_000_000_000;
-    /// A UTC day boundary.
-    const NOW: u64 = 1_700_006_400 * S;
+    use crate::store::kv::fixtures::{NOW, S};
 
     #[test]
     fn ttls_round_up_to_whole_seconds_and_respect_the_minimum() {
