@@ -23,11 +23,7 @@
 //!
 //! Every clone of a layer, and every service made from it, shares one state behind an
 //! `Arc`: the store, the metrics and the configuration.
-//!
-//! The rooms: [`RateLimitLayer`] is the builder and its presets (`layer.rs`), the
-//! [`RateLimit`] service decides in `call` when nothing makes it wait (`service.rs`),
-//! the [`ResponseFuture`] is the state machine of the rest (`future.rs`), and both
-//! reach the request's verdict the same way (`verdict.rs`).
+
 //!
 //! # Example
 //!
@@ -61,6 +57,10 @@
 //! # });
 //! ```
 
+// One job per file: the builder and its presets (`layer.rs`), the service and its fast
+// path (`service.rs`), the state machine of requests that wait (`future.rs`), and the
+// request's verdict that both reach (`verdict.rs`); the shared state, the hooks and the
+// configuration types beside them.
 mod config;
 mod failure;
 #[cfg(feature = "memory")]
