@@ -268,6 +268,24 @@ impl Server {
         self.dir.join("audit.log")
     }
 
+    /// The records of the audit log and of the files it was rotated to
+    /// (`audit.log.<UTC time>`): the daily rotation happens at midnight UTC, which
+    /// may fall in the middle of a test.
+    pub fn audit_records_with_rotated(&self) -> Vec<Value> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("the audit log's directory is readable")
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("audit.log"))
+            })
+            .collect();
+        paths.sort();
+        paths.iter().flat_map(|path| audit_records(path)).collect()
+    }
+
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
