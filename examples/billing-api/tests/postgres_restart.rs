@@ -1,14 +1,19 @@
 //! PostgreSQL stopped and started again under traffic, three ways: a crash
 //! (`pg_ctl stop -m immediate`, then `start`), a fast shutdown (`stop -m fast`, then
-//! `start`) and a fast restart (`pg_ctl restart -m fast`). Throughout, a few clients
-//! loop over `/v1` with their keys, and an admin client creates tenants and reads one.
+//! `start`) and a fast restart (`pg_ctl restart -m fast`). Four clients of one address
+//! loop over `/v1` with keys warmed in the cache, five more of the same address try
+//! keys the cache has not seen while PostgreSQL is down, and an admin client of
+//! another address creates tenants and reads one.
 //!
 //! - Keys in the API-key cache keep answering `200` while the database is down, for
-//!   the cache's positive TTL (10 s, `ApiKeyLayer::strict`): a cache hit needs no store.
-//! - Requests that need the database (a key not cached yet, every admin request)
-//!   answer `503` problem+json, `API_KEY_UNAVAILABLE` or `SERVICE_UNAVAILABLE`, never
-//!   anything else and never a hang: no request waits past ten times the pool's 5 s
-//!   acquire timeout, the longest wait configured.
+//!   the cache's positive TTL (10 s, `ApiKeyLayer::strict`): a cache hit needs no
+//!   store, and the brute-force limiter does not hold it up behind the same address's
+//!   requests waiting on the database.
+//! - Requests that need the database (a key not cached yet, every admin request) wait
+//!   for a connection up to the pool's 5 s acquire timeout: through the 2 s crash they
+//!   are only delayed, through the 6 s fast stop they answer `503` problem+json,
+//!   `API_KEY_UNAVAILABLE` or `SERVICE_UNAVAILABLE`; never anything else and never a
+//!   hang: no request waits past ten times that timeout.
 //! - A `503` only for a request that was in flight while PostgreSQL was down; nothing
 //!   panics, the server keeps serving, and once PostgreSQL accepts connections again
 //!   the pool reconnects by itself: a new tenant, a new key and a request with it work
