@@ -368,17 +368,17 @@ before(async () => {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      // Reporting API uploads after ~100 ms instead of batching for a minute (the
-      // switch Chromium's own web tests use).
+      // Reporting API uploads within about 100 ms instead of batching them for a
+      // minute (a Chromium switch for tests).
       "--short-reporting-delay",
       // The TLS terminator's self-signed certificate, and no other.
       `--ignore-certificate-errors-spki-list=${tls.spki}`,
     ],
   });
   log(`browser: Chromium ${ctx.browser.version()}`);
-});
+}, { timeout: CASE_MS });
 
-after(cleanUp);
+after(cleanUp, { timeout: CASE_MS });
 
 test("the usage page's nonce'd script and style run with no CSP violation", { timeout: CASE_MS }, async () => {
   const { context, page, consoleErrors } = await newPage();
