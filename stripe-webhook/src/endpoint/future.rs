@@ -7,29 +7,19 @@ use std::task::{Context, Poll, ready};
 
 use http::{HeaderMap, Response};
 use http_body::Body;
+use http_body_util::Limited;
 use http_body_util::combinators::Collect;
-use http_body_util::{LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 
-use super::handler::{Delivery, WebhookHandler};
-use super::response::{Outcome, Rejection, WebhookBody, acknowledge, error_chain};
-use super::service::{Shared, after_body};
+use super::config::Shared;
+use super::handler::{Delivery, HandlerError, WebhookHandler};
+use super::response::{Rejection, WebhookBody};
+use super::verdict::{
+    Claimed, Next, Settle, after_body, completion_failed, on_claim, on_handled, release_failed,
+    unread_body,
+};
 use crate::scheme::WebhookScheme;
-use crate::store::{BoxError, Claim, ClaimToken, IdempotencyStore};
-
-/// What the service does once the body is read.
-pub(crate) enum Next<E, HF, CF> {
-    Reject(Rejection),
-    Claim {
-        future: CF,
-        delivery: Delivery<E>,
-        key: String,
-        token: ClaimToken,
-    },
-    Handle {
-        future: HF,
-    },
-}
+use crate::store::{BoxError, Claim, ClaimToken, IdempotencyStore, StoreError};
 
 type Pending<E> = (Delivery<E>, String, ClaimToken);
 
@@ -75,7 +65,7 @@ pin_project! {
 }
 
 pin_project! {
-    /// The response future of [`WebhookService`](super::WebhookService): reads the
+    /// The response future of [`Webhook`](super::Webhook): reads the
     /// body, verifies it, claims the event, runs the handler, and completes or
     /// releases the claim. No allocation of its own beyond the body buffer.
     ///
@@ -177,124 +167,17 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let shared: &Shared<Sch, H, St> = this.shared;
-        let config = &shared.config;
-        let reject = |rejection: Rejection| State::Done {
-            response: Some(rejection.into_response(config.retry_after)),
-        };
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Reading { collect, headers } => match ready!(collect.poll(cx)) {
-                    Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-                        reject(Rejection::BodyTooLarge {
-                            limit: config.body_limit,
-                        })
-                    }
-                    Err(error) => reject(Rejection::BodyUnreadable {
-                        reason: error_chain(&*error),
-                    }),
-                    Ok(collected) => match after_body(shared, headers, collected.to_bytes()) {
-                        Next::Reject(rejection) => reject(rejection),
-                        Next::Claim {
-                            future,
-                            delivery,
-                            key,
-                            token,
-                        } => State::Claiming {
-                            future,
-                            pending: Some((delivery, key, token)),
-                        },
-                        Next::Handle { future } => State::Handling {
-                            future,
-                            claim: None,
-                        },
-                    },
-                },
+                StateProj::Reading { collect, headers } => {
+                    let body = ready!(collect.poll(cx)).map(|collected| collected.to_bytes());
+                    read(shared, body, headers)
+                }
                 StateProj::Claiming { future, pending } => {
-                    let claim = ready!(future.poll(cx));
-                    let Some((delivery, key, token)) = pending.take() else {
-                        unreachable!("polled after completion")
-                    };
-                    match claim {
-                        Ok(Claim::Claimed) => State::Handling {
-                            future: shared.handler.handle(delivery),
-                            claim: Some((key, token)),
-                        },
-                        Ok(Claim::InProgress) => {
-                            tracing::info!(
-                                target: "portcullis_stripe_webhook",
-                                event_id = %key,
-                                "webhook delivery while another is in progress: answered 409",
-                            );
-                            reject(Rejection::InProgress)
-                        }
-                        Ok(Claim::Completed) => {
-                            tracing::debug!(
-                                target: "portcullis_stripe_webhook",
-                                event_id = %key,
-                                "duplicate webhook delivery acknowledged",
-                            );
-                            State::Done {
-                                response: Some(acknowledge(Outcome::Duplicate)),
-                            }
-                        }
-                        Err(error) => {
-                            let reason = error_chain(&error);
-                            tracing::error!(
-                                target: "portcullis_stripe_webhook",
-                                event_id = %key,
-                                error = %reason,
-                                "idempotency store failed: answered 503",
-                            );
-                            reject(Rejection::StoreUnavailable { reason })
-                        }
-                    }
+                    claimed(shared, ready!(future.poll(cx)), pending)
                 }
                 StateProj::Handling { future, claim } => {
-                    let result = ready!(future.poll(cx));
-                    let (response, retry) = match result {
-                        Ok(()) => (acknowledge(Outcome::Handled), false),
-                        Err(error) => {
-                            let reason = error_chain(&error);
-                            if error.is_retryable() {
-                                tracing::warn!(
-                                    target: "portcullis_stripe_webhook",
-                                    event_id = claim.as_ref().map_or("-", |(key, _)| key.as_str()),
-                                    error = %reason,
-                                    "webhook handler failed: answered 500 for a retry",
-                                );
-                                let rejection = Rejection::HandlerFailed { reason };
-                                (rejection.into_response(config.retry_after), true)
-                            } else {
-                                tracing::error!(
-                                    target: "portcullis_stripe_webhook",
-                                    event_id = claim.as_ref().map_or("-", |(key, _)| key.as_str()),
-                                    error = %reason,
-                                    "webhook handler failed permanently: acknowledged",
-                                );
-                                (acknowledge(Outcome::Failed), false)
-                            }
-                        }
-                    };
-                    match claim.take() {
-                        None => State::Done {
-                            response: Some(response),
-                        },
-                        Some((key, token)) if retry => State::Releasing {
-                            future: shared.store.release(&key, &token),
-                            key,
-                            response: Some(response),
-                        },
-                        Some((key, token)) => State::Completing {
-                            future: shared.store.complete(
-                                &key,
-                                &token,
-                                shared.scheme.now(),
-                                config.completed_ttl,
-                            ),
-                            key,
-                            response: Some(response),
-                        },
-                    }
+                    handled(shared, ready!(future.poll(cx)), claim)
                 }
                 StateProj::Completing {
                     future,
@@ -302,14 +185,7 @@ where
                     response,
                 } => {
                     if let Err(error) = ready!(future.poll(cx)) {
-                        // The handler ran: still acknowledge. A redelivery may run it
-                        // again once the claim expires (at-least-once).
-                        tracing::warn!(
-                            target: "portcullis_stripe_webhook",
-                            event_id = %key,
-                            error = %error_chain(&error),
-                            "could not mark the webhook event completed",
-                        );
+                        completion_failed(key, &error);
                     }
                     return Poll::Ready(Ok(finished(response)));
                 }
@@ -319,13 +195,7 @@ where
                     response,
                 } => {
                     if let Err(error) = ready!(future.poll(cx)) {
-                        // The claim then blocks retries until its TTL runs out.
-                        tracing::warn!(
-                            target: "portcullis_stripe_webhook",
-                            event_id = %key,
-                            error = %error_chain(&error),
-                            "could not release the webhook claim; it expires with its TTL",
-                        );
+                        release_failed(key, &error);
                     }
                     return Poll::Ready(Ok(finished(response)));
                 }
@@ -333,5 +203,123 @@ where
             };
             this.state.set(next);
         }
+    }
+}
+
+type StateOf<B, Sch, H, St> = State<
+    B,
+    <Sch as WebhookScheme>::Event,
+    <H as WebhookHandler<<Sch as WebhookScheme>::Event>>::Future,
+    St,
+>;
+
+/// The state that answers `response`.
+fn answer<B, E, HF, St>(response: Response<WebhookBody>) -> State<B, E, HF, St>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+    St: IdempotencyStore,
+{
+    State::Done {
+        response: Some(response),
+    }
+}
+
+/// The body is read (or failed to be): claim the event, handle it, or answer.
+fn read<B, Sch, H, St>(
+    shared: &Shared<Sch, H, St>,
+    body: Result<bytes::Bytes, BoxError>,
+    headers: &HeaderMap,
+) -> StateOf<B, Sch, H, St>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+    Sch: WebhookScheme,
+    H: WebhookHandler<Sch::Event>,
+    St: IdempotencyStore,
+{
+    let rejection = match body {
+        Err(error) => unread_body(&shared.config, &error),
+        Ok(body) => match after_body(shared, headers, body) {
+            Next::Reject(rejection) => rejection,
+            Next::Claim {
+                future,
+                delivery,
+                key,
+                token,
+            } => {
+                return State::Claiming {
+                    future,
+                    pending: Some((delivery, key, token)),
+                };
+            }
+            Next::Handle { future } => {
+                return State::Handling {
+                    future,
+                    claim: None,
+                };
+            }
+        },
+    };
+    answer(rejection.into_response(shared.config.retry_after))
+}
+
+/// The store answered the claim: run the handler, or answer.
+fn claimed<B, Sch, H, St>(
+    shared: &Shared<Sch, H, St>,
+    claim: Result<Claim, StoreError>,
+    pending: &mut Option<Pending<Sch::Event>>,
+) -> StateOf<B, Sch, H, St>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+    Sch: WebhookScheme,
+    H: WebhookHandler<Sch::Event>,
+    St: IdempotencyStore,
+{
+    let Some((delivery, key, token)) = pending.take() else {
+        unreachable!("polled after completion")
+    };
+    match on_claim(&shared.config, claim, &key) {
+        Claimed::Run => State::Handling {
+            future: shared.handler.handle(delivery),
+            claim: Some((key, token)),
+        },
+        Claimed::Answer(response) => answer(response),
+    }
+}
+
+/// The handler returned: settle the claim (if any), then answer.
+fn handled<B, Sch, H, St>(
+    shared: &Shared<Sch, H, St>,
+    result: Result<(), HandlerError>,
+    claim: &mut Option<(String, ClaimToken)>,
+) -> StateOf<B, Sch, H, St>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+    Sch: WebhookScheme,
+    H: WebhookHandler<Sch::Event>,
+    St: IdempotencyStore,
+{
+    let config = &shared.config;
+    let key = claim.as_ref().map(|(key, _)| key.as_str());
+    let (response, settle) = on_handled(config, result, key);
+    let Some((key, token)) = claim.take() else {
+        return answer(response);
+    };
+    match settle {
+        Settle::Release => State::Releasing {
+            future: shared.store.release(&key, &token),
+            key,
+            response: Some(response),
+        },
+        Settle::Complete => State::Completing {
+            future: shared
+                .store
+                .complete(&key, &token, shared.scheme.now(), config.completed_ttl),
+            key,
+            response: Some(response),
+        },
     }
 }
