@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use http::{HeaderMap, Response};
 use http_body::Body;
 use http_body_util::Limited;
@@ -138,12 +139,97 @@ where
     }
 
     pub(crate) fn done(shared: Arc<Shared<Sch, H, St>>, rejection: Rejection) -> Self {
-        let response = rejection.into_response(shared.config.retry_after);
         Self {
-            state: State::Done {
+            state: Self::answer(rejection.into_response(shared.config.retry_after)),
+            shared,
+        }
+    }
+
+    /// The state that answers `response`.
+    fn answer(response: Response<WebhookBody>) -> State<B, Sch::Event, H::Future, St> {
+        State::Done {
+            response: Some(response),
+        }
+    }
+
+    /// The body is read (or failed to be): claim the event, handle it, or answer.
+    fn read(
+        shared: &Shared<Sch, H, St>,
+        body: Result<Bytes, BoxError>,
+        headers: &HeaderMap,
+    ) -> State<B, Sch::Event, H::Future, St> {
+        let rejection = match body {
+            Err(error) => unread_body(&shared.config, &error),
+            Ok(body) => match after_body(shared, headers, body) {
+                Next::Reject(rejection) => rejection,
+                Next::Claim {
+                    future,
+                    delivery,
+                    key,
+                    token,
+                } => {
+                    return State::Claiming {
+                        future,
+                        pending: Some((delivery, key, token)),
+                    };
+                }
+                Next::Handle { future } => {
+                    return State::Handling {
+                        future,
+                        claim: None,
+                    };
+                }
+            },
+        };
+        Self::answer(rejection.into_response(shared.config.retry_after))
+    }
+
+    /// The store answered the claim: run the handler, or answer.
+    fn claimed(
+        shared: &Shared<Sch, H, St>,
+        claim: Result<Claim, StoreError>,
+        pending: &mut Option<Pending<Sch::Event>>,
+    ) -> State<B, Sch::Event, H::Future, St> {
+        let Some((delivery, key, token)) = pending.take() else {
+            unreachable!("polled after completion")
+        };
+        match on_claim(&shared.config, claim, &key) {
+            Claimed::Run => State::Handling {
+                future: shared.handler.handle(delivery),
+                claim: Some((key, token)),
+            },
+            Claimed::Answer(response) => Self::answer(response),
+        }
+    }
+
+    /// The handler returned: settle the claim (if any), then answer.
+    fn handled(
+        shared: &Shared<Sch, H, St>,
+        result: Result<(), HandlerError>,
+        claim: &mut Option<(String, ClaimToken)>,
+    ) -> State<B, Sch::Event, H::Future, St> {
+        let config = &shared.config;
+        let key = claim.as_ref().map(|(key, _)| key.as_str());
+        let (response, settle) = on_handled(config, result, key);
+        let Some((key, token)) = claim.take() else {
+            return Self::answer(response);
+        };
+        match settle {
+            Settle::Release => State::Releasing {
+                future: shared.store.release(&key, &token),
+                key,
                 response: Some(response),
             },
-            shared,
+            Settle::Complete => State::Completing {
+                future: shared.store.complete(
+                    &key,
+                    &token,
+                    shared.scheme.now(),
+                    config.completed_ttl,
+                ),
+                key,
+                response: Some(response),
+            },
         }
     }
 }
@@ -171,13 +257,13 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::Reading { collect, headers } => {
                     let body = ready!(collect.poll(cx)).map(|collected| collected.to_bytes());
-                    read(shared, body, headers)
+                    Self::read(shared, body, headers)
                 }
                 StateProj::Claiming { future, pending } => {
-                    claimed(shared, ready!(future.poll(cx)), pending)
+                    Self::claimed(shared, ready!(future.poll(cx)), pending)
                 }
                 StateProj::Handling { future, claim } => {
-                    handled(shared, ready!(future.poll(cx)), claim)
+                    Self::handled(shared, ready!(future.poll(cx)), claim)
                 }
                 StateProj::Completing {
                     future,
@@ -203,123 +289,5 @@ where
             };
             this.state.set(next);
         }
-    }
-}
-
-type StateOf<B, Sch, H, St> = State<
-    B,
-    <Sch as WebhookScheme>::Event,
-    <H as WebhookHandler<<Sch as WebhookScheme>::Event>>::Future,
-    St,
->;
-
-/// The state that answers `response`.
-fn answer<B, E, HF, St>(response: Response<WebhookBody>) -> State<B, E, HF, St>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-    St: IdempotencyStore,
-{
-    State::Done {
-        response: Some(response),
-    }
-}
-
-/// The body is read (or failed to be): claim the event, handle it, or answer.
-fn read<B, Sch, H, St>(
-    shared: &Shared<Sch, H, St>,
-    body: Result<bytes::Bytes, BoxError>,
-    headers: &HeaderMap,
-) -> StateOf<B, Sch, H, St>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-    Sch: WebhookScheme,
-    H: WebhookHandler<Sch::Event>,
-    St: IdempotencyStore,
-{
-    let rejection = match body {
-        Err(error) => unread_body(&shared.config, &error),
-        Ok(body) => match after_body(shared, headers, body) {
-            Next::Reject(rejection) => rejection,
-            Next::Claim {
-                future,
-                delivery,
-                key,
-                token,
-            } => {
-                return State::Claiming {
-                    future,
-                    pending: Some((delivery, key, token)),
-                };
-            }
-            Next::Handle { future } => {
-                return State::Handling {
-                    future,
-                    claim: None,
-                };
-            }
-        },
-    };
-    answer(rejection.into_response(shared.config.retry_after))
-}
-
-/// The store answered the claim: run the handler, or answer.
-fn claimed<B, Sch, H, St>(
-    shared: &Shared<Sch, H, St>,
-    claim: Result<Claim, StoreError>,
-    pending: &mut Option<Pending<Sch::Event>>,
-) -> StateOf<B, Sch, H, St>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-    Sch: WebhookScheme,
-    H: WebhookHandler<Sch::Event>,
-    St: IdempotencyStore,
-{
-    let Some((delivery, key, token)) = pending.take() else {
-        unreachable!("polled after completion")
-    };
-    match on_claim(&shared.config, claim, &key) {
-        Claimed::Run => State::Handling {
-            future: shared.handler.handle(delivery),
-            claim: Some((key, token)),
-        },
-        Claimed::Answer(response) => answer(response),
-    }
-}
-
-/// The handler returned: settle the claim (if any), then answer.
-fn handled<B, Sch, H, St>(
-    shared: &Shared<Sch, H, St>,
-    result: Result<(), HandlerError>,
-    claim: &mut Option<(String, ClaimToken)>,
-) -> StateOf<B, Sch, H, St>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-    Sch: WebhookScheme,
-    H: WebhookHandler<Sch::Event>,
-    St: IdempotencyStore,
-{
-    let config = &shared.config;
-    let key = claim.as_ref().map(|(key, _)| key.as_str());
-    let (response, settle) = on_handled(config, result, key);
-    let Some((key, token)) = claim.take() else {
-        return answer(response);
-    };
-    match settle {
-        Settle::Release => State::Releasing {
-            future: shared.store.release(&key, &token),
-            key,
-            response: Some(response),
-        },
-        Settle::Complete => State::Completing {
-            future: shared
-                .store
-                .complete(&key, &token, shared.scheme.now(), config.completed_ttl),
-            key,
-            response: Some(response),
-        },
     }
 }
