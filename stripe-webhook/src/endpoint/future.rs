@@ -234,6 +234,20 @@ where
     }
 }
 
+/// The answer once the claim is settled: a failed completion or release is logged
+/// (by `failed`), and the answer stands either way.
+fn answered(
+    settled: Result<(), StoreError>,
+    key: &str,
+    response: &mut Option<Response<WebhookBody>>,
+    failed: fn(&str, &StoreError),
+) -> Response<WebhookBody> {
+    if let Err(error) = settled {
+        failed(key, &error);
+    }
+    finished(response)
+}
+
 fn finished(response: &mut Option<Response<WebhookBody>>) -> Response<WebhookBody> {
     response
         .take()
@@ -270,20 +284,16 @@ where
                     key,
                     response,
                 } => {
-                    if let Err(error) = ready!(future.poll(cx)) {
-                        completion_failed(key, &error);
-                    }
-                    return Poll::Ready(Ok(finished(response)));
+                    let settled = ready!(future.poll(cx));
+                    return Poll::Ready(Ok(answered(settled, key, response, completion_failed)));
                 }
                 StateProj::Releasing {
                     future,
                     key,
                     response,
                 } => {
-                    if let Err(error) = ready!(future.poll(cx)) {
-                        release_failed(key, &error);
-                    }
-                    return Poll::Ready(Ok(finished(response)));
+                    let settled = ready!(future.poll(cx));
+                    return Poll::Ready(Ok(answered(settled, key, response, release_failed)));
                 }
                 StateProj::Done { response } => return Poll::Ready(Ok(finished(response))),
             };
