@@ -45,12 +45,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::base62::{self, CHECKSUM_LEN};
@@ -83,64 +81,9 @@ const MAX_PREFIX_LEN: usize = 16;
 /// The length of `live` and `test`.
 const ENVIRONMENT_LEN: usize = 4;
 
-/// The environment a key belongs to: the `live` or `test` in `sk_live_…`.
-///
-/// Parsing accepts keys of either environment and tells which
-/// ([`ParsedKey::environment`]); whether a deployment accepts test keys is the
-/// verification layer's decision.
-///
-/// ```
-/// use portcullis_api_keys::format::Environment;
-/// assert_eq!(Environment::default(), Environment::Live);
-/// assert_eq!(Environment::Test.as_str(), "test");
-/// assert_eq!("live".parse::<Environment>(), Ok(Environment::Live));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Environment {
-    /// Production keys: `live`.
-    #[default]
-    Live,
-    /// Sandbox keys: `test`.
-    Test,
-}
-
-impl Environment {
-    /// The tag as written in a key.
-    ///
-    /// ```
-    /// assert_eq!(portcullis_api_keys::format::Environment::Live.as_str(), "live");
-    /// ```
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Live => "live",
-            Self::Test => "test",
-        }
-    }
-
-    fn from_tag(tag: &[u8]) -> Option<Self> {
-        match tag {
-            b"live" => Some(Self::Live),
-            b"test" => Some(Self::Test),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Environment {
-    type Err = KeyError;
-
-    fn from_str(tag: &str) -> Result<Self, KeyError> {
-        Self::from_tag(tag.as_bytes()).ok_or(KeyError::UnknownEnvironment)
-    }
-}
+/// The environment a key belongs to; it lives in [`crate::key`] beside the keys that
+/// carry it, and is named here too, where the format is.
+pub use crate::key::Environment;
 
 /// A key format: prefix, environment of generated keys, body size. Generates, parses
 /// and describes keys. See the [module docs](self).

@@ -25,14 +25,74 @@
 //! ```
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::format::Environment;
+use crate::error::KeyError;
 
 /// How many characters of the end of a key the masked form shows.
 const SHOWN: usize = 4;
+
+/// The environment a key belongs to: the `live` or `test` in `sk_live_…`.
+///
+/// Parsing accepts keys of either environment and tells which
+/// ([`ParsedKey::environment`]); whether a deployment accepts test keys is the
+/// verification layer's decision.
+///
+/// ```
+/// use portcullis_api_keys::key::Environment;
+/// assert_eq!(Environment::default(), Environment::Live);
+/// assert_eq!(Environment::Test.as_str(), "test");
+/// assert_eq!("live".parse::<Environment>(), Ok(Environment::Live));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Environment {
+    /// Production keys: `live`.
+    #[default]
+    Live,
+    /// Sandbox keys: `test`.
+    Test,
+}
+
+impl Environment {
+    /// The tag as written in a key.
+    ///
+    /// ```
+    /// assert_eq!(portcullis_api_keys::key::Environment::Live.as_str(), "live");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    pub(crate) fn from_tag(tag: &[u8]) -> Option<Self> {
+        match tag {
+            b"live" => Some(Self::Live),
+            b"test" => Some(Self::Test),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = KeyError;
+
+    fn from_str(tag: &str) -> Result<Self, KeyError> {
+        Self::from_tag(tag.as_bytes()).ok_or(KeyError::UnknownEnvironment)
+    }
+}
 
 /// A presented key that passed [`KeyFormat::parse`](crate::format::KeyFormat::parse):
 /// right prefix, known environment, valid checksum. It borrows the presented text and

@@ -14,11 +14,13 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
+use portcullis_api_keys::api_key::{
+    ApiKeyContext, ApiKeyLayer, ApiKeyRejection, RequireScopesLayer,
+};
 use portcullis_api_keys::format::{Environment, KeyFormat};
 use portcullis_api_keys::hash::{KeyHash, KeyHasher};
 use portcullis_api_keys::id::{KeyId, TenantId};
 use portcullis_api_keys::invalidation::{Invalidation, InvalidationSink, UsageRecorder};
-use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, ApiKeyRejection, RequireScopesLayer};
 use portcullis_api_keys::record::{KeyRecord, KeyUpdate};
 use portcullis_api_keys::scopes::Scopes;
 use portcullis_api_keys::store::memory::MemoryKeyStore;

@@ -578,7 +578,7 @@ mod postgres_channel {
     use std::str::FromStr;
 
     use super::*;
-    use portcullis_api_keys::revocation::postgres::PgChannel;
+    use portcullis_api_keys::revocation::postgres::PostgresChannel;
     use sqlx::PgPool;
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -607,8 +607,8 @@ mod postgres_channel {
             .unwrap()
     }
 
-    fn channel(pool: &PgPool, name: &str) -> PgChannel {
-        PgChannel::new(pool.clone()).name(name).unwrap()
+    fn channel(pool: &PgPool, name: &str) -> PostgresChannel {
+        PostgresChannel::new(pool.clone()).name(name).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Request, Response, StatusCode};
+use portcullis_api_keys::api_key::ApiKeyLayer;
 use portcullis_api_keys::format::KeyFormat;
 use portcullis_api_keys::hash::KeyHasher;
 use portcullis_api_keys::id::TenantId;
-use portcullis_api_keys::layer::ApiKeyLayer;
 use portcullis_api_keys::lifecycle::{KeyLifecycle, NewKey};
-use portcullis_api_keys::revocation::postgres::PgChannel;
+use portcullis_api_keys::revocation::postgres::PostgresChannel;
 use portcullis_api_keys::revocation::redis::RedisChannel;
 use portcullis_api_keys::revocation::{RevocationChannel, Subscriber};
 use portcullis_api_keys::store::postgres::PostgresKeyStore;
@@ -125,7 +125,7 @@ async fn a_key_revoked_on_one_server_fails_on_the_other_within_a_second_over_red
 async fn a_key_revoked_on_one_server_fails_on_the_other_within_a_second_over_postgres() {
     let database = portcullis_test_support::database_url();
     let store = store(&database).await;
-    let channel = PgChannel::new(store.pool().clone())
+    let channel = PostgresChannel::new(store.pool().clone())
         .name(unique("revocations"))
         .unwrap();
     let latency = revocation_reaches_the_other_server(store, channel).await;

@@ -9,3 +9,11 @@ pub mod headers;
 pub mod report;
 
 pub use error::ConfigError;
+
+pub use cors::{Cors, CorsConfig, CorsLayer};
+pub use csp::{CspNonce, Directive, Policy, Source};
+pub use headers::{
+    SecurityHeader, SecurityHeaders, SecurityHeadersConfig, SecurityHeadersLayer,
+    SecurityHeadersOverride,
+};
+pub use report::{CspReportCollector, CspViolation};

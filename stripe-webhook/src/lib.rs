@@ -11,3 +11,13 @@ pub mod secret;
 pub mod signature;
 pub mod store;
 pub mod tolerance;
+
+pub use self::endpoint::{
+    Delivery, HandlerError, Webhook, WebhookBuilder, WebhookConfig, WebhookHandler,
+};
+pub use self::error::{ConfigError, VerifyError};
+pub use self::event::{Event, EventData};
+pub use self::ordering::OrderingGuard;
+pub use self::scheme::WebhookScheme;
+pub use self::signature::StripeVerifier;
+pub use self::store::{IdempotencyStore, OrderingStore};

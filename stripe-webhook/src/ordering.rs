@@ -34,68 +34,18 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use portcullis_core::clock::{Clock, SystemClock};
 
 use crate::event::Event;
 use crate::store::StoreError;
 
-/// Whether an event is the newest seen for its object.
-///
-/// ```
-/// use portcullis_stripe_webhook::ordering::Admission;
-/// assert!(Admission::Fresh.is_fresh());
-/// assert!(!Admission::Stale { last_applied: 5 }.is_fresh());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Admission {
-    /// As new as or newer than anything admitted for the object: apply it.
-    Fresh,
-    /// Older than an event already admitted for the object: ignore it.
-    Stale {
-        /// The `created` of the newest admitted event.
-        last_applied: i64,
-    },
-}
-
-impl Admission {
-    /// Whether to apply the event.
-    pub fn is_fresh(&self) -> bool {
-        matches!(self, Self::Fresh)
-    }
-}
-
-/// Where the newest admitted `created` per object lives.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use portcullis_stripe_webhook::ordering::{Admission, OrderingStore};
-/// use portcullis_stripe_webhook::store::memory::MemoryStore;
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let store = MemoryStore::new();
-/// let (now, ttl) = (SystemTime::now(), Duration::from_secs(60));
-/// assert_eq!(store.admit("sub_1", 10, now, ttl).await.unwrap(), Admission::Fresh);
-/// assert_eq!(store.admit("sub_1", 9, now, ttl).await.unwrap(), Admission::Stale { last_applied: 10 });
-/// # });
-/// ```
-pub trait OrderingStore: Send + Sync + 'static {
-    /// The future of [`admit`](Self::admit).
-    type AdmitFuture: Future<Output = Result<Admission, StoreError>> + Send + 'static;
-
-    /// Atomically: if a mark for `object_id` newer than `created` is live, `Stale`;
-    /// otherwise record `max(mark, created)` for `ttl` and `Fresh`.
-    fn admit(
-        &self,
-        object_id: &str,
-        created: i64,
-        now: SystemTime,
-        ttl: Duration,
-    ) -> Self::AdmitFuture;
-}
+/// Whether an event is the newest seen for its object, and the store trait that
+/// decides it: they live in [`crate::store`] beside the idempotency store, and are
+/// named here too.
+pub use crate::store::{Admission, OrderingStore};
 
 /// Admits events per object in `created` order. See the [module docs](self).
 #[derive(Clone)]

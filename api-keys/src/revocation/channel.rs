@@ -78,7 +78,7 @@ impl ChannelError {
 ///
 /// Implementations: [`InProcessChannel`](super::in_process::InProcessChannel)
 /// (feature `tokio`), [`RedisChannel`](super::redis::RedisChannel) (feature `redis`),
-/// [`PgChannel`](super::postgres::PgChannel) (feature `postgres`). Clones share their
+/// [`PostgresChannel`](super::postgres::PostgresChannel) (feature `postgres`). Clones share their
 /// connections.
 ///
 /// ```

@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | [`InProcessChannel`](in_process::InProcessChannel) | `tokio` | one instance; tests |
 //! | [`RedisChannel`](redis::RedisChannel) | `redis` | Redis pub/sub |
-//! | [`PgChannel`](postgres::PgChannel) | `postgres` | PostgreSQL `LISTEN/NOTIFY` |
+//! | [`PostgresChannel`](postgres::PostgresChannel) | `postgres` | PostgreSQL `LISTEN/NOTIFY` |
 //!
 //! The payload is text, `<key id> <key hash>` ([`payload`]), which any program can
 //! publish.
@@ -46,7 +46,7 @@
 //! # Example
 //!
 //! Two instances in one process, sharing an in-process channel (in production: a
-//! [`RedisChannel`](redis::RedisChannel) or [`PgChannel`](postgres::PgChannel) on the
+//! [`RedisChannel`](redis::RedisChannel) or [`PostgresChannel`](postgres::PostgresChannel) on the
 //! same server and channel name).
 //!
 //! ```

@@ -22,13 +22,13 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use portcullis_api_keys::revocation::{RevocationChannel, Subscriber};
-//! use portcullis_api_keys::revocation::postgres::PgChannel;
+//! use portcullis_api_keys::revocation::postgres::PostgresChannel;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = sqlx::PgPool::connect("postgres://app@db.internal/app").await?;
 //! // Every instance: the same database, the same channel name.
-//! let channel = PgChannel::new(pool).name("billing_api_keys")?;
+//! let channel = PostgresChannel::new(pool).name("billing_api_keys")?;
 //! let subscriber = Subscriber::new(channel.clone()).spawn(); // .sink(cache)
 //! tokio::time::timeout(Duration::from_secs(5), subscriber.connected()).await?;
 //! assert!(subscriber.is_connected());
@@ -67,25 +67,25 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// See the [module docs](self).
 ///
 /// ```
-/// use portcullis_api_keys::revocation::postgres::PgChannel;
+/// use portcullis_api_keys::revocation::postgres::PostgresChannel;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), portcullis_api_keys::revocation::ChannelError> {
 /// let pool = sqlx::PgPool::connect_lazy("postgres://postgres@127.0.0.1/app").unwrap();
-/// let channel = PgChannel::new(pool).name("api_keys")?;
+/// let channel = PostgresChannel::new(pool).name("api_keys")?;
 /// assert_eq!(channel.channel_name(), "api_keys");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct PgChannel {
+pub struct PostgresChannel {
     pool: PgPool,
     name: Arc<str>,
     health_check_interval: Duration,
     timeout: Duration,
 }
 
-impl fmt::Debug for PgChannel {
+impl fmt::Debug for PostgresChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgChannel")
+        f.debug_struct("PostgresChannel")
             .field("name", &self.name)
             .field("health_check_interval", &self.health_check_interval)
             .field("timeout", &self.timeout)
@@ -93,7 +93,7 @@ impl fmt::Debug for PgChannel {
     }
 }
 
-impl PgChannel {
+impl PostgresChannel {
     /// A channel on `pool`'s database, named [`DEFAULT_CHANNEL`].
     pub fn new(pool: PgPool) -> Self {
         Self {
@@ -109,12 +109,12 @@ impl PgChannel {
     /// text of 1 to 63 bytes without NUL; it is case-sensitive (quoted in `LISTEN`).
     ///
     /// ```
-    /// use portcullis_api_keys::revocation::{ChannelError, postgres::PgChannel};
+    /// use portcullis_api_keys::revocation::{ChannelError, postgres::PostgresChannel};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let pool = sqlx::PgPool::connect_lazy("postgres://postgres@127.0.0.1/app").unwrap();
-    /// assert!(PgChannel::new(pool.clone()).name("Billing API keys").is_ok());
-    /// let error = PgChannel::new(pool).name("x".repeat(64)).unwrap_err();
+    /// assert!(PostgresChannel::new(pool.clone()).name("Billing API keys").is_ok());
+    /// let error = PostgresChannel::new(pool).name("x".repeat(64)).unwrap_err();
     /// assert!(matches!(error, ChannelError::InvalidName { .. }));
     /// # }
     /// ```
@@ -150,11 +150,11 @@ impl PgChannel {
     /// The notification channel's name.
     ///
     /// ```
-    /// use portcullis_api_keys::revocation::postgres::{DEFAULT_CHANNEL, PgChannel};
+    /// use portcullis_api_keys::revocation::postgres::{DEFAULT_CHANNEL, PostgresChannel};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let pool = sqlx::PgPool::connect_lazy("postgres://postgres@127.0.0.1/app").unwrap();
-    /// assert_eq!(PgChannel::new(pool).channel_name(), DEFAULT_CHANNEL);
+    /// assert_eq!(PostgresChannel::new(pool).channel_name(), DEFAULT_CHANNEL);
     /// # }
     /// ```
     pub fn channel_name(&self) -> &str {
@@ -169,8 +169,8 @@ impl PgChannel {
     }
 }
 
-impl RevocationChannel for PgChannel {
-    type Receiver = PgReceiver;
+impl RevocationChannel for PostgresChannel {
+    type Receiver = PostgresReceiver;
 
     async fn publish(&self, invalidation: &Invalidation) -> Result<(), ChannelError> {
         let query = sqlx::query("SELECT pg_notify($1, $2)")
@@ -180,12 +180,12 @@ impl RevocationChannel for PgChannel {
         Ok(())
     }
 
-    async fn subscribe(&self) -> Result<PgReceiver, ChannelError> {
+    async fn subscribe(&self) -> Result<PostgresReceiver, ChannelError> {
         let mut listener = self.timed(PgListener::connect_with(&self.pool)).await?;
         // A lost connection ends the subscription; the subscriber reconnects.
         listener.eager_reconnect(false);
         self.timed(listener.listen(&self.name)).await?;
-        Ok(PgReceiver {
+        Ok(PostgresReceiver {
             listener,
             name: self.name.clone(),
             health_check_interval: self.health_check_interval,
@@ -195,19 +195,19 @@ impl RevocationChannel for PgChannel {
     }
 }
 
-/// A subscription to a [`PgChannel`]: one listening connection.
+/// A subscription to a [`PostgresChannel`]: one listening connection.
 ///
 /// (`no_run`: it needs a PostgreSQL server.)
 ///
 /// ```no_run
 /// use portcullis_api_keys::revocation::{Receiver, RevocationChannel};
-/// use portcullis_api_keys::revocation::postgres::PgChannel;
+/// use portcullis_api_keys::revocation::postgres::PostgresChannel;
 /// # use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::KeyId, invalidation::Invalidation};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = sqlx::PgPool::connect("postgres://app@db.internal/app").await?;
-/// let channel = PgChannel::new(pool).name(format!("doctest_{}", KeyId::generate()))?;
+/// let channel = PostgresChannel::new(pool).name(format!("doctest_{}", KeyId::generate()))?;
 /// let mut receiver = channel.subscribe().await?;
 /// # let hash = KeyHasher::sha256().hash(&KeyFormat::default().generate().parsed());
 /// let invalidation = Invalidation::new(KeyId::generate(), hash);
@@ -215,7 +215,7 @@ impl RevocationChannel for PgChannel {
 /// assert_eq!(receiver.recv().await?, invalidation);
 /// # Ok(()) }
 /// ```
-pub struct PgReceiver {
+pub struct PostgresReceiver {
     listener: PgListener,
     name: Arc<str>,
     health_check_interval: Duration,
@@ -224,15 +224,15 @@ pub struct PgReceiver {
     check_at: Instant,
 }
 
-impl fmt::Debug for PgReceiver {
+impl fmt::Debug for PostgresReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgReceiver")
+        f.debug_struct("PostgresReceiver")
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }
 
-impl Receiver for PgReceiver {
+impl Receiver for PostgresReceiver {
     async fn recv(&mut self) -> Result<Invalidation, ChannelError> {
         loop {
             // `try_recv` is cancel-safe while its connection stands (it reads whole
@@ -261,3 +261,9 @@ impl Receiver for PgReceiver {
         }
     }
 }
+/// The channel under its former name: [`PostgresChannel`] (backends are named
+/// `Memory…`, `Redis…`, `Postgres…`, `Sqlite…` in every Portcullis crate).
+pub type PgChannel = PostgresChannel;
+
+/// The receiver under its former name: [`PostgresReceiver`].
+pub type PgReceiver = PostgresReceiver;

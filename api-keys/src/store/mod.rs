@@ -64,10 +64,8 @@ mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::hash::KeyHash;
@@ -75,14 +73,15 @@ use crate::id::{KeyId, TenantId};
 use crate::record::{KeyRecord, KeyUpdate};
 use crate::timestamp::Timestamp;
 
-/// A boxed error from a store's backend.
+/// A boxed error from a store's backend: [`portcullis_core::boxed::BoxError`], the one
+/// every Portcullis crate names.
 ///
 /// ```
 /// use portcullis_api_keys::store::BoxError;
 /// let error: BoxError = "backend down".into();
 /// assert_eq!(error.to_string(), "backend down");
 /// ```
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub use portcullis_core::boxed::BoxError;
 
 /// Why a store could not do what it was asked.
 ///
@@ -232,8 +231,8 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A boxed future of a [`DynKeyStore`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future of a [`DynKeyStore`]: [`portcullis_core::boxed::BoxFuture`].
+pub use portcullis_core::boxed::BoxFuture;
 
 /// The object-safe form of [`KeyStore`], implemented for every store: put one behind an
 /// `Arc<dyn DynKeyStore>` (or a [`BoxKeyStore`]) to pick the backend at run time.

@@ -21,24 +21,38 @@
 //!
 //! The brute-force limiter counts only authentication failures (401s) per client IP,
 //! one budget for `/admin` and `/v1` together: 5 a minute and 20 an hour; every other
-//! answer is refunded, so callers with a valid credential never use it up.
+//! answer is refunded, so callers with a valid credential never use it up. A request
+//! holds its unit while in flight, though, so a request with an API key the key cache
+//! holds as active skips the limiter: it cannot be a guess and needs no store, and a
+//! client's cached keys keep working while its other requests wait (on a database
+//! that is down, say). Admin requests and uncached keys are limited: more than five of
+//! them in flight at once from one address are refused with 429.
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use http::{Extensions, Method, StatusCode, Uri};
-use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
+use http::{Extensions, HeaderMap, Method, StatusCode, Uri, header};
+use portcullis_api_keys::cache::{Cached, KeyCache};
+use portcullis_api_keys::format::KeyFormat;
+use portcullis_api_keys::hash::KeyHasher;
+use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, X_API_KEY};
+use portcullis_api_keys::timestamp::Timestamp;
 use portcullis_audit_log::delivery::FailurePolicy;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::level::Level;
 use portcullis_audit_log::record::Record;
 use portcullis_audit_log::sink::{FileSink, ReopenHandle, Rotation};
 use portcullis_core::client_ip::TrustedProxies;
+use portcullis_core::clock::SystemClock;
+use portcullis_rate_limit::algorithm::Algorithm;
 use portcullis_rate_limit::headers::HeaderMode;
 use portcullis_rate_limit::key::Key;
 use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_rate_limit::plan::Plan;
 use portcullis_rate_limit::quota::Quota;
-use portcullis_rate_limit::resolver::Plans;
+use portcullis_rate_limit::request::RequestHead;
+use portcullis_rate_limit::resolver::{PlanResolver, Plans, Resolved};
 use portcullis_rate_limit::store::BoxStore;
 use portcullis_security_headers::ConfigError;
 use portcullis_security_headers::cors::CorsLayer;
@@ -49,7 +63,7 @@ use serde_json::{Value, json};
 use tower::ServiceBuilder;
 
 use crate::config::Preset;
-use crate::keys::TenantPlanStore;
+use crate::keys::{TenantPlanStore, key_format, key_hasher};
 use crate::state::AppState;
 use crate::{admin, api, error, page};
 
@@ -153,6 +167,7 @@ pub(crate) fn router(parts: Parts) -> Router {
     // are the ones a customer reads.
     let auth_failures = RateLimitLayer::auth_bruteforce()
         .key(Key::client_ip_behind(edge.trusted.clone()))
+        .plans(AuthFailurePlans::new(api_keys.key_cache().clone()))
         .refund_if(not_an_authentication_failure)
         .headers(HeaderMode::None);
     let csp_reports = ServiceBuilder::new()
@@ -188,6 +203,98 @@ pub(crate) fn router(parts: Parts) -> Router {
 /// Only a 401 (a missing or wrong credential) uses up the brute-force budget.
 fn not_an_authentication_failure(status: StatusCode) -> bool {
     status != StatusCode::UNAUTHORIZED
+}
+
+/// The brute-force limiter's plan (`auth_bruteforce`'s: 5 failures a minute, 20 an
+/// hour), for every request but one that presents an API key the key cache holds as
+/// active.
+///
+/// The limiter takes its unit when a request arrives and gives it back with any
+/// answer but a 401, so a request holds a unit while it is in flight: with five
+/// requests of one address under way (waiting on a slow or dead database), that
+/// address's next requests were refused with 429, valid cached keys included. A key
+/// the cache knows is no guess (it hashes to a stored key) and its request needs no
+/// store lookup, the two things the limiter is there for: it is not limited.
+#[derive(Clone, Debug)]
+struct AuthFailurePlans {
+    plans: Plans,
+    cache: KeyCache,
+    format: KeyFormat,
+    hasher: KeyHasher,
+}
+
+impl AuthFailurePlans {
+    fn new(cache: KeyCache) -> Self {
+        let plan = Plan::new(
+            "auth",
+            [
+                Quota::per_minute("minute", 5),
+                Quota::per_hour("hour", 20).with_algorithm(Algorithm::sliding_window()),
+            ],
+        )
+        .expect("a valid constant plan");
+        Self {
+            plans: Plans::new(plan),
+            cache,
+            format: key_format(),
+            hasher: key_hasher(),
+        }
+    }
+
+    fn lookup(&self, request: &RequestHead<'_>) -> Option<Arc<Plan>> {
+        if presents_a_cached_key(self, request.headers()) {
+            return None;
+        }
+        self.plans.lookup(request)
+    }
+}
+
+impl PlanResolver for AuthFailurePlans {
+    type Future = std::future::Ready<Option<Arc<Plan>>>;
+
+    fn resolve(&self, request: &RequestHead<'_>) -> Self::Future {
+        std::future::ready(self.lookup(request))
+    }
+
+    fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Resolved> {
+        Some(self.lookup(request).into())
+    }
+}
+
+/// Whether the request carries one key, in `X-API-Key` or as a bearer token, that
+/// the cache holds as active (a lookup by hash: no store). Anything else (no key, two,
+/// a malformed or unknown one) is for the key layer to judge, and limited.
+fn presents_a_cached_key(plans: &AuthFailurePlans, headers: &HeaderMap) -> bool {
+    const BEARER: &str = "bearer ";
+    let values = headers
+        .get_all(X_API_KEY)
+        .iter()
+        .map(|value| (value, false));
+    let authorizations = headers.get_all(header::AUTHORIZATION).iter();
+    let mut found = None;
+    for (value, authorization) in values.chain(authorizations.map(|value| (value, true))) {
+        let Ok(text) = value.to_str() else {
+            return false;
+        };
+        let key = if authorization {
+            match text.get(..BEARER.len()) {
+                Some(scheme) if scheme.eq_ignore_ascii_case(BEARER) => &text[BEARER.len()..],
+                // Another scheme is not a key (the key layer ignores it too).
+                _ => continue,
+            }
+        } else {
+            text
+        };
+        if found.replace(key.trim()).is_some() {
+            return false;
+        }
+    }
+    let Some(Ok(parsed)) = found.map(|key| plans.format.parse(key)) else {
+        return false;
+    };
+    let hash = plans.hasher.hash(&parsed);
+    let now = Timestamp::now(&SystemClock);
+    matches!(plans.cache.get(&hash, now), Some(Cached::Found(record)) if record.status(now).is_active())
 }
 
 /// The collector is unauthenticated: each client may post so many reports a minute.

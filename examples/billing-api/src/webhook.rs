@@ -40,12 +40,13 @@ pub(crate) fn routes(
             .map(|(index, secret)| Secret::new(format!("secret{}", index + 1), secret)),
     )?;
     let state = state.clone();
-    let service = Webhook::new(verifier)
-        .store(store)
-        .handler(move |delivery: Delivery<Event>| {
-            let state = state.clone();
-            async move { handle(&state, delivery.event()).await }
-        });
+    let service =
+        Webhook::builder(verifier)
+            .store(store)
+            .handler(move |delivery: Delivery<Event>| {
+                let state = state.clone();
+                async move { handle(&state, delivery.event()).await }
+            });
     Ok(Router::new().route_service(PATH, service))
 }
 

@@ -126,7 +126,8 @@ impl RateLimitLayer {
 
     /// Against password guessing on a login route: per client IP, 5 attempts per
     /// minute and 20 per hour; successful (2xx) attempts are refunded, so only
-    /// failures count.
+    /// failures count, once answered: an attempt in flight holds its unit (see
+    /// [`refund_if`](Self::refund_if)).
     ///
     /// When the store fails (a shared store such as Redis is down), attempts are
     /// still limited, by a local [`Fallback`] with the same limits in each instance:
@@ -423,6 +424,39 @@ impl<K: Clone, P: Clone, St: Clone> RateLimitLayer<K, P, St> {
     /// Gives the cost back after the response when `refund_if` says so for its status:
     /// a [`RefundOn`], or a closure `Fn(StatusCode) -> bool` (see
     /// [`RefundPredicate`]).
+    ///
+    /// The cost is taken when the request arrives, so a request holds it while in
+    /// flight: at most `limit` requests of one key are under way at once, however they
+    /// will be answered. [`auth_bruteforce`](Self::auth_bruteforce) refuses a sixth
+    /// login in flight from one address even if all five before it succeed. A request
+    /// that cannot be a guess (a credential already verified) is better exempted, by a
+    /// [plan resolver](crate::resolver::PlanResolver) that gives it no plan.
+    ///
+    /// ```
+    /// use http::{Request, Response, StatusCode};
+    /// use portcullis_core::client_ip::PeerAddr;
+    /// use portcullis_rate_limit::RateLimitLayer;
+    /// use tower::{Layer, Service, ServiceExt, service_fn};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// // A login that is still working on its answer.
+    /// let slow = service_fn(|_: Request<()>| {
+    ///     std::future::pending::<Result<Response<()>, std::convert::Infallible>>()
+    /// });
+    /// let mut login = RateLimitLayer::auth_bruteforce().layer(slow);
+    /// let attempt = || {
+    ///     let mut request = Request::post("/login").body(()).unwrap();
+    ///     request.extensions_mut().insert(PeerAddr("203.0.113.9:5000".parse().unwrap()));
+    ///     request
+    /// };
+    /// let mut in_flight = Vec::new();
+    /// for _ in 0..5 {
+    ///     in_flight.push(login.ready().await.unwrap().call(attempt()));
+    /// }
+    /// let sixth = login.ready().await.unwrap().call(attempt()).await.unwrap();
+    /// assert_eq!(sixth.status(), StatusCode::TOO_MANY_REQUESTS);
+    /// # });
+    /// ```
     #[must_use]
     pub fn refund_if(self, refund_if: impl RefundPredicate) -> Self {
         let refund_if: Arc<dyn RefundPredicate> = Arc::new(refund_if);

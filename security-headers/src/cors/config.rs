@@ -1,4 +1,5 @@
-//! [`CorsConfig`]: the CORS configuration as loaded from a file.
+//! [`CorsConfig`]: the CORS configuration as loaded from a file; and the checked
+//! configuration a [`Cors`](super::Cors) service decides with.
 
 use serde::Deserialize;
 
@@ -6,11 +7,9 @@ use super::allow_headers::AllowHeaders;
 use super::allow_methods::AllowMethods;
 use super::allow_origin::AllowOrigin;
 use super::expose_headers::ExposeHeaders;
-use super::layer::CorsLayer;
 use super::max_age::MaxAge;
-use crate::ConfigError;
 
-/// Which [`CorsLayer`] preset a [`CorsConfig`] starts from.
+/// Which [`CorsLayer`](super::CorsLayer) preset a [`CorsConfig`] starts from.
 ///
 /// ```
 /// use portcullis_security_headers::cors::CorsPreset;
@@ -23,19 +22,19 @@ use crate::ConfigError;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CorsPreset {
-    /// [`CorsLayer::new`].
+    /// [`CorsLayer::new`](super::CorsLayer::new).
     #[default]
     Default,
-    /// [`CorsLayer::strict`].
+    /// [`CorsLayer::strict`](super::CorsLayer::strict).
     Strict,
-    /// [`CorsLayer::api`].
+    /// [`CorsLayer::api`](super::CorsLayer::api).
     Api,
-    /// [`CorsLayer::development`].
+    /// [`CorsLayer::development`](super::CorsLayer::development).
     Development,
 }
 
 /// The CORS configuration of a service, deserialized from its config file and turned
-/// into a layer with [`CorsLayer::from_config`] (which checks it like the setters).
+/// into a layer with [`CorsLayer::from_config`](super::CorsLayer::from_config) (which checks it like the setters).
 ///
 /// Every field is optional; unset fields keep the preset's value. Lists are either
 /// arrays of strings or one comma-separated string.
@@ -67,54 +66,64 @@ pub struct CorsConfig {
     /// The preset to start from.
     pub preset: CorsPreset,
     /// Origins allowed in addition to the preset's
-    /// ([`CorsLayer::allow_origins`]).
+    /// ([`CorsLayer::allow_origins`](super::CorsLayer::allow_origins)).
     pub allowed_origins: AllowOrigin,
-    /// [`CorsLayer::insecure_allow_any_origin`].
+    /// [`CorsLayer::insecure_allow_any_origin`](super::CorsLayer::insecure_allow_any_origin).
     pub insecure_allow_any_origin: bool,
-    /// [`CorsLayer::allow_credentials`].
+    /// [`CorsLayer::allow_credentials`](super::CorsLayer::allow_credentials).
     pub allow_credentials: bool,
-    /// [`CorsLayer::allow_methods`].
+    /// [`CorsLayer::allow_methods`](super::CorsLayer::allow_methods).
     pub allow_methods: Option<AllowMethods>,
-    /// [`CorsLayer::allow_headers`].
+    /// [`CorsLayer::allow_headers`](super::CorsLayer::allow_headers).
     pub allow_headers: Option<AllowHeaders>,
-    /// [`CorsLayer::expose_headers`].
+    /// [`CorsLayer::expose_headers`](super::CorsLayer::expose_headers).
     pub expose_headers: Option<ExposeHeaders>,
-    /// [`CorsLayer::max_age`], in seconds.
+    /// [`CorsLayer::max_age`](super::CorsLayer::max_age), in seconds.
     pub max_age: Option<MaxAge>,
-    /// [`CorsLayer::allow_private_network`].
+    /// [`CorsLayer::allow_private_network`](super::CorsLayer::allow_private_network).
     pub allow_private_network: bool,
-    /// [`CorsLayer::reject_disallowed_origins`].
+    /// [`CorsLayer::reject_disallowed_origins`](super::CorsLayer::reject_disallowed_origins).
     pub reject_disallowed_origins: Option<bool>,
 }
 
-impl CorsConfig {
-    pub(crate) fn into_layer(self) -> Result<CorsLayer, ConfigError> {
-        let mut layer = match self.preset {
-            CorsPreset::Default => CorsLayer::new(),
-            CorsPreset::Strict => CorsLayer::strict(),
-            CorsPreset::Api => CorsLayer::api(),
-            CorsPreset::Development => CorsLayer::development(),
-        };
-        layer = layer.allow_origins(self.allowed_origins)?;
-        if self.insecure_allow_any_origin {
-            layer = layer.insecure_allow_any_origin()?;
+/// Everything a [`Cors`](super::Cors) service decides with, shared behind one `Arc`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Config {
+    pub(crate) origins: AllowOrigin,
+    pub(crate) any_origin: bool,
+    pub(crate) credentials: bool,
+    pub(crate) methods: AllowMethods,
+    pub(crate) headers: AllowHeaders,
+    pub(crate) expose: ExposeHeaders,
+    pub(crate) max_age: Option<MaxAge>,
+    pub(crate) private_network: bool,
+    pub(crate) reject_disallowed: bool,
+    /// Whether a 403 says which origin, method or header was refused (development).
+    pub(crate) detailed_rejections: bool,
+    /// Whether `http://localhost:*` patterns are accepted (development).
+    pub(crate) port_wildcards: bool,
+}
+
+impl Config {
+    /// The values of a preset. Every preset goes through here: presets differ only in
+    /// values, never in code paths.
+    pub(crate) fn preset(
+        methods: AllowMethods,
+        headers: AllowHeaders,
+        expose: ExposeHeaders,
+        max_age: Option<MaxAge>,
+        reject_disallowed: bool,
+        development: bool,
+    ) -> Self {
+        Self {
+            methods,
+            headers,
+            expose,
+            max_age,
+            reject_disallowed,
+            detailed_rejections: development,
+            port_wildcards: development,
+            ..Self::default()
         }
-        layer = layer.allow_credentials(self.allow_credentials)?;
-        if let Some(methods) = self.allow_methods {
-            layer = layer.allow_methods(methods);
-        }
-        if let Some(headers) = self.allow_headers {
-            layer = layer.allow_headers(headers);
-        }
-        if let Some(exposed) = self.expose_headers {
-            layer = layer.expose_headers(exposed);
-        }
-        if let Some(max_age) = self.max_age {
-            layer = layer.max_age(max_age);
-        }
-        if let Some(reject) = self.reject_disallowed_origins {
-            layer = layer.reject_disallowed_origins(reject);
-        }
-        Ok(layer.allow_private_network(self.allow_private_network))
     }
 }

@@ -7,13 +7,13 @@ use std::task::{Context, Poll, ready};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
 };
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 use portcullis_core::body::ResponseBody;
 use portcullis_core::problem::Problem;
 
-use super::rejection::CorsRejection;
 use super::vary;
+use super::verdict::{Answer, Decorate};
 
 pin_project! {
     /// The response future of [`Cors`](super::Cors): the inner service's future, whose
@@ -56,34 +56,6 @@ pin_project! {
             answer: Option<Answer>,
         },
     }
-}
-
-/// What to add to the inner service's response.
-#[derive(Debug)]
-pub(crate) enum Decorate {
-    Nothing,
-    Vary,
-    Allow {
-        origin: HeaderValue,
-        credentials: bool,
-        expose: Option<HeaderValue>,
-        vary: bool,
-    },
-}
-
-/// A response the layer makes itself.
-#[derive(Debug)]
-pub(crate) enum Answer {
-    /// An allowed preflight: 204 with these headers.
-    Preflight(HeaderMap),
-    /// A 403, the problem made when polled (it keeps the future small).
-    Reject {
-        code: &'static str,
-        title: &'static str,
-        detail: Option<String>,
-        reason: CorsRejection,
-        grpc: bool,
-    },
 }
 
 impl<F> ResponseFuture<F> {

@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use super::allow_headers::AllowHeaders;
 use super::allow_methods::AllowMethods;
 use super::allow_origin::AllowOrigin;
-use super::config::CorsConfig;
+use super::config::{Config, CorsConfig, CorsPreset};
 use super::expose_headers::ExposeHeaders;
 use super::max_age::MaxAge;
 use super::origin::{OriginPattern, PatternKind};
@@ -73,48 +73,6 @@ use crate::ConfigError;
 #[derive(Clone, Debug, Default)]
 pub struct CorsLayer {
     pub(crate) config: Arc<Config>,
-}
-
-/// Everything a [`Cors`] service decides with, shared behind one `Arc`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Config {
-    pub(crate) origins: AllowOrigin,
-    pub(crate) any_origin: bool,
-    pub(crate) credentials: bool,
-    pub(crate) methods: AllowMethods,
-    pub(crate) headers: AllowHeaders,
-    pub(crate) expose: ExposeHeaders,
-    pub(crate) max_age: Option<MaxAge>,
-    pub(crate) private_network: bool,
-    pub(crate) reject_disallowed: bool,
-    /// Whether a 403 says which origin, method or header was refused (development).
-    pub(crate) detailed_rejections: bool,
-    /// Whether `http://localhost:*` patterns are accepted (development).
-    pub(crate) port_wildcards: bool,
-}
-
-impl Config {
-    /// The values of a preset. Every preset goes through here: presets differ only in
-    /// values, never in code paths.
-    fn preset(
-        methods: AllowMethods,
-        headers: AllowHeaders,
-        expose: ExposeHeaders,
-        max_age: Option<MaxAge>,
-        reject_disallowed: bool,
-        development: bool,
-    ) -> Self {
-        Self {
-            methods,
-            headers,
-            expose,
-            max_age,
-            reject_disallowed,
-            detailed_rejections: development,
-            port_wildcards: development,
-            ..Self::default()
-        }
-    }
 }
 
 fn api_methods() -> AllowMethods {
@@ -230,7 +188,33 @@ impl CorsLayer {
     /// # Ok::<(), portcullis_security_headers::ConfigError>(())
     /// ```
     pub fn from_config(config: CorsConfig) -> Result<Self, ConfigError> {
-        config.into_layer()
+        let mut layer = match config.preset {
+            CorsPreset::Default => Self::new(),
+            CorsPreset::Strict => Self::strict(),
+            CorsPreset::Api => Self::api(),
+            CorsPreset::Development => Self::development(),
+        };
+        layer = layer.allow_origins(config.allowed_origins)?;
+        if config.insecure_allow_any_origin {
+            layer = layer.insecure_allow_any_origin()?;
+        }
+        layer = layer.allow_credentials(config.allow_credentials)?;
+        if let Some(methods) = config.allow_methods {
+            layer = layer.allow_methods(methods);
+        }
+        if let Some(headers) = config.allow_headers {
+            layer = layer.allow_headers(headers);
+        }
+        if let Some(exposed) = config.expose_headers {
+            layer = layer.expose_headers(exposed);
+        }
+        if let Some(max_age) = config.max_age {
+            layer = layer.max_age(max_age);
+        }
+        if let Some(reject) = config.reject_disallowed_origins {
+            layer = layer.reject_disallowed_origins(reject);
+        }
+        Ok(layer.allow_private_network(config.allow_private_network))
     }
 
     fn from_config_values(config: Config) -> Self {

@@ -80,6 +80,7 @@ mod public_suffix;
 mod rejection;
 mod service;
 mod vary;
+mod verdict;
 
 pub use self::allow_headers::AllowHeaders;
 pub use self::allow_methods::AllowMethods;
@@ -91,4 +92,5 @@ pub use self::layer::CorsLayer;
 pub use self::max_age::MaxAge;
 pub use self::origin::{Origin, OriginPattern};
 pub use self::rejection::CorsRejection;
-pub use self::service::{Cors, ORIGIN_REJECTED, PREFLIGHT_REJECTED};
+pub use self::service::Cors;
+pub use self::verdict::{ORIGIN_REJECTED, PREFLIGHT_REJECTED};

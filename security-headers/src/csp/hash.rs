@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::ConfigError;
 
-use super::policy::PolicySink;
+use super::sink::PolicySink;
 
 /// The digest algorithm of a hash source.
 ///

@@ -67,13 +67,16 @@ mod nonce;
 mod policy;
 mod reporting;
 mod sandbox;
+mod sink;
 mod source;
+mod template;
 
 pub use directive::Directive;
 pub use hash::{HashAlgorithm, HashSource};
 pub use nonce::CspNonce;
 pub use policy::Policy;
-pub(crate) use policy::{PolicyEdit, Template};
+pub(crate) use policy::PolicyEdit;
 pub use reporting::ReportingEndpoints;
 pub use sandbox::SandboxFlag;
 pub use source::{HostSource, SchemeSource, Source};
+pub(crate) use template::Template;

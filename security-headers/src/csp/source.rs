@@ -240,7 +240,7 @@ impl Source {
     }
 
     /// Writes the source as it appears in a header; the nonce through `nonce`.
-    pub(crate) fn write_to(&self, out: &mut impl super::policy::PolicySink) {
+    pub(crate) fn write_to(&self, out: &mut impl super::sink::PolicySink) {
         match self {
             Self::Nonce => {
                 out.text("'nonce-");
@@ -281,7 +281,7 @@ pub(crate) fn check_visible_ascii(text: &str) -> Result<(), &'static str> {
 /// Shows the source as written in the header; the nonce slot as `'nonce-…'`.
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = super::policy::StringSink::new("…");
+        let mut out = super::sink::StringSink::new("…");
         self.write_to(&mut out);
         f.write_str(&out.finish())
     }

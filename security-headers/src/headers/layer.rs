@@ -7,6 +7,7 @@ use tower_layer::Layer;
 use crate::ConfigError;
 use crate::csp::{Policy, ReportingEndpoints};
 
+use super::config::{SecurityHeadersConfig, SecurityHeadersPreset};
 use super::state::{CompiledPolicy, State};
 use super::{
     CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy,
@@ -164,6 +165,67 @@ impl SecurityHeadersLayer {
                     Policy::strict().without_upgrade_insecure_requests(),
                 ),
         )
+    }
+
+    /// The layer a [`SecurityHeadersConfig`] (loaded from a file) describes: its
+    /// preset without the headers it names in `without`, then each value set, checked
+    /// like its setter.
+    pub fn from_config(config: SecurityHeadersConfig) -> Result<Self, ConfigError> {
+        let mut layer = match config.preset {
+            SecurityHeadersPreset::None => Self::new(),
+            SecurityHeadersPreset::Strict => Self::strict(),
+            SecurityHeadersPreset::Api => Self::api(),
+            SecurityHeadersPreset::Development => Self::development(),
+        };
+        for header in config.without {
+            layer = layer.without(header);
+        }
+        if let Some(policy) = config.content_security_policy {
+            layer = layer.content_security_policy(policy)?;
+        }
+        if let Some(policy) = config.content_security_policy_report_only {
+            layer = layer.content_security_policy_report_only(policy)?;
+        }
+        if let Some(hsts) = config.hsts {
+            layer = layer.hsts(hsts)?;
+        }
+        if let Some(options) = config.x_frame_options {
+            layer = layer.x_frame_options(options);
+        }
+        if let Some(policy) = config.referrer_policy {
+            layer = layer.referrer_policy(policy);
+        }
+        if let Some(policy) = config.permissions_policy {
+            layer = layer.permissions_policy(policy);
+        }
+        if let Some(policy) = config.cross_origin_opener_policy {
+            layer = layer.cross_origin_opener_policy(policy);
+        }
+        if let Some(policy) = config.cross_origin_embedder_policy {
+            layer = layer.cross_origin_embedder_policy(policy);
+        }
+        if let Some(policy) = config.cross_origin_resource_policy {
+            layer = layer.cross_origin_resource_policy(policy);
+        }
+        if let Some(control) = config.x_dns_prefetch_control {
+            layer = layer.x_dns_prefetch_control(control);
+        }
+        if let Some(policies) = config.x_permitted_cross_domain_policies {
+            layer = layer.x_permitted_cross_domain_policies(policies);
+        }
+        if let Some(endpoints) = config.reporting_endpoints {
+            layer = layer.reporting_endpoints(endpoints);
+        }
+        if let Some(header) = config.forwarded_header {
+            layer = layer.forwarded_header(header);
+        }
+        if let Some(proxies) = config.trusted_proxies {
+            layer = layer.trusted_proxies(proxies);
+        }
+        if let Some(assume) = config.assume_https {
+            layer = layer.assume_https(assume);
+        }
+        Ok(layer)
     }
 
     fn state(&mut self) -> &mut State {

@@ -73,6 +73,7 @@
 //! # }
 //! ```
 
+mod config;
 mod cross_domain_policies;
 mod cross_origin;
 mod dns_prefetch_control;
@@ -88,6 +89,7 @@ mod referrer_policy;
 mod service;
 mod state;
 
+pub use config::{SecurityHeadersConfig, SecurityHeadersPreset};
 pub use cross_domain_policies::PermittedCrossDomainPolicies;
 pub use cross_origin::{
     CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy,

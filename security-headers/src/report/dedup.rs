@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use super::report::CspViolation;
+use super::violation::CspViolation;
 
 /// A bounded set of violation fingerprints, each remembered for one window.
 ///

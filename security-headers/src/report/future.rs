@@ -13,8 +13,8 @@ use http_body_util::Limited;
 use pin_project_lite::pin_project;
 
 use super::handler::ReportHandler;
-use super::report::ReportFormat;
-use super::service::{BoxError, CollectorResponse, CspReportCollector, polled_after_completion};
+use super::verdict::{BoxError, CollectorResponse, Judge, polled_after_completion};
+use super::violation::ReportFormat;
 
 pin_project! {
     /// Reads the report body, within the size limit, then answers.
@@ -55,7 +55,7 @@ pin_project! {
             buffer: Vec<u8>,
             format: ReportFormat,
             user_agent: Option<HeaderValue>,
-            collector: CspReportCollector<H>,
+            collector: Judge<H>,
         },
     }
 }
@@ -74,7 +74,7 @@ impl<B, H> ResponseFuture<B, H> {
         buffer: Vec<u8>,
         format: ReportFormat,
         user_agent: Option<HeaderValue>,
-        collector: CspReportCollector<H>,
+        collector: Judge<H>,
     ) -> Self {
         Self {
             state: State::Reading {

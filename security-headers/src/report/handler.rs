@@ -1,6 +1,6 @@
 //! What happens to each accepted violation.
 
-use super::report::CspViolation;
+use super::violation::CspViolation;
 
 /// Receives every parsed, non-duplicate CSP violation.
 ///

@@ -81,14 +81,14 @@
 mod dedup;
 mod future;
 mod handler;
-#[allow(clippy::module_inception)]
-mod report;
 mod service;
+mod verdict;
+mod violation;
 
 pub use self::future::ResponseFuture;
 pub use self::handler::{LogOnly, ReportHandler};
-pub use self::report::{CspViolation, Disposition, ParseError, ReportFormat};
 pub use self::service::{
     CspReportCollector, DEFAULT_DEDUP_CAPACITY, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_REPORTS_PER_REQUEST, ReportStats,
 };
+pub use self::violation::{CspViolation, Disposition, ParseError, ReportFormat};

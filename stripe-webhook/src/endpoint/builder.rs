@@ -1,40 +1,22 @@
+//! [`WebhookBuilder`]: configures an endpoint and makes its [`Webhook`] service.
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::WebhookService;
+use super::config::{MIN_TTL, Shared, WebhookConfig};
 use super::handler::WebhookHandler;
+use super::service::Webhook;
 use crate::error::ConfigError;
 use crate::scheme::WebhookScheme;
 use crate::signature::StripeVerifier;
 use crate::store::{DefaultStore, IdempotencyStore};
 
-/// The default body limit: 1 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Config {
-    pub(crate) body_limit: usize,
-    pub(crate) claim_ttl: Duration,
-    pub(crate) completed_ttl: Duration,
-    pub(crate) retry_after: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            body_limit: DEFAULT_BODY_LIMIT,
-            claim_ttl: Duration::from_secs(300),
-            completed_ttl: Duration::from_secs(7 * 86_400),
-            retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Configures a webhook endpoint; [`handler`](Self::handler) makes the
-/// [`WebhookService`].
+/// Configures a webhook endpoint; [`handler`](Self::handler) makes the [`Webhook`]
+/// service. [`Webhook::stripe`] and [`Webhook::builder`] start one.
 ///
-/// Defaults: a 1 MiB body limit, the [default store](crate::store::DefaultStore)
-/// (in memory), claims held for 5 minutes, completed events remembered for 7 days.
+/// Defaults ([`WebhookConfig`]): a 1 MiB body limit, the
+/// [default store](crate::store::DefaultStore) (in memory), claims held for 5
+/// minutes, completed events remembered for 7 days.
 ///
 /// ```
 /// use std::time::Duration;
@@ -61,32 +43,39 @@ impl Default for Config {
 /// ```
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct Webhook<Sch, St = DefaultStore> {
+pub struct WebhookBuilder<Sch, St = DefaultStore> {
     scheme: Sch,
     store: St,
-    config: Config,
+    config: WebhookConfig,
 }
 
-impl<Sch: WebhookScheme> Webhook<Sch> {
+impl<Sch: WebhookScheme> WebhookBuilder<Sch> {
     /// An endpoint verifying with `scheme`, with the default store.
     pub fn new(scheme: Sch) -> Self {
         Self {
             scheme,
             store: DefaultStore::default(),
-            config: Config::default(),
+            config: WebhookConfig::default(),
         }
     }
 }
 
-impl Webhook<StripeVerifier> {
+impl WebhookBuilder<StripeVerifier> {
     /// A Stripe endpoint with one endpoint secret (`whsec_…`); for several, or to set
-    /// the tolerance, build a [`StripeVerifier`] and use [`Webhook::new`].
+    /// the tolerance, build a [`StripeVerifier`] and use [`WebhookBuilder::new`].
     pub fn stripe(secret: impl AsRef<str>) -> Result<Self, ConfigError> {
         Ok(Self::new(StripeVerifier::new(secret)?))
     }
 }
 
-impl<Sch: WebhookScheme, St: IdempotencyStore> Webhook<Sch, St> {
+impl<Sch: WebhookScheme, St: IdempotencyStore> WebhookBuilder<Sch, St> {
+    /// The limits and TTLs all at once, as loaded from a file (see
+    /// [`WebhookConfig`]); TTLs under 1 ms are raised to 1 ms, as the setters do.
+    pub fn config(mut self, config: WebhookConfig) -> Self {
+        self.config = config.clamped();
+        self
+    }
+
     /// The largest body accepted, in bytes (default 1 MiB); a larger one is answered
     /// `413`.
     pub fn body_limit(mut self, bytes: usize) -> Self {
@@ -95,8 +84,8 @@ impl<Sch: WebhookScheme, St: IdempotencyStore> Webhook<Sch, St> {
     }
 
     /// Where idempotency claims live (default: in memory).
-    pub fn store<St2: IdempotencyStore>(self, store: St2) -> Webhook<Sch, St2> {
-        Webhook {
+    pub fn store<St2: IdempotencyStore>(self, store: St2) -> WebhookBuilder<Sch, St2> {
+        WebhookBuilder {
             scheme: self.scheme,
             store,
             config: self.config,
@@ -108,14 +97,14 @@ impl<Sch: WebhookScheme, St: IdempotencyStore> Webhook<Sch, St> {
     /// after it expires runs the handler again. A crashed instance blocks its event
     /// for this long at most.
     pub fn claim_ttl(mut self, ttl: Duration) -> Self {
-        self.config.claim_ttl = ttl.max(Duration::from_millis(1));
+        self.config.claim_ttl = ttl.max(MIN_TTL);
         self
     }
 
     /// How long a handled event is remembered (default 7 days, beyond Stripe's 3 days
     /// of retries; at least 1 ms).
     pub fn completed_ttl(mut self, ttl: Duration) -> Self {
-        self.config.completed_ttl = ttl.max(Duration::from_millis(1));
+        self.config.completed_ttl = ttl.max(MIN_TTL);
         self
     }
 
@@ -132,8 +121,8 @@ impl<Sch: WebhookScheme, St: IdempotencyStore> Webhook<Sch, St> {
     }
 
     /// The service that runs `handler` on each verified event.
-    pub fn handler<H: WebhookHandler<Sch::Event>>(self, handler: H) -> WebhookService<Sch, H, St> {
-        WebhookService::from_shared(Arc::new(super::service::Shared {
+    pub fn handler<H: WebhookHandler<Sch::Event>>(self, handler: H) -> Webhook<Sch, H, St> {
+        Webhook::from_shared(Arc::new(Shared {
             scheme: self.scheme,
             handler,
             store: self.store,

@@ -5,31 +5,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use http::{HeaderMap, Response};
 use http_body::Body;
+use http_body_util::Limited;
 use http_body_util::combinators::Collect;
-use http_body_util::{LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 
-use super::handler::{Delivery, WebhookHandler};
-use super::response::{Outcome, Rejection, WebhookBody, acknowledge, error_chain};
-use super::service::{Shared, after_body};
+use super::config::Shared;
+use super::handler::{Delivery, HandlerError, WebhookHandler};
+use super::response::{Rejection, WebhookBody};
+use super::verdict::{
+    Claimed, Next, Settle, after_body, completion_failed, on_claim, on_handled, release_failed,
+    unread_body,
+};
 use crate::scheme::WebhookScheme;
-use crate::store::{BoxError, Claim, ClaimToken, IdempotencyStore};
-
-/// What the service does once the body is read.
-pub(crate) enum Next<E, HF, CF> {
-    Reject(Rejection),
-    Claim {
-        future: CF,
-        delivery: Delivery<E>,
-        key: String,
-        token: ClaimToken,
-    },
-    Handle {
-        future: HF,
-    },
-}
+use crate::store::{BoxError, Claim, ClaimToken, IdempotencyStore, StoreError};
 
 type Pending<E> = (Delivery<E>, String, ClaimToken);
 
@@ -75,7 +66,7 @@ pin_project! {
 }
 
 pin_project! {
-    /// The response future of [`WebhookService`](super::WebhookService): reads the
+    /// The response future of [`Webhook`](super::Webhook): reads the
     /// body, verifies it, claims the event, runs the handler, and completes or
     /// releases the claim. No allocation of its own beyond the body buffer.
     ///
@@ -148,14 +139,113 @@ where
     }
 
     pub(crate) fn done(shared: Arc<Shared<Sch, H, St>>, rejection: Rejection) -> Self {
-        let response = rejection.into_response(shared.config.retry_after);
         Self {
-            state: State::Done {
-                response: Some(response),
-            },
+            state: Self::answer(rejection.into_response(shared.config.retry_after)),
             shared,
         }
     }
+
+    /// The state that answers `response`.
+    fn answer(response: Response<WebhookBody>) -> State<B, Sch::Event, H::Future, St> {
+        State::Done {
+            response: Some(response),
+        }
+    }
+
+    /// The body is read (or failed to be): claim the event, handle it, or answer.
+    fn read(
+        shared: &Shared<Sch, H, St>,
+        body: Result<Bytes, BoxError>,
+        headers: &HeaderMap,
+    ) -> State<B, Sch::Event, H::Future, St> {
+        let rejection = match body {
+            Err(error) => unread_body(&shared.config, &error),
+            Ok(body) => match after_body(shared, headers, body) {
+                Next::Reject(rejection) => rejection,
+                Next::Claim {
+                    future,
+                    delivery,
+                    key,
+                    token,
+                } => {
+                    return State::Claiming {
+                        future,
+                        pending: Some((delivery, key, token)),
+                    };
+                }
+                Next::Handle { future } => {
+                    return State::Handling {
+                        future,
+                        claim: None,
+                    };
+                }
+            },
+        };
+        Self::answer(rejection.into_response(shared.config.retry_after))
+    }
+
+    /// The store answered the claim: run the handler, or answer.
+    fn claimed(
+        shared: &Shared<Sch, H, St>,
+        claim: Result<Claim, StoreError>,
+        pending: &mut Option<Pending<Sch::Event>>,
+    ) -> State<B, Sch::Event, H::Future, St> {
+        let Some((delivery, key, token)) = pending.take() else {
+            unreachable!("polled after completion")
+        };
+        match on_claim(&shared.config, claim, &key) {
+            Claimed::Run => State::Handling {
+                future: shared.handler.handle(delivery),
+                claim: Some((key, token)),
+            },
+            Claimed::Answer(response) => Self::answer(response),
+        }
+    }
+
+    /// The handler returned: settle the claim (if any), then answer.
+    fn handled(
+        shared: &Shared<Sch, H, St>,
+        result: Result<(), HandlerError>,
+        claim: &mut Option<(String, ClaimToken)>,
+    ) -> State<B, Sch::Event, H::Future, St> {
+        let config = &shared.config;
+        let key = claim.as_ref().map(|(key, _)| key.as_str());
+        let (response, settle) = on_handled(config, result, key);
+        let Some((key, token)) = claim.take() else {
+            return Self::answer(response);
+        };
+        match settle {
+            Settle::Release => State::Releasing {
+                future: shared.store.release(&key, &token),
+                key,
+                response: Some(response),
+            },
+            Settle::Complete => State::Completing {
+                future: shared.store.complete(
+                    &key,
+                    &token,
+                    shared.scheme.now(),
+                    config.completed_ttl,
+                ),
+                key,
+                response: Some(response),
+            },
+        }
+    }
+}
+
+/// The answer once the claim is settled: a failed completion or release is logged
+/// (by `failed`), and the answer stands either way.
+fn answered(
+    settled: Result<(), StoreError>,
+    key: &str,
+    response: &mut Option<Response<WebhookBody>>,
+    failed: fn(&str, &StoreError),
+) -> Response<WebhookBody> {
+    if let Err(error) = settled {
+        failed(key, &error);
+    }
+    finished(response)
 }
 
 fn finished(response: &mut Option<Response<WebhookBody>>) -> Response<WebhookBody> {
@@ -177,157 +267,33 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let shared: &Shared<Sch, H, St> = this.shared;
-        let config = &shared.config;
-        let reject = |rejection: Rejection| State::Done {
-            response: Some(rejection.into_response(config.retry_after)),
-        };
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Reading { collect, headers } => match ready!(collect.poll(cx)) {
-                    Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-                        reject(Rejection::BodyTooLarge {
-                            limit: config.body_limit,
-                        })
-                    }
-                    Err(error) => reject(Rejection::BodyUnreadable {
-                        reason: error_chain(&*error),
-                    }),
-                    Ok(collected) => match after_body(shared, headers, collected.to_bytes()) {
-                        Next::Reject(rejection) => reject(rejection),
-                        Next::Claim {
-                            future,
-                            delivery,
-                            key,
-                            token,
-                        } => State::Claiming {
-                            future,
-                            pending: Some((delivery, key, token)),
-                        },
-                        Next::Handle { future } => State::Handling {
-                            future,
-                            claim: None,
-                        },
-                    },
-                },
+                StateProj::Reading { collect, headers } => {
+                    let body = ready!(collect.poll(cx)).map(|collected| collected.to_bytes());
+                    Self::read(shared, body, headers)
+                }
                 StateProj::Claiming { future, pending } => {
-                    let claim = ready!(future.poll(cx));
-                    let Some((delivery, key, token)) = pending.take() else {
-                        unreachable!("polled after completion")
-                    };
-                    match claim {
-                        Ok(Claim::Claimed) => State::Handling {
-                            future: shared.handler.handle(delivery),
-                            claim: Some((key, token)),
-                        },
-                        Ok(Claim::InProgress) => {
-                            tracing::info!(
-                                target: "portcullis_stripe_webhook",
-                                event_id = %key,
-                                "webhook delivery while another is in progress: answered 409",
-                            );
-                            reject(Rejection::InProgress)
-                        }
-                        Ok(Claim::Completed) => {
-                            tracing::debug!(
-                                target: "portcullis_stripe_webhook",
-                                event_id = %key,
-                                "duplicate webhook delivery acknowledged",
-                            );
-                            State::Done {
-                                response: Some(acknowledge(Outcome::Duplicate)),
-                            }
-                        }
-                        Err(error) => {
-                            let reason = error_chain(&error);
-                            tracing::error!(
-                                target: "portcullis_stripe_webhook",
-                                event_id = %key,
-                                error = %reason,
-                                "idempotency store failed: answered 503",
-                            );
-                            reject(Rejection::StoreUnavailable { reason })
-                        }
-                    }
+                    Self::claimed(shared, ready!(future.poll(cx)), pending)
                 }
                 StateProj::Handling { future, claim } => {
-                    let result = ready!(future.poll(cx));
-                    let (response, retry) = match result {
-                        Ok(()) => (acknowledge(Outcome::Handled), false),
-                        Err(error) => {
-                            let reason = error_chain(&error);
-                            if error.is_retryable() {
-                                tracing::warn!(
-                                    target: "portcullis_stripe_webhook",
-                                    event_id = claim.as_ref().map_or("-", |(key, _)| key.as_str()),
-                                    error = %reason,
-                                    "webhook handler failed: answered 500 for a retry",
-                                );
-                                let rejection = Rejection::HandlerFailed { reason };
-                                (rejection.into_response(config.retry_after), true)
-                            } else {
-                                tracing::error!(
-                                    target: "portcullis_stripe_webhook",
-                                    event_id = claim.as_ref().map_or("-", |(key, _)| key.as_str()),
-                                    error = %reason,
-                                    "webhook handler failed permanently: acknowledged",
-                                );
-                                (acknowledge(Outcome::Failed), false)
-                            }
-                        }
-                    };
-                    match claim.take() {
-                        None => State::Done {
-                            response: Some(response),
-                        },
-                        Some((key, token)) if retry => State::Releasing {
-                            future: shared.store.release(&key, &token),
-                            key,
-                            response: Some(response),
-                        },
-                        Some((key, token)) => State::Completing {
-                            future: shared.store.complete(
-                                &key,
-                                &token,
-                                shared.scheme.now(),
-                                config.completed_ttl,
-                            ),
-                            key,
-                            response: Some(response),
-                        },
-                    }
+                    Self::handled(shared, ready!(future.poll(cx)), claim)
                 }
                 StateProj::Completing {
                     future,
                     key,
                     response,
                 } => {
-                    if let Err(error) = ready!(future.poll(cx)) {
-                        // The handler ran: still acknowledge. A redelivery may run it
-                        // again once the claim expires (at-least-once).
-                        tracing::warn!(
-                            target: "portcullis_stripe_webhook",
-                            event_id = %key,
-                            error = %error_chain(&error),
-                            "could not mark the webhook event completed",
-                        );
-                    }
-                    return Poll::Ready(Ok(finished(response)));
+                    let settled = ready!(future.poll(cx));
+                    return Poll::Ready(Ok(answered(settled, key, response, completion_failed)));
                 }
                 StateProj::Releasing {
                     future,
                     key,
                     response,
                 } => {
-                    if let Err(error) = ready!(future.poll(cx)) {
-                        // The claim then blocks retries until its TTL runs out.
-                        tracing::warn!(
-                            target: "portcullis_stripe_webhook",
-                            event_id = %key,
-                            error = %error_chain(&error),
-                            "could not release the webhook claim; it expires with its TTL",
-                        );
-                    }
-                    return Poll::Ready(Ok(finished(response)));
+                    let settled = ready!(future.poll(cx));
+                    return Poll::Ready(Ok(answered(settled, key, response, release_failed)));
                 }
                 StateProj::Done { response } => return Poll::Ready(Ok(finished(response))),
             };

@@ -1,5 +1,6 @@
-//! The webhook endpoint as a Tower service: [`Webhook`] configures it,
-//! [`WebhookService`] serves it, [`ResponseFuture`] runs each delivery.
+//! The webhook endpoint as a Tower service: [`WebhookBuilder`] configures it (from
+//! [`Webhook::stripe`] or [`Webhook::builder`], or a [`WebhookConfig`] loaded from a
+//! file), the [`Webhook`] service serves it, [`ResponseFuture`] runs each delivery.
 //!
 //! For each request the service:
 //!
@@ -96,15 +97,21 @@
 //! ```
 
 mod builder;
+mod config;
 mod future;
 mod handler;
 mod response;
 mod service;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
-pub use builder::{DEFAULT_BODY_LIMIT, Webhook};
+pub use builder::WebhookBuilder;
+pub use config::{DEFAULT_BODY_LIMIT, WebhookConfig};
 pub use future::ResponseFuture;
 pub use handler::{Delivery, HandlerError, WebhookHandler};
 pub use response::{Outcome, Rejection, WebhookBody};
-pub use service::WebhookService;
+pub use service::Webhook;
+
+/// The endpoint service under its former name: [`Webhook`].
+pub type WebhookService<Sch, H, St = crate::store::DefaultStore> = Webhook<Sch, H, St>;

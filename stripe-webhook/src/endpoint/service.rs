@@ -1,38 +1,51 @@
+//! [`Webhook`]: the endpoint service.
+
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, header};
+use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use tower_service::Service;
 
-use super::builder::Config;
-use super::future::{Next, ResponseFuture};
-use super::handler::{Delivery, WebhookHandler};
-use super::response::{Rejection, WebhookBody, error_chain};
+use super::builder::WebhookBuilder;
+use super::config::{Shared, WebhookConfig};
+use super::future::ResponseFuture;
+use super::handler::WebhookHandler;
+use super::response::WebhookBody;
+use super::verdict::before_body;
+use crate::error::ConfigError;
 use crate::scheme::WebhookScheme;
-use crate::store::{BoxError, ClaimToken, IdempotencyStore};
-
-pub(crate) struct Shared<Sch, H, St> {
-    pub(crate) scheme: Sch,
-    pub(crate) handler: H,
-    pub(crate) store: St,
-    pub(crate) config: Config,
-}
+use crate::signature::StripeVerifier;
+use crate::store::{BoxError, DefaultStore, IdempotencyStore};
 
 /// The webhook endpoint: a Tower service to mount at a route
-/// (`POST /webhooks/stripe`). Built by [`Webhook::handler`](super::Webhook::handler);
-/// clones share one state.
+/// (`POST /webhooks/stripe`). Built by [`WebhookBuilder::handler`]; clones share one
+/// state.
 ///
 /// It never fails (`Error = Infallible`): every refusal is a problem+json response.
-pub struct WebhookService<Sch, H, St> {
+///
+/// ```
+/// use http::{Request, StatusCode};
+/// use portcullis_stripe_webhook::endpoint::{Delivery, HandlerError, Webhook};
+/// use portcullis_stripe_webhook::event::Event;
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let service = Webhook::stripe("whsec_test_secret")
+///     .unwrap()
+///     .handler(|_: Delivery<Event>| async { Ok::<_, HandlerError>(()) });
+/// let response = service.oneshot(Request::get("/webhooks/stripe").body(String::new()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+/// # });
+/// ```
+pub struct Webhook<Sch, H, St = DefaultStore> {
     shared: Arc<Shared<Sch, H, St>>,
 }
 
-impl<Sch, H, St> Clone for WebhookService<Sch, H, St> {
+impl<Sch, H, St> Clone for Webhook<Sch, H, St> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
@@ -40,16 +53,31 @@ impl<Sch, H, St> Clone for WebhookService<Sch, H, St> {
     }
 }
 
-impl<Sch: fmt::Debug, H, St> fmt::Debug for WebhookService<Sch, H, St> {
+impl<Sch: fmt::Debug, H, St> fmt::Debug for Webhook<Sch, H, St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookService")
+        f.debug_struct("Webhook")
             .field("scheme", &self.shared.scheme)
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
 
-impl<Sch, H, St> WebhookService<Sch, H, St> {
+impl Webhook<StripeVerifier, ()> {
+    /// The builder of a Stripe endpoint with one endpoint secret (`whsec_…`):
+    /// [`WebhookBuilder::stripe`].
+    pub fn stripe(secret: impl AsRef<str>) -> Result<WebhookBuilder<StripeVerifier>, ConfigError> {
+        WebhookBuilder::stripe(secret)
+    }
+}
+
+impl<Sch: WebhookScheme> Webhook<Sch, ()> {
+    /// The builder of an endpoint verifying with `scheme`: [`WebhookBuilder::new`].
+    pub fn builder(scheme: Sch) -> WebhookBuilder<Sch> {
+        WebhookBuilder::new(scheme)
+    }
+}
+
+impl<Sch, H, St> Webhook<Sch, H, St> {
     pub(crate) fn from_shared(shared: Arc<Shared<Sch, H, St>>) -> Self {
         Self { shared }
     }
@@ -68,9 +96,14 @@ impl<Sch, H, St> WebhookService<Sch, H, St> {
     pub fn scheme(&self) -> &Sch {
         &self.shared.scheme
     }
+
+    /// The limits and TTLs.
+    pub fn config(&self) -> &WebhookConfig {
+        &self.shared.config
+    }
 }
 
-impl<Sch, H, St, B> Service<Request<B>> for WebhookService<Sch, H, St>
+impl<Sch, H, St, B> Service<Request<B>> for Webhook<Sch, H, St>
 where
     Sch: WebhookScheme,
     H: WebhookHandler<Sch::Event>,
@@ -88,86 +121,11 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = self.shared.clone();
-        let limit = shared.config.body_limit;
-        if request.method() != Method::POST {
-            return ResponseFuture::done(shared, Rejection::MethodNotAllowed);
-        }
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        let too_large = |length: u64| usize::try_from(length).map_or(true, |len| len > limit);
-        if declared.is_some_and(too_large) || too_large(request.body().size_hint().lower()) {
-            return ResponseFuture::done(shared, Rejection::BodyTooLarge { limit });
+        if let Err(rejection) = before_body(&shared.config, &request) {
+            return ResponseFuture::done(shared, rejection);
         }
         let (parts, body) = request.into_parts();
-        let collect = Limited::new(body, limit).collect();
+        let collect = Limited::new(body, shared.config.body_limit).collect();
         ResponseFuture::reading(shared, collect, parts.headers)
-    }
-}
-
-/// What follows a fully read body: verify, parse, and claim (or answer).
-pub(crate) fn after_body<Sch, H, St>(
-    shared: &Shared<Sch, H, St>,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Next<Sch::Event, H::Future, St::ClaimFuture>
-where
-    Sch: WebhookScheme,
-    H: WebhookHandler<Sch::Event>,
-    St: IdempotencyStore,
-{
-    let scheme = &shared.scheme;
-    if body.is_empty() {
-        return Next::Reject(Rejection::BodyEmpty);
-    }
-    let now = scheme.now();
-    let verification = match scheme.verify_request(headers, &body, now) {
-        Ok(verification) => verification,
-        Err(error) => {
-            tracing::warn!(
-                target: "portcullis_stripe_webhook",
-                scheme = scheme.name(),
-                reason = error.kind(),
-                error = %error,
-                "webhook signature rejected",
-            );
-            return Next::Reject(Rejection::Signature(error));
-        }
-    };
-    let event = match scheme.event(headers, &body, &verification) {
-        Ok(event) => event,
-        Err(error) => {
-            tracing::warn!(
-                target: "portcullis_stripe_webhook",
-                scheme = scheme.name(),
-                secret = verification.secret(),
-                error = %error,
-                "verified webhook body is not a valid event",
-            );
-            return Next::Reject(Rejection::Payload {
-                reason: error_chain(&error),
-            });
-        }
-    };
-    let key = scheme.event_id(&event).map(str::to_owned);
-    let delivery = Delivery::new(event, verification, body);
-    match key {
-        Some(key) => {
-            let token = ClaimToken::new();
-            let future = shared
-                .store
-                .claim(&key, &token, now, shared.config.claim_ttl);
-            Next::Claim {
-                future,
-                delivery,
-                key,
-                token,
-            }
-        }
-        None => Next::Handle {
-            future: shared.handler.handle(delivery),
-        },
     }
 }

@@ -406,16 +406,15 @@ async fn an_unavailable_store_is_503_and_the_handler_does_not_run() {
 async fn the_same_service_serves_github_deduplicated_by_delivery_id() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let service = Webhook::new(GithubScheme::new("It's a Secret to Everybody").unwrap()).handler(
-        move |delivery: Delivery<crate::scheme::RawEvent>| {
+    let service = Webhook::builder(GithubScheme::new("It's a Secret to Everybody").unwrap())
+        .handler(move |delivery: Delivery<crate::scheme::RawEvent>| {
             let counter = counter.clone();
             async move {
                 assert_eq!(delivery.event().event_type(), Some("ping"));
                 counter.fetch_add(1, Ordering::SeqCst);
                 Ok::<_, HandlerError>(())
             }
-        },
-    );
+        });
     let request = || {
         Request::post("/webhooks/github")
             .header(
@@ -443,7 +442,7 @@ async fn a_queued_style_clock_drives_verification_and_ttls() {
         .unwrap()
         .clock(clock.clone());
     let recorder = Recorder::default();
-    let service = Webhook::new(verifier)
+    let service = Webhook::builder(verifier)
         .completed_ttl(Duration::from_secs(60))
         .handler(recorder.handler());
     let body = event_body("evt_clock", "invoice.paid");

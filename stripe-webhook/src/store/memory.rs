@@ -31,8 +31,7 @@ use std::time::{Duration, SystemTime};
 
 use portcullis_core::clock::saturating_nanos;
 
-use super::{Claim, ClaimToken, IdempotencyStore, StoreError};
-use crate::ordering::{Admission, OrderingStore};
+use super::{Admission, Claim, ClaimToken, IdempotencyStore, OrderingStore, StoreError};
 
 const SWEEP_EVERY: u64 = 1_024;
 

@@ -55,20 +55,19 @@ pub mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::hash::{BuildHasher, Hasher};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-/// A boxed error from a store's backend.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+/// A boxed error from a store's backend: [`portcullis_core::boxed::BoxError`], the one
+/// every Portcullis crate names.
+pub use portcullis_core::boxed::BoxError;
 
-/// A boxed, sendable store future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed, sendable store future: [`portcullis_core::boxed::BoxFuture`].
+pub use portcullis_core::boxed::BoxFuture;
 
 /// A store could not answer.
 ///
@@ -237,6 +236,60 @@ impl<S: IdempotencyStore> IdempotencyStore for Arc<S> {
     fn release(&self, key: &str, token: &ClaimToken) -> Self::ReleaseFuture {
         (**self).release(key, token)
     }
+}
+
+/// Whether an event is the newest seen for its object.
+///
+/// ```
+/// use portcullis_stripe_webhook::store::Admission;
+/// assert!(Admission::Fresh.is_fresh());
+/// assert!(!Admission::Stale { last_applied: 5 }.is_fresh());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Admission {
+    /// As new as or newer than anything admitted for the object: apply it.
+    Fresh,
+    /// Older than an event already admitted for the object: ignore it.
+    Stale {
+        /// The `created` of the newest admitted event.
+        last_applied: i64,
+    },
+}
+
+impl Admission {
+    /// Whether to apply the event.
+    pub fn is_fresh(&self) -> bool {
+        matches!(self, Self::Fresh)
+    }
+}
+
+/// Where the newest admitted `created` per object lives.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use portcullis_stripe_webhook::store::{Admission, OrderingStore};
+/// use portcullis_stripe_webhook::store::memory::MemoryStore;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let (now, ttl) = (SystemTime::now(), Duration::from_secs(60));
+/// assert_eq!(store.admit("sub_1", 10, now, ttl).await.unwrap(), Admission::Fresh);
+/// assert_eq!(store.admit("sub_1", 9, now, ttl).await.unwrap(), Admission::Stale { last_applied: 10 });
+/// # });
+/// ```
+pub trait OrderingStore: Send + Sync + 'static {
+    /// The future of [`admit`](Self::admit).
+    type AdmitFuture: Future<Output = Result<Admission, StoreError>> + Send + 'static;
+
+    /// Atomically: if a mark for `object_id` newer than `created` is live, `Stale`;
+    /// otherwise record `max(mark, created)` for `ttl` and `Fresh`.
+    fn admit(
+        &self,
+        object_id: &str,
+        created: i64,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> Self::AdmitFuture;
 }
 
 /// No idempotency: every claim succeeds, so every delivery runs the handler.

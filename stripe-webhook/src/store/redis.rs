@@ -42,8 +42,10 @@ use std::time::{Duration, SystemTime};
 
 use redis::aio::ConnectionManager;
 
-use super::{BoxFuture, Claim, ClaimToken, IdempotencyStore, StoreError, ttl_millis};
-use crate::ordering::{Admission, OrderingStore};
+use super::{
+    Admission, BoxFuture, Claim, ClaimToken, IdempotencyStore, OrderingStore, StoreError,
+    ttl_millis,
+};
 
 const RELEASE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -78,6 +79,7 @@ pub struct Options {
     admin_token: bool,
     env: Vec<(String, String)>,
     fd_limit: Option<u32>,
+    capture_stderr: bool,
 }
 
 impl Options {
@@ -113,6 +115,12 @@ impl Options {
         self
     }
 
+    /// Keeps the server's stderr (its log) for [`Server::stderr`], still echoing it.
+    pub fn capture_stderr(mut self) -> Self {
+        self.capture_stderr = true;
+        self
+    }
+
     /// Without `--admin-token`: the server generates one.
     pub fn generated_admin_token(mut self) -> Self {
         self.admin_token = false;
@@ -128,6 +136,8 @@ pub struct Server {
     /// The temporary directory of its SQLite file and audit log (unless given).
     pub temp: Option<tempfile::TempDir>,
     pub dir: PathBuf,
+    /// Its stderr lines so far, with [`Options::capture_stderr`].
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -187,9 +197,24 @@ impl Server {
             .args(&options.args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if options.capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("the billing-api binary starts");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        if let Some(pipe) = child.stderr.take() {
+            let stderr = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    eprintln!("{line}");
+                    stderr.lock().expect("not poisoned").push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut seen: Vec<String> = Vec::new();
@@ -224,7 +249,13 @@ impl Server {
             stdout: seen,
             temp,
             dir,
+            stderr,
         }
+    }
+
+    /// Its stderr lines so far (none without [`Options::capture_stderr`]).
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("not poisoned").clone()
     }
 
     /// The server process's id.
@@ -235,6 +266,24 @@ impl Server {
     /// The audit log's path.
     pub fn audit_log(&self) -> PathBuf {
         self.dir.join("audit.log")
+    }
+
+    /// The records of the audit log and of the files it was rotated to
+    /// (`audit.log.<UTC time>`): the daily rotation happens at midnight UTC, which
+    /// may fall in the middle of a test.
+    pub fn audit_records_with_rotated(&self) -> Vec<Value> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("the audit log's directory is readable")
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("audit.log"))
+            })
+            .collect();
+        paths.sort();
+        paths.iter().flat_map(|path| audit_records(path)).collect()
     }
 
     /// The URL of `path` on this server.

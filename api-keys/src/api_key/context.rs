@@ -9,7 +9,7 @@ use crate::id::{KeyId, TenantId};
 use crate::record::{KeyRecord, Metadata};
 use crate::scopes::Scopes;
 
-use super::rejection::DEFAULT_REALM;
+use super::challenge::DEFAULT_REALM;
 
 /// The key a request was verified with: put into the request extensions by
 /// [`ApiKeyLayer`](super::ApiKeyLayer) for handlers and inner layers. Cheap to clone
@@ -24,7 +24,7 @@ use super::rejection::DEFAULT_REALM;
 /// use portcullis_api_keys::format::{Environment, KeyFormat};
 /// use portcullis_api_keys::hash::KeyHasher;
 /// use portcullis_api_keys::id::{KeyId, TenantId};
-/// use portcullis_api_keys::layer::ApiKeyContext;
+/// use portcullis_api_keys::api_key::ApiKeyContext;
 /// use portcullis_api_keys::record::KeyRecord;
 /// use portcullis_api_keys::scopes::Scopes;
 /// use portcullis_api_keys::timestamp::Timestamp;
@@ -60,7 +60,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// use portcullis_api_keys::layer::ApiKeyContext;
+    /// use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -87,7 +87,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -102,7 +102,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -118,7 +118,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -132,7 +132,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -146,7 +146,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::{layer::ApiKeyContext, scopes::Scopes};
+    /// # use portcullis_api_keys::{api_key::ApiKeyContext, scopes::Scopes};
     /// # let key = KeyFormat::default().generate();
     /// # let mut record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -163,7 +163,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let mut record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -181,7 +181,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -196,7 +196,7 @@ impl ApiKeyContext {
     ///
     /// ```
     /// # use portcullis_api_keys::{format::*, hash::*, id::*, record::KeyRecord, timestamp::Timestamp};
-    /// # use portcullis_api_keys::layer::ApiKeyContext;
+    /// # use portcullis_api_keys::api_key::ApiKeyContext;
     /// # let key = KeyFormat::default().generate();
     /// # let mut record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
     /// #     KeyHasher::sha256().hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
@@ -243,14 +243,14 @@ mod axum_extractor {
     use super::ApiKeyContext;
 
     /// The rejection of the [`ApiKeyContext`] extractor on a route that no
-    /// [`ApiKeyLayer`](crate::layer::ApiKeyLayer) covers: a wiring mistake, answered
+    /// [`ApiKeyLayer`](crate::api_key::ApiKeyLayer) covers: a wiring mistake, answered
     /// with 500 problem+json (`API_KEY_CONTEXT_MISSING`) and logged, so the route
     /// fails closed.
     ///
     /// ```
     /// use axum::{Router, body::Body, routing::get};
     /// use http::{Request, StatusCode};
-    /// use portcullis_api_keys::layer::ApiKeyContext;
+    /// use portcullis_api_keys::api_key::ApiKeyContext;
     /// use tower::ServiceExt;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

@@ -9,14 +9,7 @@ use http::{HeaderValue, Response, StatusCode};
 use portcullis_core::body::ResponseBody;
 use portcullis_core::problem::Problem;
 
-use super::require_scopes::Requirement;
-
-/// The realm of `WWW-Authenticate` challenges unless configured: `api`.
-///
-/// ```
-/// assert_eq!(portcullis_api_keys::layer::DEFAULT_REALM, "api");
-/// ```
-pub const DEFAULT_REALM: &str = "api";
+use super::requirement::Requirement;
 
 /// Why a request was refused: the stable `code` of its problem+json answer, which
 /// also travels in the response extensions (with the
@@ -37,7 +30,7 @@ pub const DEFAULT_REALM: &str = "api";
 ///
 /// ```
 /// use http::StatusCode;
-/// use portcullis_api_keys::layer::ApiKeyRejection;
+/// use portcullis_api_keys::api_key::ApiKeyRejection;
 ///
 /// assert_eq!(ApiKeyRejection::Revoked.code(), "API_KEY_REVOKED");
 /// assert_eq!(ApiKeyRejection::InsufficientScope.status(), StatusCode::FORBIDDEN);
@@ -69,7 +62,7 @@ impl ApiKeyRejection {
     /// The stable machine code of the problem.
     ///
     /// ```
-    /// use portcullis_api_keys::layer::ApiKeyRejection;
+    /// use portcullis_api_keys::api_key::ApiKeyRejection;
     /// assert_eq!(ApiKeyRejection::Missing.code(), "API_KEY_MISSING");
     /// ```
     pub const fn code(self) -> &'static str {
@@ -88,7 +81,7 @@ impl ApiKeyRejection {
     ///
     /// ```
     /// use http::StatusCode;
-    /// use portcullis_api_keys::layer::ApiKeyRejection;
+    /// use portcullis_api_keys::api_key::ApiKeyRejection;
     /// assert_eq!(ApiKeyRejection::Expired.status(), StatusCode::UNAUTHORIZED);
     /// ```
     pub const fn status(self) -> StatusCode {
@@ -102,7 +95,7 @@ impl ApiKeyRejection {
     /// The problem's `title`, the same for every occurrence.
     ///
     /// ```
-    /// use portcullis_api_keys::layer::ApiKeyRejection;
+    /// use portcullis_api_keys::api_key::ApiKeyRejection;
     /// assert_eq!(ApiKeyRejection::Invalid.title(), "API key invalid");
     /// ```
     pub const fn title(self) -> &'static str {
@@ -149,6 +142,18 @@ impl Refusal {
         }
     }
 
+    /// The 403 for a key that lacks the scopes `required` names, with its challenge.
+    pub(crate) fn insufficient_scope(required: &Arc<Requirement>, challenge: HeaderValue) -> Self {
+        Self {
+            required: Some(Arc::clone(required)),
+            ..Self::new(
+                ApiKeyRejection::InsufficientScope,
+                String::from(required.detail()),
+                Some(challenge),
+            )
+        }
+    }
+
     /// problem+json with `WWW-Authenticate`, or a gRPC status; the problem and the
     /// reason in the response extensions.
     pub(crate) fn into_response<B>(self, grpc: bool) -> Response<ResponseBody<B>> {
@@ -172,79 +177,9 @@ impl Refusal {
     }
 }
 
-/// Whether `realm` can stand in a quoted string: 1 to 128 visible ASCII characters
-/// or spaces, without `"` or `\`.
-pub(crate) fn is_valid_realm(realm: &str) -> bool {
-    (1..=128).contains(&realm.len())
-        && realm
-            .bytes()
-            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
-}
-
-/// A `Bearer` challenge ([RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)).
-/// The realm is validated and scope tokens have no `"` or `\`, so the value is valid;
-/// the bare `Bearer` challenge stands in should it not be.
-pub(crate) fn challenge(realm: &str, error: Option<&str>, scope: Option<&str>) -> HeaderValue {
-    let mut value = format!("Bearer realm=\"{realm}\"");
-    if let Some(error) = error {
-        value.push_str(", error=\"");
-        value.push_str(error);
-        value.push('"');
-    }
-    if let Some(scope) = scope {
-        value.push_str(", scope=\"");
-        value.push_str(scope);
-        value.push('"');
-    }
-    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
-}
-
-/// The challenges a layer answers with, built once per realm.
-#[derive(Clone, Debug)]
-pub(crate) struct Challenges {
-    /// No key: no error code (RFC 6750 §3.1).
-    pub(crate) missing: HeaderValue,
-    pub(crate) invalid_token: HeaderValue,
-    pub(crate) invalid_request: HeaderValue,
-}
-
-impl Challenges {
-    pub(crate) fn new(realm: &str) -> Self {
-        Self {
-            missing: challenge(realm, None, None),
-            invalid_token: challenge(realm, Some("invalid_token"), None),
-            invalid_request: challenge(realm, Some("invalid_request"), None),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn challenges_follow_rfc_6750() {
-        let challenges = Challenges::new("billing api");
-        assert_eq!(challenges.missing, "Bearer realm=\"billing api\"");
-        assert_eq!(
-            challenges.invalid_token,
-            "Bearer realm=\"billing api\", error=\"invalid_token\""
-        );
-        assert_eq!(
-            challenge("api", Some("insufficient_scope"), Some("a:read b")),
-            "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"a:read b\""
-        );
-    }
-
-    #[test]
-    fn realms_that_would_break_the_quoted_string_are_invalid() {
-        for good in ["api", "Billing API", "x"] {
-            assert!(is_valid_realm(good), "{good}");
-        }
-        for bad in ["", "a\"b", "a\\b", "é", "a\nb", &"r".repeat(129)] {
-            assert!(!is_valid_realm(bad), "{bad:?}");
-        }
-    }
 
     #[test]
     fn codes_statuses_and_titles_are_stable() {

@@ -10,8 +10,8 @@ use portcullis_core::grpc::is_grpc_request;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::layer::{ApiKeyLayer, Shared, admit};
-use super::source::{Extracted, extract};
+use super::layer::{ApiKeyLayer, Shared};
+use super::verdict::admit;
 use crate::hash::KeyHasher;
 use crate::store::KeyStore;
 use crate::timestamp::Timestamp;
@@ -58,20 +58,7 @@ impl<S, St> ApiKey<S, St> {
         Self { inner, shared }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    portcullis_core::define_inner_service_accessors!();
 }
 
 impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for ApiKey<S, St>
@@ -89,29 +76,12 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &self.shared.config;
+        // Asked once: every refusal of this request answers in the caller's protocol.
         let grpc = is_grpc_request(request.headers());
-        let key = match extract(
-            &config.sources,
-            config.query.as_deref(),
-            request.headers(),
-            request.uri(),
-        ) {
-            Extracted::Key(key) => key,
-            Extracted::Missing => return ResponseFuture::refused(config.missing(), grpc),
-            Extracted::Unreadable(unreadable) => {
-                return ResponseFuture::refused(config.unreadable(unreadable), grpc);
-            }
+        let (hash, environment) = match config.read(&request) {
+            Ok(read) => read,
+            Err(refusal) => return ResponseFuture::refused(refusal, grpc),
         };
-        // Format and checksum first: a typo or a guess costs neither cache nor store.
-        let parsed = match config.format.parse(key) {
-            Ok(parsed) => parsed,
-            Err(error) => return ResponseFuture::refused(config.malformed(error), grpc),
-        };
-        let environment = parsed.environment();
-        if !config.environments.accepts(environment) {
-            return ResponseFuture::refused(config.wrong_environment(environment), grpc);
-        }
-        let hash = config.hasher.hash(&parsed);
         let now = Timestamp::now(&*config.clock);
 
         // A cache hit is decided right here: no future of our own, no box.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 /// The `X-API-Key` header.
 ///
 /// ```
-/// use portcullis_api_keys::layer::X_API_KEY;
+/// use portcullis_api_keys::api_key::X_API_KEY;
 /// assert_eq!(X_API_KEY.as_str(), "x-api-key");
 /// ```
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -25,7 +25,7 @@ pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 ///
 /// ```
 /// use http::HeaderName;
-/// use portcullis_api_keys::layer::KeySource;
+/// use portcullis_api_keys::api_key::KeySource;
 ///
 /// let sources: Vec<KeySource> = serde_json::from_str(r#"["x-api-key", "bearer"]"#)?;
 /// assert_eq!(sources, [KeySource::x_api_key(), KeySource::Bearer]);
@@ -49,7 +49,7 @@ impl KeySource {
     /// The `X-API-Key` header.
     ///
     /// ```
-    /// use portcullis_api_keys::layer::{KeySource, X_API_KEY};
+    /// use portcullis_api_keys::api_key::{KeySource, X_API_KEY};
     /// assert_eq!(KeySource::x_api_key(), KeySource::Header(X_API_KEY));
     /// ```
     pub fn x_api_key() -> Self {

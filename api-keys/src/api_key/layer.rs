@@ -1,237 +1,25 @@
-//! [`ApiKeyLayer`]: the configuration, its presets, and the Tower layer; the
-//! verification decisions the service and its future share.
+//! [`ApiKeyLayer`]: the builder, its presets, and the Tower layer.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, Request};
-use portcullis_core::clock::{Clock, FastClock};
+use portcullis_core::clock::Clock;
 use tower_layer::Layer;
 
+use super::challenge::{Challenges, is_valid_realm};
 use super::config::{ApiKeyConfig, ApiKeyPreset, LayerConfigError, is_valid_query_parameter};
-use super::context::ApiKeyContext;
 use super::environment::EnvironmentPolicy;
-use super::rejection::{ApiKeyRejection, Challenges, DEFAULT_REALM, Refusal, is_valid_realm};
-use super::require_scopes::Requirement;
+use super::requirement::Requirement;
 use super::service::ApiKey;
-use super::source::{KeySource, Unreadable};
+use super::source::KeySource;
+use super::verdict::Config;
 use crate::cache::{KeyCache, KeyCacheConfig};
-use crate::error::KeyError;
-use crate::format::{Environment, KeyFormat};
+use crate::format::KeyFormat;
 use crate::hash::KeyHasher;
 use crate::invalidation::UsageRecorder;
-use crate::record::{KeyRecord, KeyStatus};
 use crate::scopes::Scopes;
-use crate::store::{KeyStore, StoreError};
-use crate::timestamp::Timestamp;
-
-/// Everything but the store: how to read, check and judge a key.
-#[derive(Clone)]
-pub(crate) struct Config {
-    pub(crate) format: KeyFormat,
-    pub(crate) hasher: KeyHasher,
-    pub(crate) sources: Vec<KeySource>,
-    pub(crate) query: Option<Box<str>>,
-    pub(crate) environments: EnvironmentPolicy,
-    pub(crate) realm: Arc<str>,
-    pub(crate) challenges: Challenges,
-    /// Scopes every request needs, with their prebuilt challenge.
-    pub(crate) required: Option<(Arc<Requirement>, HeaderValue)>,
-    /// What a request without a key is told.
-    pub(crate) missing_detail: String,
-    pub(crate) cache: KeyCache,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) recorder: Option<Arc<dyn UsageRecorder>>,
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("format", &self.format)
-            .field("hasher", &self.hasher)
-            .field("sources", &self.sources)
-            .field("query", &self.query)
-            .field("environments", &self.environments)
-            .field("realm", &self.realm)
-            .field("required", &self.required.as_ref().map(|(r, _)| r))
-            .field("cache", &self.cache)
-            .field("clock", &self.clock)
-            .field("usage_recorder", &self.recorder.is_some())
-            .finish()
-    }
-}
-
-impl Config {
-    fn new(hasher: KeyHasher, environments: EnvironmentPolicy, cache: KeyCacheConfig) -> Self {
-        let mut config = Self {
-            format: KeyFormat::default(),
-            hasher,
-            sources: vec![KeySource::x_api_key(), KeySource::Bearer],
-            query: None,
-            environments,
-            realm: Arc::from(DEFAULT_REALM),
-            challenges: Challenges::new(DEFAULT_REALM),
-            required: None,
-            missing_detail: String::new(),
-            cache: KeyCache::new(cache),
-            clock: Arc::new(FastClock::new()),
-            recorder: None,
-        };
-        config.describe_sources();
-        config
-    }
-
-    fn describe_sources(&mut self) {
-        let mut detail = String::from("Send an API key in ");
-        for (i, source) in self.sources.iter().enumerate() {
-            if i > 0 {
-                detail.push_str(" or ");
-            }
-            detail.push_str(&source.to_string());
-        }
-        if let Some(parameter) = &self.query {
-            detail.push_str(" or the ");
-            detail.push_str(parameter);
-            detail.push_str(" query parameter");
-        }
-        detail.push('.');
-        self.missing_detail = detail;
-    }
-
-    pub(crate) fn missing(&self) -> Refusal {
-        tracing::debug!(target: "portcullis_api_keys", "request without an API key");
-        Refusal::new(
-            ApiKeyRejection::Missing,
-            self.missing_detail.clone(),
-            Some(self.challenges.missing.clone()),
-        )
-    }
-
-    pub(crate) fn unreadable(&self, unreadable: Unreadable) -> Refusal {
-        tracing::debug!(target: "portcullis_api_keys", ?unreadable, "unreadable API key");
-        let detail = match unreadable {
-            Unreadable::NotText => "The API key contains characters other than visible ASCII.",
-            Unreadable::Empty => "The API key is empty.",
-            Unreadable::NoToken => {
-                "The Authorization header names the Bearer scheme but carries no key."
-            }
-            Unreadable::TwoKeys => "The request carries more than one API key: send exactly one.",
-        };
-        Refusal::new(
-            ApiKeyRejection::Malformed,
-            detail,
-            Some(self.challenges.invalid_request.clone()),
-        )
-    }
-
-    pub(crate) fn malformed(&self, error: KeyError) -> Refusal {
-        tracing::debug!(target: "portcullis_api_keys", %error, "malformed API key");
-        let detail = match error {
-            KeyError::BadChecksum => {
-                "The API key's checksum does not match: check that it was copied whole."
-            }
-            KeyError::WrongPrefix => "The API key is not a key of this API.",
-            _ => "The API key is not in the expected format.",
-        };
-        Refusal::new(
-            ApiKeyRejection::Malformed,
-            detail,
-            Some(self.challenges.invalid_token.clone()),
-        )
-    }
-
-    pub(crate) fn wrong_environment(&self, environment: Environment) -> Refusal {
-        tracing::debug!(target: "portcullis_api_keys", %environment, "API key of a refused environment");
-        Refusal::new(
-            ApiKeyRejection::Invalid,
-            self.environments.refusal(),
-            Some(self.challenges.invalid_token.clone()),
-        )
-    }
-
-    fn invalid_token(&self, reason: ApiKeyRejection, detail: &'static str) -> Refusal {
-        Refusal::new(reason, detail, Some(self.challenges.invalid_token.clone()))
-    }
-
-    /// The verdict on what the cache or the store said about a presented key: a
-    /// context for the inner service, or a refusal. Reports the use of an accepted
-    /// key.
-    pub(crate) fn judge(
-        &self,
-        record: Option<Arc<KeyRecord>>,
-        environment: Environment,
-        now: Timestamp,
-    ) -> Result<ApiKeyContext, Refusal> {
-        let Some(record) = record else {
-            tracing::debug!(target: "portcullis_api_keys", "unknown API key");
-            return Err(self.invalid_token(ApiKeyRejection::Invalid, "The API key is not valid."));
-        };
-        let refused = match record.status(now) {
-            KeyStatus::Active => None,
-            KeyStatus::Revoked => Some((ApiKeyRejection::Revoked, "The API key was revoked.")),
-            KeyStatus::Expired => Some((ApiKeyRejection::Expired, "The API key has expired.")),
-        };
-        if let Some((reason, detail)) = refused {
-            tracing::info!(
-                target: "portcullis_api_keys",
-                key_id = %record.id,
-                tenant = %record.tenant,
-                code = reason.code(),
-                "API key refused",
-            );
-            return Err(self.invalid_token(reason, detail));
-        }
-        if let Some((required, challenge)) = &self.required
-            && !required.is_met_by(&record.scopes)
-        {
-            tracing::info!(
-                target: "portcullis_api_keys",
-                key_id = %record.id,
-                tenant = %record.tenant,
-                "API key lacks a scope the layer requires",
-            );
-            return Err(required.refusal(challenge.clone()));
-        }
-        if let Some(recorder) = &self.recorder {
-            recorder.record_use(record.id, now);
-        }
-        Ok(ApiKeyContext::verified(
-            record,
-            environment,
-            Arc::clone(&self.realm),
-        ))
-    }
-
-    /// The 503 when the store failed, logged.
-    pub(crate) fn unavailable(&self, error: &StoreError) -> Refusal {
-        tracing::warn!(
-            target: "portcullis_api_keys",
-            error = error as &dyn std::error::Error,
-            "API key store failed; answering 503",
-        );
-        Refusal::new(
-            ApiKeyRejection::Unavailable,
-            "API keys cannot be verified right now; try again shortly.",
-            None,
-        )
-    }
-}
-
-/// Puts the verified key into the request: the [`ApiKeyContext`] and, with feature
-/// `rate-limit`, the rate limiter's tenant and plan.
-pub(crate) fn admit<B>(request: &mut Request<B>, context: ApiKeyContext) {
-    let extensions = request.extensions_mut();
-    #[cfg(feature = "rate-limit")]
-    {
-        use portcullis_rate_limit::request::{PlanName, TenantId};
-        extensions.insert(TenantId::new(context.tenant().as_str().to_owned()));
-        if let Some(plan) = context.plan() {
-            extensions.insert(PlanName::new(plan.to_owned()));
-        }
-    }
-    extensions.insert(context);
-}
+use crate::store::KeyStore;
 
 /// The state every clone of a layer and its services share.
 pub(crate) struct Shared<St> {
@@ -258,7 +46,7 @@ impl<St: fmt::Debug> fmt::Debug for Shared<St> {
 }
 
 /// Verifies the API key of every request, then passes it on with an
-/// [`ApiKeyContext`], or answers 401, 403 or 503 itself; see the
+/// [`ApiKeyContext`](super::ApiKeyContext), or answers 401, 403 or 503 itself; see the
 /// [module docs](super). The layer is also the builder.
 ///
 /// Fallible setters return `Result<Self, LayerConfigError>`, so an invalid
@@ -296,7 +84,7 @@ impl<St: fmt::Debug> fmt::Debug for ApiKeyLayer<St> {
 
 impl<St: KeyStore> ApiKeyLayer<St> {
     /// Verifies keys of both environments (handlers read
-    /// [`ApiKeyContext::environment`] to keep test keys on sandbox data) from
+    /// [`ApiKeyContext::environment`](super::ApiKeyContext::environment) to keep test keys on sandbox data) from
     /// `X-API-Key` or `Authorization: Bearer`, against `store`, hashing them with
     /// `hasher` (the hasher the keys were stored with). Caches known keys for 30 s and
     /// unknown ones for 5 s.
@@ -314,7 +102,7 @@ impl<St: KeyStore> ApiKeyLayer<St> {
     /// down.
     ///
     /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::{hash::KeyHasher, api_key::ApiKeyLayer};
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     /// let layer = ApiKeyLayer::strict(MemoryKeyStore::new(), KeyHasher::sha256());
     /// assert_eq!(layer.key_cache().config().positive_ttl.as_secs(), 10);
@@ -329,7 +117,7 @@ impl<St: KeyStore> ApiKeyLayer<St> {
     /// created or revoked while developing work (or stop working) at once.
     ///
     /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::{hash::KeyHasher, api_key::ApiKeyLayer};
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     /// let layer = ApiKeyLayer::development(MemoryKeyStore::new(), KeyHasher::sha256());
     /// assert!(layer.key_cache().config().negative_ttl.is_zero());
@@ -406,23 +194,18 @@ impl<St: KeyStore> ApiKeyLayer<St> {
 }
 
 impl<St> ApiKeyLayer<St> {
-    fn into_shared(self) -> Shared<St> {
-        Arc::try_unwrap(self.shared).unwrap_or_else(|shared| (*shared).clone())
-    }
-
-    fn map_config(self, f: impl FnOnce(&mut Config)) -> Self {
-        let mut shared = self.into_shared();
-        f(&mut shared.config);
-        Self {
-            shared: Arc::new(shared),
-        }
+    /// The configuration, to change: the layer's own when no clone shares it, a copy
+    /// otherwise (`Arc::make_mut`), so a clone made earlier keeps what it had.
+    fn config_mut(&mut self) -> &mut Config {
+        &mut Arc::make_mut(&mut self.shared).config
     }
 
     /// The format keys must have (the default [`KeyFormat`], `sk_…`, unless set):
     /// keys of another prefix or size are refused as malformed before any lookup.
     #[must_use]
-    pub fn format(self, format: KeyFormat) -> Self {
-        self.map_config(|config| config.format = format)
+    pub fn format(mut self, format: KeyFormat) -> Self {
+        self.config_mut().format = format;
+        self
     }
 
     /// Where requests carry their key (`X-API-Key` and `Authorization: Bearer` unless
@@ -433,15 +216,15 @@ impl<St> ApiKeyLayer<St> {
     ///
     /// ```
     /// use http::HeaderName;
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, KeySource}};
+    /// use portcullis_api_keys::{hash::KeyHasher, api_key::{ApiKeyLayer, KeySource}};
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256())
     ///     .sources([KeySource::Header(HeaderName::from_static("x-acme-key"))])?;
     /// assert!(ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).sources([]).is_err());
-    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+    /// # Ok::<(), portcullis_api_keys::api_key::LayerConfigError>(())
     /// ```
     pub fn sources(
-        self,
+        mut self,
         sources: impl IntoIterator<Item = KeySource>,
     ) -> Result<Self, LayerConfigError> {
         let mut unique: Vec<KeySource> = Vec::new();
@@ -453,10 +236,10 @@ impl<St> ApiKeyLayer<St> {
         if unique.is_empty() {
             return Err(LayerConfigError::NoSources);
         }
-        Ok(self.map_config(|config| {
-            config.sources = unique;
-            config.describe_sources();
-        }))
+        let config = self.config_mut();
+        config.sources = unique;
+        config.describe_sources();
+        Ok(self)
     }
 
     /// Also reads the key from the query parameter `name` (`?api_key=sk_live_…`).
@@ -468,23 +251,24 @@ impl<St> ApiKeyLayer<St> {
     /// is 1 to 64 characters among `A-Z a-z 0-9 - _ .`; the value is read as is, not
     /// percent-decoded (keys need no escaping).
     pub fn insecure_query_parameter(
-        self,
+        mut self,
         name: impl Into<String>,
     ) -> Result<Self, LayerConfigError> {
         let name = name.into();
         if !is_valid_query_parameter(&name) {
             return Err(LayerConfigError::QueryParameter { name });
         }
-        Ok(self.map_config(|config| {
-            config.query = Some(name.into());
-            config.describe_sources();
-        }))
+        let config = self.config_mut();
+        config.query = Some(name.into());
+        config.describe_sources();
+        Ok(self)
     }
 
     /// Which environments' keys are accepted.
     #[must_use]
-    pub fn environments(self, environments: EnvironmentPolicy) -> Self {
-        self.map_config(|config| config.environments = environments)
+    pub fn environments(mut self, environments: EnvironmentPolicy) -> Self {
+        self.config_mut().environments = environments;
+        self
     }
 
     /// The realm of the `WWW-Authenticate` challenges
@@ -492,18 +276,18 @@ impl<St> ApiKeyLayer<St> {
     /// unless set: 1 to 128 visible ASCII characters or spaces, without `"` or `\`.
     /// Scope refusals of a [`RequireScopesLayer`](super::RequireScopesLayer) further in
     /// use it too.
-    pub fn realm(self, realm: impl Into<String>) -> Result<Self, LayerConfigError> {
+    pub fn realm(mut self, realm: impl Into<String>) -> Result<Self, LayerConfigError> {
         let realm = realm.into();
         if !is_valid_realm(&realm) {
             return Err(LayerConfigError::Realm { realm });
         }
-        Ok(self.map_config(|config| {
-            config.challenges = Challenges::new(&realm);
-            if let Some((required, challenge)) = &mut config.required {
-                *challenge = required.challenge(&realm);
-            }
-            config.realm = Arc::from(realm);
-        }))
+        let config = self.config_mut();
+        config.challenges = Challenges::new(&realm);
+        if let Some((required, challenge)) = &mut config.required {
+            *challenge = required.challenge(&realm);
+        }
+        config.realm = Arc::from(realm);
+        Ok(self)
     }
 
     /// Scopes every request's key must have, on every route (per-route scopes:
@@ -511,11 +295,11 @@ impl<St> ApiKeyLayer<St> {
     /// refused with `403 INSUFFICIENT_SCOPE`.
     ///
     /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::{hash::KeyHasher, api_key::ApiKeyLayer};
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).require_scopes(["api"])?;
     /// assert!(ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256()).require_scopes(["a b"]).is_err());
-    /// # Ok::<(), portcullis_api_keys::layer::LayerConfigError>(())
+    /// # Ok::<(), portcullis_api_keys::api_key::LayerConfigError>(())
     /// ```
     pub fn require_scopes<I>(self, scopes: I) -> Result<Self, LayerConfigError>
     where
@@ -525,21 +309,22 @@ impl<St> ApiKeyLayer<St> {
         Ok(self.require(Scopes::new(scopes)?))
     }
 
-    fn require(self, scopes: Scopes) -> Self {
-        self.map_config(|config| {
-            config.required = (!scopes.is_empty()).then(|| {
-                let required = Arc::new(Requirement::new(scopes, false));
-                let challenge = required.challenge(&config.realm);
-                (required, challenge)
-            });
-        })
+    fn require(mut self, scopes: Scopes) -> Self {
+        let config = self.config_mut();
+        config.required = (!scopes.is_empty()).then(|| {
+            let required = Arc::new(Requirement::new(scopes, false));
+            let challenge = required.challenge(&config.realm);
+            (required, challenge)
+        });
+        self
     }
 
     /// Caches in `cache`: a cache made beforehand, whose clone an invalidation channel
     /// holds, or one shared by several layers over the same store.
     #[must_use]
-    pub fn cache(self, cache: KeyCache) -> Self {
-        self.map_config(|config| config.cache = cache)
+    pub fn cache(mut self, cache: KeyCache) -> Self {
+        self.config_mut().cache = cache;
+        self
     }
 
     /// Caches in a new cache with these TTLs and capacities; see
@@ -552,16 +337,18 @@ impl<St> ApiKeyLayer<St> {
     /// Reads time from `clock` (a [`ManualClock`](portcullis_core::clock::ManualClock)
     /// in tests): expiry and revocation times, cache TTLs, reported uses.
     #[must_use]
-    pub fn clock(self, clock: impl Clock) -> Self {
+    pub fn clock(mut self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        self.map_config(|config| config.clock = clock)
+        self.config_mut().clock = clock;
+        self
     }
 
     /// Reports every accepted request's key and time to `recorder`, without waiting:
     /// it coalesces them into batched writes of `last_used_at`.
     #[must_use]
-    pub fn usage_recorder(self, recorder: Arc<dyn UsageRecorder>) -> Self {
-        self.map_config(|config| config.recorder = Some(recorder))
+    pub fn usage_recorder(mut self, recorder: Arc<dyn UsageRecorder>) -> Self {
+        self.config_mut().recorder = Some(recorder);
+        self
     }
 
     /// The cache, to hand a clone to an invalidation channel (it is an
@@ -574,7 +361,7 @@ impl<St> ApiKeyLayer<St> {
     /// The store.
     ///
     /// ```
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::ApiKeyLayer};
+    /// use portcullis_api_keys::{hash::KeyHasher, api_key::ApiKeyLayer};
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
     /// assert!(layer.store().is_empty());

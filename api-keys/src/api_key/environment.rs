@@ -15,7 +15,7 @@ use crate::format::Environment;
 ///
 /// ```
 /// use portcullis_api_keys::format::Environment;
-/// use portcullis_api_keys::layer::EnvironmentPolicy;
+/// use portcullis_api_keys::api_key::EnvironmentPolicy;
 ///
 /// assert_eq!(EnvironmentPolicy::default(), EnvironmentPolicy::LiveOnly);
 /// assert!(!EnvironmentPolicy::LiveOnly.accepts(Environment::Test));
@@ -41,7 +41,7 @@ impl EnvironmentPolicy {
     /// Whether keys of `environment` are accepted.
     ///
     /// ```
-    /// use portcullis_api_keys::{format::Environment, layer::EnvironmentPolicy};
+    /// use portcullis_api_keys::{format::Environment, api_key::EnvironmentPolicy};
     /// assert!(EnvironmentPolicy::TestOnly.accepts(Environment::Test));
     /// assert!(!EnvironmentPolicy::TestOnly.accepts(Environment::Live));
     /// ```

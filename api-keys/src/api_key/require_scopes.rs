@@ -16,7 +16,7 @@
 //! use axum::{Router, body::Body, routing::{get, post}};
 //! use http::{Request, StatusCode};
 //! use portcullis_api_keys::{format::KeyFormat, hash::KeyHasher, id::TenantId, scopes::Scopes};
-//! use portcullis_api_keys::layer::{ApiKeyLayer, RequireScopesLayer};
+//! use portcullis_api_keys::api_key::{ApiKeyLayer, RequireScopesLayer};
 //! use portcullis_api_keys::lifecycle::{KeyLifecycle, NewKey};
 //! use portcullis_api_keys::store::memory::MemoryKeyStore;
 //! use tower::ServiceExt;
@@ -55,82 +55,25 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use portcullis_core::body::ResponseBody;
 use portcullis_core::grpc::is_grpc_request;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::challenge::{DEFAULT_REALM, challenge};
 use super::context::ApiKeyContext;
-use super::rejection::{ApiKeyRejection, DEFAULT_REALM, Refusal, challenge};
+use super::rejection::{ApiKeyRejection, Refusal};
+use super::requirement::Requirement;
 use crate::error::ParseError;
 use crate::scopes::Scopes;
-
-/// Scopes a request's key must have: all of them, or any one.
-#[derive(Debug)]
-pub(crate) struct Requirement {
-    scopes: Scopes,
-    any: bool,
-    /// The `scope` attribute of the challenge: space separated.
-    attribute: Box<str>,
-    detail: Box<str>,
-}
-
-impl Requirement {
-    pub(crate) fn new(scopes: Scopes, any: bool) -> Self {
-        let listed = scopes.iter().collect::<Vec<_>>().join(", ");
-        let detail = match (scopes.len(), any) {
-            (1, _) => format!("This request needs the scope {listed}."),
-            (_, false) => format!("This request needs the scopes {listed}."),
-            (_, true) => format!("This request needs one of the scopes {listed}."),
-        };
-        Self {
-            attribute: scopes.to_string().into(),
-            scopes,
-            any,
-            detail: detail.into(),
-        }
-    }
-
-    /// Whether `granted` satisfies the requirement; an empty requirement always is.
-    pub(crate) fn is_met_by(&self, granted: &Scopes) -> bool {
-        if self.scopes.is_empty() {
-            return true;
-        }
-        if self.any {
-            self.scopes.iter().any(|scope| granted.contains(scope))
-        } else {
-            self.scopes.iter().all(|scope| granted.contains(scope))
-        }
-    }
-
-    pub(crate) fn challenge(&self, realm: &str) -> HeaderValue {
-        challenge(realm, Some("insufficient_scope"), Some(&self.attribute))
-    }
-
-    pub(crate) fn scopes_json(&self) -> serde_json::Value {
-        self.scopes.iter().collect::<Vec<_>>().into()
-    }
-
-    /// The 403 for a key that lacks the scopes, with this challenge.
-    pub(crate) fn refusal(self: &Arc<Self>, challenge: HeaderValue) -> Refusal {
-        Refusal {
-            required: Some(Arc::clone(self)),
-            ..Refusal::new(
-                ApiKeyRejection::InsufficientScope,
-                String::from(&*self.detail),
-                Some(challenge),
-            )
-        }
-    }
-}
 
 /// Requires scopes of the key a request was verified with; see the
 /// [module docs](self). Cheap to clone.
 ///
 /// ```
-/// use portcullis_api_keys::layer::RequireScopesLayer;
+/// use portcullis_api_keys::api_key::RequireScopesLayer;
 /// let layer = RequireScopesLayer::all(["invoices:read", "invoices:write"]).unwrap();
 /// assert_eq!(layer.scopes().len(), 2);
 /// assert!(RequireScopesLayer::all(["not a scope"]).is_err());
@@ -169,12 +112,12 @@ impl RequireScopesLayer {
     /// The scopes required.
     ///
     /// ```
-    /// use portcullis_api_keys::layer::RequireScopesLayer;
+    /// use portcullis_api_keys::api_key::RequireScopesLayer;
     /// let layer = RequireScopesLayer::any(["b", "a"]).unwrap();
     /// assert_eq!(layer.scopes().to_string(), "a b");
     /// ```
     pub fn scopes(&self) -> &Scopes {
-        &self.requirement.scopes
+        self.requirement.scopes()
     }
 }
 
@@ -197,8 +140,8 @@ impl<S: fmt::Debug> fmt::Debug for RequireScopes<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireScopes")
             .field("inner", &self.inner)
-            .field("scopes", &self.requirement.scopes)
-            .field("any", &self.requirement.any)
+            .field("scopes", self.requirement.scopes())
+            .field("any", &self.requirement.any())
             .finish()
     }
 }
@@ -221,20 +164,7 @@ impl<S> RequireScopes<S> {
         RequireScopesLayer::all(scopes)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    portcullis_core::define_inner_service_accessors!();
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopes<S>
@@ -257,14 +187,14 @@ where
                     target: "portcullis_api_keys",
                     key_id = %context.key_id(),
                     tenant = %context.tenant(),
-                    required = %self.requirement.attribute,
-                    any = self.requirement.any,
+                    required = %self.requirement.attribute(),
+                    any = self.requirement.any(),
                     "API key lacks a required scope",
                 );
-                Some(
-                    self.requirement
-                        .refusal(self.requirement.challenge(context.realm())),
-                )
+                Some(Refusal::insufficient_scope(
+                    &self.requirement,
+                    self.requirement.challenge(context.realm()),
+                ))
             }
             None => {
                 tracing::warn!(
@@ -290,7 +220,7 @@ pin_project! {
     ///
     /// ```
     /// use http::{Request, Response, StatusCode};
-    /// use portcullis_api_keys::layer::{RequireScopes, RequireScopesLayer};
+    /// use portcullis_api_keys::api_key::{RequireScopes, RequireScopesLayer};
     /// use tower::{Service, service_fn};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

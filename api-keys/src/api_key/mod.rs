@@ -47,14 +47,11 @@
 //! ```
 //! use axum::{Router, body::Body, routing::{get, post}};
 //! use http::{Request, StatusCode};
-//! use portcullis_api_keys::format::KeyFormat;
-//! use portcullis_api_keys::hash::KeyHasher;
-//! use portcullis_api_keys::id::{KeyId, TenantId};
-//! use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, RequireScopesLayer};
-//! use portcullis_api_keys::record::KeyRecord;
-//! use portcullis_api_keys::scopes::Scopes;
-//! use portcullis_api_keys::store::{KeyStore, memory::MemoryKeyStore};
-//! use portcullis_api_keys::timestamp::Timestamp;
+//! use portcullis_api_keys::store::memory::MemoryKeyStore;
+//! use portcullis_api_keys::{
+//!     ApiKeyContext, ApiKeyLayer, KeyFormat, KeyHasher, KeyId, KeyRecord, KeyStore,
+//!     RequireScopesLayer, Scopes, TenantId, Timestamp,
+//! };
 //! use tower::ServiceExt;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -93,17 +90,20 @@
 //! # }).unwrap();
 //! ```
 
+mod challenge;
 mod config;
 mod context;
 mod environment;
 mod future;
-#[allow(clippy::module_inception)]
 mod layer;
 mod rejection;
 pub mod require_scopes;
+mod requirement;
 mod service;
 mod source;
+mod verdict;
 
+pub use self::challenge::DEFAULT_REALM;
 pub use self::config::{ApiKeyConfig, ApiKeyPreset, LayerConfigError};
 pub use self::context::ApiKeyContext;
 #[cfg(feature = "axum")]
@@ -111,7 +111,7 @@ pub use self::context::MissingApiKeyContext;
 pub use self::environment::EnvironmentPolicy;
 pub use self::future::ResponseFuture;
 pub use self::layer::ApiKeyLayer;
-pub use self::rejection::{ApiKeyRejection, DEFAULT_REALM};
+pub use self::rejection::ApiKeyRejection;
 pub use self::require_scopes::{RequireScopes, RequireScopesLayer};
 pub use self::service::ApiKey;
 pub use self::source::{KeySource, X_API_KEY};

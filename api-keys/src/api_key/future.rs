@@ -8,15 +8,15 @@ use std::task::{Context, Poll, ready};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use portcullis_core::body::ResponseBody;
+use portcullis_core::boxed::BoxFuture;
 use tower_service::Service;
 
 use super::context::ApiKeyContext;
-use super::layer::admit;
 use super::rejection::Refusal;
+use super::verdict::admit;
 
 /// The store lookup of a cache miss, judged.
-pub(crate) type Verifying =
-    Pin<Box<dyn Future<Output = Result<ApiKeyContext, Refusal>> + Send + 'static>>;
+pub(crate) type Verifying = BoxFuture<'static, Result<ApiKeyContext, Refusal>>;
 
 pin_project! {
     /// The response future of [`ApiKey`](super::ApiKey): on a cache miss, waits for
@@ -25,7 +25,7 @@ pin_project! {
     ///
     /// ```
     /// use http::{Request, Response, StatusCode};
-    /// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKey, ApiKeyLayer}};
+    /// use portcullis_api_keys::{hash::KeyHasher, api_key::{ApiKey, ApiKeyLayer}};
     /// use portcullis_api_keys::store::memory::MemoryKeyStore;
     /// use tower::{Service, service_fn};
     ///

@@ -15,7 +15,7 @@ use crate::scopes::Scopes;
 /// layer is built; never at request time.
 ///
 /// ```
-/// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyLayer, LayerConfigError}};
+/// use portcullis_api_keys::{hash::KeyHasher, api_key::{ApiKeyLayer, LayerConfigError}};
 /// use portcullis_api_keys::store::memory::MemoryKeyStore;
 ///
 /// let layer = ApiKeyLayer::new(MemoryKeyStore::new(), KeyHasher::sha256());
@@ -52,7 +52,7 @@ pub enum LayerConfigError {
 /// Which [`ApiKeyLayer`](super::ApiKeyLayer) preset an [`ApiKeyConfig`] starts from.
 ///
 /// ```
-/// use portcullis_api_keys::layer::ApiKeyPreset;
+/// use portcullis_api_keys::api_key::ApiKeyPreset;
 /// let preset: ApiKeyPreset = serde_json::from_str(r#""strict""#).unwrap();
 /// assert_eq!(preset, ApiKeyPreset::Strict);
 /// assert_eq!(ApiKeyPreset::default(), ApiKeyPreset::Default);
@@ -77,7 +77,7 @@ pub enum ApiKeyPreset {
 /// are in seconds.
 ///
 /// ```
-/// use portcullis_api_keys::{hash::KeyHasher, layer::{ApiKeyConfig, ApiKeyLayer}};
+/// use portcullis_api_keys::{hash::KeyHasher, api_key::{ApiKeyConfig, ApiKeyLayer}};
 /// use portcullis_api_keys::store::memory::MemoryKeyStore;
 ///
 /// let config: ApiKeyConfig = serde_json::from_str(r#"{
