@@ -8,7 +8,7 @@ use common::{audit_files, echo, file_records};
 use http::Request;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::sink::{FileSink, Rotation};
-use portcullis_audit_log::verify::{VerifyOptions, verify_files};
+use portcullis_audit_log::verify::{FindingKind, VerifyOptions, verify_files};
 use portcullis_core::clock::ManualClock;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -174,4 +174,71 @@ async fn the_chain_continues_after_a_restart() {
         .collect();
     assert_eq!(reasons, ["open", "shutdown", "restart", "shutdown"]);
     assert!(verify_files(&[&path], &integrity()).unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_restart_on_a_new_file_continues_from_the_newest_rotated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let run = |uri: &'static str| {
+        let path = path.clone();
+        async move {
+            let layer = AuditLayer::new()
+                .hash_chain(true)
+                .sink(FileSink::open(&path).unwrap());
+            let handle = layer.handle();
+            app(layer).oneshot(get(uri)).await.unwrap();
+            handle.shutdown().await.unwrap();
+        }
+    };
+    run("/one").await;
+    // Renamed away while the process was stopped (logrotate), twice over: the newest
+    // rotated file holds the chain's end.
+    std::fs::rename(&path, dir.path().join("audit.log.2")).unwrap();
+    run("/two").await;
+    std::fs::rename(&path, dir.path().join("audit.log.1")).unwrap();
+    let older = dir.path().join("audit.log.2");
+    let newer = dir.path().join("audit.log.1");
+    run("/three").await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"]["reason"], "open");
+    assert_eq!(first["seq"], 8);
+    let files = [older, newer, path];
+    let report = verify_files(&files, &integrity()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.seq_range, Some((0, 11)));
+}
+
+#[tokio::test]
+async fn after_a_line_cut_short_by_a_crash_the_chain_continues_from_the_last_whole_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap());
+    let handle = layer.handle();
+    app(layer).oneshot(get("/one")).await.unwrap();
+    handle.shutdown().await.unwrap();
+    // A crash in the middle of a write: half a line, no newline.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"@timestamp":"2025-01-01T00:00:00.000000Z","event":{"ac"#);
+    std::fs::write(&path, &text).unwrap();
+
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap());
+    let handle = layer.handle();
+    app(layer).oneshot(get("/two")).await.unwrap();
+    handle.shutdown().await.unwrap();
+    let report = verify_files(&[&path], &integrity()).unwrap();
+    // The half line is reported; the chain itself is whole (seq 0 to 7, no hole).
+    assert_eq!(
+        report.count(FindingKind::Malformed),
+        1,
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(report.seq_range, Some((0, 7)));
 }
