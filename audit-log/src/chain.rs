@@ -31,8 +31,9 @@
 //! | `shutdown` | as the last line at shutdown | a *seal*, too |
 //!
 //! So a file set verifies only if each file starts at the genesis or with an `open`
-//! checkpoint, and ends with a seal (the file still being written, checked as
-//! *live*, excepted). The reason is signed: cutting a file after a `periodic`
+//! checkpoint and ends with a seal, the last file with a `shutdown` one (a set still
+//! being written, checked as *live*, excepted: deleting the newest files leaves a
+//! set that ends with a `rotation` seal). The reason is signed: cutting a file after a `periodic`
 //! checkpoint and relabelling it `shutdown` breaks the signature.
 //!
 //! **Restarts** continue the chain: the file sink reads its file's last line back

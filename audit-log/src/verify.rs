@@ -10,7 +10,7 @@
 //! | [`Deleted`](Finding::Deleted) | `seq` numbers are missing inside one file, or a file does not start at the genesis or with an `open` checkpoint ([`HeadDeleted`](Finding::HeadDeleted)) |
 //! | [`Reordered`](Finding::Reordered) | a record comes after one with a higher `seq` |
 //! | [`Duplicated`](Finding::Duplicated) | a `seq` appears twice |
-//! | [`Truncated`](Finding::Truncated) | a file's last line is cut short, a file does not end with a seal (a `rotation` or `shutdown` checkpoint), or a process restarted on a file that was not sealed |
+//! | [`Truncated`](Finding::Truncated) | a file's last line is cut short, a file does not end with a seal (a `rotation` or `shutdown` checkpoint), the set ends with a `rotation` seal (the newer files are missing), or a process restarted on a file that was not sealed |
 //! | [`Gap`](Finding::Gap) | `seq` numbers are missing between two files: a rotated file is missing |
 //! | [`Malformed`](Finding::Malformed) | a line is not a chained JSON record |
 //! | [`BadCheckpoint`](Finding::BadCheckpoint) | a checkpoint does not match the chain, has no known reason, its signature is invalid, or it is not signed by a trusted key |
@@ -19,8 +19,8 @@
 //! What each checkpoint proves is in [`crate::chain`]: a file set verifies when its
 //! first file starts at the genesis or at an `open` checkpoint (a set whose older
 //! files were removed starts there: [`Report::continues_from`] says where), every
-//! file ends with a seal, and every checkpoint is signed by a key given with
-//! [`VerifyOptions::public_key`]. The signature covers each checkpoint's whole line,
+//! file ends with a seal, the last with a `shutdown` seal, and every checkpoint is
+//! signed by a key given with [`VerifyOptions::public_key`]. The signature covers each checkpoint's whole line,
 //! and each line's hash is in the next line's `prev_hash`, so no byte of a sealed
 //! set can change unnoticed.
 //!
@@ -148,8 +148,9 @@ impl VerifyOptions {
         self
     }
 
-    /// Accepts a last file that does not end with a seal (the file still being
-    /// written); see [Live files](self#live-files) for what it cannot prove.
+    /// Accepts a set still being written: its last file need not end with a seal,
+    /// nor the set with a `shutdown` one; see [Live files](self#live-files) for what
+    /// it cannot prove.
     #[must_use]
     pub fn live(mut self, live: bool) -> Self {
         self.live = live;
@@ -451,6 +452,7 @@ pub enum VerifyError {
 }
 
 const NOT_SEALED: &str = "the file does not end with a seal (a `rotation` or `shutdown` checkpoint): lines after this one were cut, or its writer stopped without sealing it (a crash); verify a file still being written as live";
+const ENDS_AT_ROTATION: &str = "the files end with a `rotation` seal, which closes a file and not the log: the files written after it are missing (verify a set still being written as live)";
 const CUT_SHORT: &str = "the last line is cut short";
 const RESTARTED_UNSEALED: &str = "a process restarted on this file after this line, and the file was not sealed before: lines after this one may have been cut while it was stopped, or the process before crashed";
 const NO_TRUSTED_KEY: &str = "no trusted public key given: signatures were checked only against the keys written in the files, which whoever rewrites them can replace; give the signer's public key, or ask for integrity only";
@@ -737,11 +739,26 @@ pub fn verify_contents(
         }
         previous = Some(entry);
     }
+    // The set's last line: a `rotation` seal closes a file, not the log: the files
+    // after it are missing.
+    if !options.live
+        && let Some(last) = previous
+        && last.reason() == Some(CheckpointReason::Rotation)
+    {
+        findings_by_file[last.file].push(Finding::Truncated {
+            file: name(last.file),
+            line: last.line,
+            reason: ENDS_AT_ROTATION,
+        });
+    }
     if options.live
         && let Some((first, last)) = report.seq_range
     {
-        let from = last_checkpoint.map_or(first, |seq| seq + 1);
-        if from <= last {
+        let from = match last_checkpoint {
+            None => Some(first),
+            Some(seq) => seq.checked_add(1),
+        };
+        if let Some(from) = from.filter(|&from| from <= last) {
             report.unsealed = Some((from, last));
         }
     }

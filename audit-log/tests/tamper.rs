@@ -289,7 +289,8 @@ async fn deleting_everything_up_to_the_first_checkpoint_is_caught() {
 }
 
 #[tokio::test]
-async fn a_set_whose_oldest_file_was_removed_verifies_and_says_where_it_continues() {
+async fn a_set_whose_oldest_file_was_removed_verifies_and_says_where_it_continues_but_not_the_newest()
+ {
     let dir = tempfile::tempdir().unwrap();
     let files = write_set(dir.path()).await;
     assert_ok(&files);
@@ -300,6 +301,12 @@ async fn a_set_whose_oldest_file_was_removed_verifies_and_says_where_it_continue
     let out = assert_ok(&files[1..]);
     assert!(
         out.contains(&format!("continuing seq {last_of_first} of an older file")),
+        "{out}"
+    );
+    // Removing the newest is caught: the set then ends with a `rotation` seal.
+    let out = assert_caught(&files[..files.len() - 1], FindingKind::Truncated);
+    assert!(
+        out.contains("the files written after it are missing"),
         "{out}"
     );
     // Removing one from the middle is a gap.
