@@ -159,10 +159,12 @@ fn assert_ok(files: &[PathBuf]) -> String {
             .ends_with(" signature(s) verified: OK"),
         "{out}"
     );
+    // Nothing but notes before the summary: no finding.
+    let lines: Vec<&str> = out.lines().collect();
     assert!(
-        !out.lines().any(|line| line.contains(": ")
-            && !line.starts_with("note: ")
-            && line != out.lines().last().unwrap()),
+        lines[..lines.len() - 1]
+            .iter()
+            .all(|line| line.starts_with("note: ")),
         "{out}"
     );
     out
@@ -643,15 +645,12 @@ async fn a_full_rewrite_signed_with_another_key_is_caught_with_the_public_key_an
         out.contains("signed by another key than the trusted ones"),
         "{out}"
     );
-    assert!(
-        out.contains("/v1/forged")
-            || std::fs::read_to_string(&files[0])
-                .unwrap()
-                .contains("/v1/forged")
-            || files
-                .iter()
-                .any(|f| std::fs::read_to_string(f).unwrap().contains("/v1/forged"))
-    );
+    // The forgery did change a record.
+    assert!(files.iter().any(|file| {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .contains("/v1/forged")
+    }));
     // Without a trusted key the forgery is consistent, and so never called OK.
     let (code, out) = cli(&files, &[]);
     assert_eq!(code, 1, "{out}");

@@ -119,7 +119,13 @@ enum Switch {
 ///   names the open file (deleted, or renamed away by `logrotate`), checked at most
 ///   every [`check_every`](Self::check_every).
 /// - Before either, the writer seals the old file with a chain checkpoint, and the
-///   chain goes on in the new file.
+///   chain goes on in the new file, which starts with an `open` checkpoint naming
+///   the old file's last line ([`crate::chain`]).
+/// - On start-up the chain continues from the file's last whole line, or, when the
+///   file is new or empty, from the last line of the most recently modified file
+///   beside it named `<path>.…` (a file rotated by the sink or by logrotate while
+///   the process was stopped; a compressed one cannot be read, and a new chain
+///   starts).
 /// - A batch is one `write`; [`sync`](Sink::sync) is `fdatasync`.
 ///
 /// ```
