@@ -4,22 +4,45 @@
 //! writes: `seq`, the line's number in the sink's chain (from 0), and `prev_hash`,
 //! the hash of the previous line (`sha256:<hex>` of its exact bytes, or
 //! `hmac-sha256:<hex>` under a chain key; the first line's is [`GENESIS`]). Changing,
-//! removing, reordering or adding a line breaks the chain at that point. The chain
-//! continues across rotated files and across restarts (the file sink reads the last
-//! line back when it opens).
+//! removing, reordering or adding a line breaks the chain at that point.
 //!
 //! A plain SHA-256 chain can be recomputed by whoever rewrites the whole file. Two
 //! defences, as in AWS CloudTrail's log-file integrity validation:
 //!
 //! - a **chain key** (`HMAC-SHA256` instead of SHA-256): only holders of the key can
 //!   compute valid hashes, and verifying needs it too;
-//! - **checkpoints**: every N lines, every T seconds, before each rotation and at
-//!   shutdown, the writer appends a checkpoint line (`event.action` `checkpoint`)
-//!   holding the chain head (`checkpoint.head_seq`, `checkpoint.head_hash`), signed
-//!   with Ed25519 (`checkpoint.signature`, `checkpoint.public_key`). Ship the public
-//!   key to whoever verifies: a forger without the signing key cannot re-sign.
-//!   A file that ends with a checkpoint is *sealed*; the verifier reports a file cut
-//!   short after its last checkpoint as truncated.
+//! - **checkpoints**: lines (`event.action` `checkpoint`) holding the chain head
+//!   (`checkpoint.head_seq`, `checkpoint.head_hash`: the line before), each signed
+//!   with Ed25519: `signature`, the line's last member, signs every other byte of
+//!   the line (its time, reason, head, `seq`, `prev_hash` and `checkpoint.public_key`
+//!   alike; [`verify_line_signature`]). Ship the public key to whoever verifies: a
+//!   forger without the signing key cannot re-sign.
+//!
+//! # Checkpoints and what they prove
+//!
+//! Every checkpoint has a [`CheckpointReason`] in `event.reason`:
+//!
+//! | reason | written | proves |
+//! |---|---|---|
+//! | `open` | as the first line of every file the writer starts: after a rotation or a reopen, and when the process starts on an empty file | where the file continues from (the last line of the file before it, or [`GENESIS`]): a file set may start here, older files having been removed |
+//! | `restart` | when the process starts on a file that already has lines | that a new process continues the chain; the line before it must be a seal, or the file was not closed properly (a crash, or lines cut while the process was stopped) |
+//! | `periodic` | every N lines and every T seconds with unsealed lines | the chain up to here: lines before it cannot be changed or removed unnoticed any more |
+//! | `rotation` | as the last line of a file, before the writer moves to a new one | a *seal*: nothing was written to this file after it |
+//! | `shutdown` | as the last line at shutdown | a *seal*, too |
+//!
+//! So a file set verifies only if each file starts at the genesis or with an `open`
+//! checkpoint and ends with a seal, the last file with a `shutdown` one (a set still
+//! being written, checked as *live*, excepted: deleting the newest files leaves a
+//! set that ends with a `rotation` seal). The reason is signed: cutting a file after a `periodic`
+//! checkpoint and relabelling it `shutdown` breaks the signature.
+//!
+//! **Restarts** continue the chain: the file sink reads its file's last line back
+//! (or, when the file is empty or new, the last line of the newest rotated file
+//! beside it), the writer goes on from that line's `seq` and hash and first writes a
+//! signed `restart` checkpoint (`open` into an empty file) naming it. `seq` therefore
+//! grows across every file and process of one log. When no earlier line can be
+//! found, a new chain starts at seq 0 with an `open` checkpoint at the genesis;
+//! verify the files of each chain apart.
 //!
 //! See [`crate::verify`] for the checks, and the `portcullis-audit verify` command.
 //!
@@ -41,7 +64,9 @@
 //! ```
 
 use std::fmt;
+use std::str::FromStr;
 
+use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -50,6 +75,82 @@ use crate::json::{hex, push_hex, unhex, write_u64};
 
 /// The `prev_hash` of the first line of a chain.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a signature signs: this, then the line without its `signature` member.
+const SIGNATURE_DOMAIN: &[u8] = b"portcullis-audit-checkpoint-v2\n";
+/// How a signed line's `signature` member starts; it is the line's last member.
+const SIGNATURE_MEMBER: &[u8] = b",\"signature\":\"";
+/// Hex digits of an Ed25519 signature.
+const SIGNATURE_HEX: usize = 128;
+
+/// Why a checkpoint was written (its `event.reason`); see the [module docs](self).
+///
+/// ```
+/// use portcullis_audit_log::chain::CheckpointReason;
+/// let reason: CheckpointReason = "rotation".parse().unwrap();
+/// assert!(reason.is_seal());
+/// assert!(!CheckpointReason::Periodic.is_seal());
+/// assert_eq!(CheckpointReason::Open.as_str(), "open");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CheckpointReason {
+    /// The first line of a file: where it continues from.
+    Open,
+    /// A new process continues a file that already has lines.
+    Restart,
+    /// Every N lines and every T seconds.
+    Periodic,
+    /// The last line of a file before the writer moved to a new one (a seal).
+    Rotation,
+    /// The last line at shutdown (a seal).
+    Shutdown,
+}
+
+impl CheckpointReason {
+    /// The reason as written in `event.reason`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Restart => "restart",
+            Self::Periodic => "periodic",
+            Self::Rotation => "rotation",
+            Self::Shutdown => "shutdown",
+        }
+    }
+
+    /// Whether it seals a file: nothing follows it in its file but an `open` or
+    /// `restart` checkpoint.
+    pub fn is_seal(&self) -> bool {
+        matches!(self, Self::Rotation | Self::Shutdown)
+    }
+
+    /// Whether it starts what a writer writes (`open`, `restart`).
+    pub fn is_start(&self) -> bool {
+        matches!(self, Self::Open | Self::Restart)
+    }
+}
+
+impl FromStr for CheckpointReason {
+    type Err = UnknownReason;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "open" => Self::Open,
+            "restart" => Self::Restart,
+            "periodic" => Self::Periodic,
+            "rotation" => Self::Rotation,
+            "shutdown" => Self::Shutdown,
+            _ => return Err(UnknownReason),
+        })
+    }
+}
+
+/// A checkpoint reason that is none of [`CheckpointReason`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown checkpoint reason")]
+#[non_exhaustive]
+pub struct UnknownReason;
 
 /// Where a chain stands: the next line's `seq` and the last line's hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +169,11 @@ impl ChainHead {
             next_seq: 0,
             hash: GENESIS.to_owned(),
         }
+    }
+
+    /// Whether no line has been chained yet.
+    pub fn is_genesis(&self) -> bool {
+        self.next_seq == 0
     }
 }
 
@@ -143,6 +249,11 @@ impl Chain {
         self
     }
 
+    /// Goes back to `head` (lines after it were not written).
+    pub(crate) fn rewind(&mut self, head: ChainHead) {
+        self.head = head;
+    }
+
     /// Where the chain stands.
     pub fn head(&self) -> &ChainHead {
         &self.head
@@ -178,6 +289,32 @@ impl Chain {
         self.head.hash.clone()
     }
 
+    /// [`append`](Self::append) in two steps, for a line that is signed once linked:
+    /// adds `seq` and `prev_hash` without moving the chain on; [`commit`](Self::commit)
+    /// the line as finally written.
+    ///
+    /// ```
+    /// use portcullis_audit_log::chain::{Chain, CheckpointSigner, verify_line_signature};
+    /// let signer = CheckpointSigner::from_bytes(&[7; 32]);
+    /// let mut chain = Chain::sha256();
+    /// let mut line = br#"{"event":{"action":"checkpoint","reason":"open"}}"#.to_vec();
+    /// chain.link(&mut line);
+    /// signer.sign_line(&mut line);
+    /// let hash = chain.commit(&line);
+    /// assert_eq!(chain.head().hash, hash);
+    /// assert!(verify_line_signature(&line, &signer.verifying_key()));
+    /// ```
+    pub fn link(&self, line: &mut Vec<u8>) {
+        self.link_at(line, 0);
+    }
+
+    /// Moves the chain on past `line`, linked by [`link`](Self::link) (and maybe
+    /// signed since); returns its hash.
+    pub fn commit(&mut self, line: &[u8]) -> String {
+        self.commit_line(line);
+        self.head.hash.clone()
+    }
+
     /// [`append`](Self::append) without returning the hash: no allocation once the
     /// head's hash has its capacity.
     pub(crate) fn advance(&mut self, line: &mut Vec<u8>) {
@@ -187,6 +324,11 @@ impl Chain {
     /// [`advance`](Self::advance) on the line that starts at `start` in `buffer` and
     /// runs to its end.
     pub(crate) fn advance_at(&mut self, buffer: &mut Vec<u8>, start: usize) {
+        self.link_at(buffer, start);
+        self.commit_line(&buffer[start..]);
+    }
+
+    fn link_at(&self, buffer: &mut Vec<u8>, start: usize) {
         if buffer.last() == Some(&b'}') && buffer.len() > start {
             buffer.pop();
             if buffer.len() - start > 1 {
@@ -198,27 +340,67 @@ impl Chain {
         buffer.extend_from_slice(b",\"prev_hash\":\"");
         buffer.extend_from_slice(self.head.hash.as_bytes());
         buffer.extend_from_slice(b"\"}");
+    }
+
+    fn commit_line(&mut self, line: &[u8]) {
         let mut hash = std::mem::take(&mut self.head.hash);
         hash.clear();
-        self.push_hash(&mut hash, &buffer[start..]);
+        self.push_hash(&mut hash, line);
         self.head.hash = hash;
         self.head.next_seq += 1;
     }
 }
 
-/// The message a checkpoint signs.
-pub(crate) fn checkpoint_message(head_seq: u64, head_hash: &str, timestamp: &str) -> Vec<u8> {
-    format!("portcullis-audit-checkpoint-v1\n{head_seq}\n{head_hash}\n{timestamp}").into_bytes()
+/// The bytes a signed line's signature signs, and the signature; `None` when the
+/// line does not end with a `signature` member of 128 hex digits.
+fn split_signature(line: &[u8]) -> Option<(Vec<u8>, Signature)> {
+    let tail = SIGNATURE_MEMBER.len() + SIGNATURE_HEX + 2;
+    let at = line.len().checked_sub(tail)?;
+    let (body, member) = line.split_at(at);
+    let digits = member
+        .strip_prefix(SIGNATURE_MEMBER)?
+        .strip_suffix(b"\"}")?;
+    let bytes = unhex(std::str::from_utf8(digits).ok()?)?;
+    let signature = Signature::from_bytes(&<[u8; 64]>::try_from(bytes).ok()?);
+    let mut message = Vec::with_capacity(SIGNATURE_DOMAIN.len() + body.len() + 1);
+    message.extend_from_slice(SIGNATURE_DOMAIN);
+    message.extend_from_slice(body);
+    message.push(b'}');
+    Some((message, signature))
+}
+
+/// Whether `line` ends with a `signature` member (the shape [`CheckpointSigner::sign_line`]
+/// writes), valid or not.
+pub(crate) fn has_signature(line: &[u8]) -> bool {
+    split_signature(line).is_some()
+}
+
+/// Whether `line` ends with a `signature` member that is `key`'s signature of the
+/// rest of the line; see [`CheckpointSigner::sign_line`].
+///
+/// ```
+/// use portcullis_audit_log::chain::{CheckpointSigner, verify_line_signature};
+/// let signer = CheckpointSigner::from_bytes(&[7; 32]);
+/// let mut line = br#"{"event":{"reason":"periodic"},"seq":4}"#.to_vec();
+/// signer.sign_line(&mut line);
+/// assert!(verify_line_signature(&line, &signer.verifying_key()));
+///
+/// let forged = String::from_utf8(line).unwrap().replace("periodic", "shutdown");
+/// assert!(!verify_line_signature(forged.as_bytes(), &signer.verifying_key()));
+/// assert!(!verify_line_signature(br#"{"seq":4}"#, &signer.verifying_key()));
+/// ```
+pub fn verify_line_signature(line: &[u8], key: &VerifyingKey) -> bool {
+    split_signature(line)
+        .is_some_and(|(message, signature)| key.verify(&message, &signature).is_ok())
 }
 
 /// Signs checkpoints with an Ed25519 key; its `Debug` output hides the key.
 ///
 /// ```
 /// use portcullis_audit_log::chain::CheckpointSigner;
-/// let signer = CheckpointSigner::generate();
-/// let (public_key, signature) = signer.sign(41, "sha256:ab", "2025-01-01T00:00:00.000000Z");
-/// assert_eq!(public_key.len(), 64);
-/// assert!(portcullis_audit_log::chain::verify_checkpoint(&public_key, &signature, 41, "sha256:ab", "2025-01-01T00:00:00.000000Z"));
+/// let signer = CheckpointSigner::from_bytes(&[7; 32]);
+/// assert_eq!(signer.public_key_hex().len(), 64);
+/// assert!(!format!("{signer:?}").contains("0707"));
 /// ```
 #[derive(Clone)]
 pub struct CheckpointSigner {
@@ -232,6 +414,19 @@ impl fmt::Debug for CheckpointSigner {
             .finish_non_exhaustive()
     }
 }
+
+/// A signing key's text that is neither 64 hex digits nor 32 bytes in base64. Its
+/// message never repeats the text.
+///
+/// ```
+/// use portcullis_audit_log::chain::CheckpointSigner;
+/// let error = CheckpointSigner::parse("s3cr3t").unwrap_err();
+/// assert!(!error.to_string().contains("s3cr3t"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not an Ed25519 signing key: expected a 32-byte seed as 64 hex digits or in base64")]
+#[non_exhaustive]
+pub struct InvalidSigningKey;
 
 impl CheckpointSigner {
     /// A signer with a fresh random key. Keep [`public_key_hex`](Self::public_key_hex)
@@ -247,6 +442,36 @@ impl CheckpointSigner {
         }
     }
 
+    /// A signer from the text of a 32-byte Ed25519 seed: 64 hex digits, or base64
+    /// (standard or URL-safe, padded or not), surrounding whitespace ignored; as
+    /// `openssl rand -hex 32` or `openssl rand -base64 32` print one.
+    ///
+    /// ```
+    /// use portcullis_audit_log::chain::CheckpointSigner;
+    /// let hex = CheckpointSigner::parse(&"07".repeat(32)).unwrap();
+    /// let base64 = CheckpointSigner::parse("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n").unwrap();
+    /// assert_eq!(hex.public_key_hex(), CheckpointSigner::from_bytes(&[7; 32]).public_key_hex());
+    /// assert_eq!(base64.public_key_hex(), hex.public_key_hex());
+    /// assert!(CheckpointSigner::parse("07").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, InvalidSigningKey> {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        let text = text.trim();
+        let bytes = if text.len() == 64 {
+            unhex(text)
+        } else {
+            [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+                .iter()
+                .find_map(|engine| engine.decode(text).ok())
+        };
+        let mut bytes = bytes.ok_or(InvalidSigningKey)?;
+        let seed = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| InvalidSigningKey);
+        bytes.fill(0);
+        Ok(Self::from_bytes(&seed?))
+    }
+
     /// The public key, to verify with.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
@@ -258,43 +483,32 @@ impl CheckpointSigner {
         hex(self.key.verifying_key().as_bytes())
     }
 
-    /// Signs a chain head: returns the public key and the signature, in hex.
-    pub fn sign(&self, head_seq: u64, head_hash: &str, timestamp: &str) -> (String, String) {
-        let signature = self
-            .key
-            .sign(&checkpoint_message(head_seq, head_hash, timestamp));
-        (self.public_key_hex(), hex(&signature.to_bytes()))
+    /// Signs a JSON object line (no newline): appends a `signature` member, the
+    /// Ed25519 signature in hex of every byte of the line before it (prefixed with
+    /// the domain `portcullis-audit-checkpoint-v2\n`), so no byte of the line can
+    /// change unnoticed. Checked by [`verify_line_signature`].
+    pub fn sign_line(&self, line: &mut Vec<u8>) {
+        let mut message = Vec::with_capacity(SIGNATURE_DOMAIN.len() + line.len());
+        message.extend_from_slice(SIGNATURE_DOMAIN);
+        message.extend_from_slice(line);
+        let signature = self.key.sign(&message);
+        if line.last() == Some(&b'}') {
+            line.pop();
+        }
+        line.extend_from_slice(SIGNATURE_MEMBER);
+        let mut digits = String::with_capacity(SIGNATURE_HEX);
+        push_hex(&mut digits, &signature.to_bytes());
+        line.extend_from_slice(digits.as_bytes());
+        line.extend_from_slice(b"\"}");
     }
 }
 
-/// Whether `signature_hex` is `public_key_hex`'s signature of this chain head.
-///
-/// ```
-/// use portcullis_audit_log::chain::{CheckpointSigner, verify_checkpoint};
-/// let signer = CheckpointSigner::generate();
-/// let (key, signature) = signer.sign(1, "sha256:00", "t");
-/// assert!(verify_checkpoint(&key, &signature, 1, "sha256:00", "t"));
-/// assert!(!verify_checkpoint(&key, &signature, 2, "sha256:00", "t"));
-/// ```
-pub fn verify_checkpoint(
-    public_key_hex: &str,
-    signature_hex: &str,
-    head_seq: u64,
-    head_hash: &str,
-    timestamp: &str,
-) -> bool {
-    let Some(key) = parse_public_key(public_key_hex) else {
-        return false;
-    };
-    let Some(signature) = unhex(signature_hex).and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
-    else {
-        return false;
-    };
-    key.verify(
-        &checkpoint_message(head_seq, head_hash, timestamp),
-        &Signature::from_bytes(&signature),
-    )
-    .is_ok()
+impl FromStr for CheckpointSigner {
+    type Err = InvalidSigningKey;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
 }
 
 /// An Ed25519 public key from 64 hex digits.

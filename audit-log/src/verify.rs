@@ -7,16 +7,38 @@
 //! | finding | meaning |
 //! |---|---|
 //! | [`Modified`](Finding::Modified) | a record's bytes no longer hash to the next record's `prev_hash` |
-//! | [`Deleted`](Finding::Deleted) | `seq` numbers are missing inside one file |
+//! | [`Deleted`](Finding::Deleted) | `seq` numbers are missing inside one file, or a file does not start at the genesis or with an `open` checkpoint ([`HeadDeleted`](Finding::HeadDeleted)) |
 //! | [`Reordered`](Finding::Reordered) | a record comes after one with a higher `seq` |
 //! | [`Duplicated`](Finding::Duplicated) | a `seq` appears twice |
-//! | [`Truncated`](Finding::Truncated) | a file's last line is cut short, or the file does not end with its sealing checkpoint |
+//! | [`Truncated`](Finding::Truncated) | a file's last line is cut short, a file does not end with a seal (a `rotation` or `shutdown` checkpoint), the set ends with a `rotation` seal (the newer files are missing), or a process restarted on a file that was not sealed |
 //! | [`Gap`](Finding::Gap) | `seq` numbers are missing between two files: a rotated file is missing |
 //! | [`Malformed`](Finding::Malformed) | a line is not a chained JSON record |
-//! | [`BadCheckpoint`](Finding::BadCheckpoint) | a checkpoint does not match the chain, its signature is invalid, or it is not signed by the trusted key |
+//! | [`BadCheckpoint`](Finding::BadCheckpoint) | a checkpoint does not match the chain, has no known reason, its signature is invalid, or it is not signed by a trusted key |
+//! | [`Untrusted`](Finding::Untrusted) | no trusted public key was given (and integrity only was not asked for), or none signs any checkpoint |
 //!
-//! The file being written is not sealed yet: verify it with
-//! [`VerifyOptions::live`] to accept an unsealed last file.
+//! What each checkpoint proves is in [`crate::chain`]: a file set verifies when its
+//! first file starts at the genesis or at an `open` checkpoint (a set whose older
+//! files were removed starts there: [`Report::continues_from`] says where), every
+//! file ends with a seal, the last with a `shutdown` seal, and every checkpoint is
+//! signed by a key given with [`VerifyOptions::public_key`]. The signature covers each checkpoint's whole line,
+//! and each line's hash is in the next line's `prev_hash`, so no byte of a sealed
+//! set can change unnoticed.
+//!
+//! # Trust
+//!
+//! Each checkpoint holds the public key it was signed with, so that it can be
+//! checked at all; but whoever rewrites the files can re-sign them with a key of
+//! their own. Without a trusted key, a report therefore holds an
+//! [`Untrusted`](Finding::Untrusted) finding, unless [`VerifyOptions::integrity_only`]
+//! says that only the chain's integrity is meant to be checked (against damage, say).
+//!
+//! # Live files
+//!
+//! The file being written is not sealed yet: verify it with [`VerifyOptions::live`]
+//! to accept an unsealed last file. What a live file cannot prove: the lines after
+//! its last checkpoint ([`Report::unsealed`]) are vouched for by nothing signed yet,
+//! so they can be cut, or the last of them changed, unnoticed; everything up to the
+//! last checkpoint is proven as in a sealed file.
 //!
 //! # Example
 //!
@@ -32,10 +54,12 @@
 //!     log.push_str(std::str::from_utf8(&line).unwrap());
 //!     log.push('\n');
 //! }
-//! let options = VerifyOptions::new().live(true);
+//! // No checkpoint, no key: the chain's integrity only, in a file still written.
+//! let options = VerifyOptions::new().live(true).integrity_only(true);
 //! let clean = verify_contents(&[("audit.log".into(), log.clone().into_bytes())], &options).unwrap();
 //! assert!(clean.is_clean());
 //! assert_eq!(clean.records, 4);
+//! assert_eq!(clean.unsealed, Some((0, 3)));
 //!
 //! // Remove the second line.
 //! let lines: Vec<&str> = log.lines().collect();
@@ -43,35 +67,77 @@
 //! let report = verify_contents(&[("audit.log".into(), tampered.into_bytes())], &options).unwrap();
 //! assert_eq!(report.count(FindingKind::Deleted), 1);
 //! assert_eq!(report.findings.len(), 1);
+//!
+//! // Without a trusted key, and without asking for integrity only: not clean.
+//! let untrusted = verify_contents(&[("audit.log".into(), log.into_bytes())], &VerifyOptions::new().live(true)).unwrap();
+//! assert_eq!(untrusted.count(FindingKind::Untrusted), 1);
 //! ```
+//!
+//! # The `portcullis-audit verify` command
+//!
+//! `portcullis-audit verify [--public-key KEY]... [--chain-key KEY] [--live]
+//! [--integrity-only] FILE...` runs [`verify_files`]. KEY is hex, or a file holding
+//! it (a `--public-key` file may hold several keys, one per line: a checkpoint
+//! signed by any of them is trusted). Its output is stable, one line each, in order:
+//!
+//! - each finding, as its [`Display`](Finding#impl-Display-for-Finding):
+//!   `<kind>: <what and where>`, `<kind>` being [`FindingKind::as_str`];
+//! - `note: ` lines, which are not findings: where a set continues from
+//!   ([`Report::continues_from`]), and, live, which lines are not signed yet
+//!   ([`Report::unsealed`]);
+//! - the summary, `<F> file(s), <N> chained line(s) (seq <first>..=<last>), <C>
+//!   checkpoint(s), <S> signature(s) verified: <verdict>`, where `<S>` counts the
+//!   signatures of a trusted key (`(by the keys in the files only)` follows it
+//!   without one), and `<verdict>` is `OK`, `OK (integrity only: no trusted key)`,
+//!   or `<n> finding(s)`.
+//!
+//! Its exit status is 0 when the verdict is OK, 1 when something was found
+//! (including [`Untrusted`](Finding::Untrusted)), 2 on a usage or read error.
 
 use std::fmt;
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::chain::{GENESIS, hash_line, verify_checkpoint};
+use crate::chain::{
+    CheckpointReason, GENESIS, has_signature, hash_line, parse_public_key, verify_line_signature,
+};
 use crate::json::hex;
 
 /// What to verify against.
+///
+/// ```
+/// use portcullis_audit_log::chain::CheckpointSigner;
+/// use portcullis_audit_log::verify::VerifyOptions;
+/// let before = CheckpointSigner::from_bytes(&[1; 32]);
+/// let after = CheckpointSigner::from_bytes(&[2; 32]);
+/// // Both keys a service signed with, before and after its key was changed.
+/// let options = VerifyOptions::new()
+///     .public_key(before.verifying_key())
+///     .public_key(after.verifying_key());
+/// # let _ = options;
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
-    public_key: Option<VerifyingKey>,
+    public_keys: Vec<VerifyingKey>,
     chain_key: Option<Vec<u8>>,
     live: bool,
+    integrity_only: bool,
 }
 
 impl VerifyOptions {
-    /// Checks the chain and each checkpoint's own signature.
+    /// Checks the chain and each checkpoint's signature; add a trusted key with
+    /// [`public_key`](Self::public_key).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Requires every checkpoint to be signed by this key (without it, a forger could
-    /// rewrite the files and sign with a key of their own).
+    /// Trusts this key: every checkpoint must be signed by one of the keys given
+    /// (without one, a forger could rewrite the files and sign with a key of their
+    /// own). Call it once per key the files were signed with.
     #[must_use]
     pub fn public_key(mut self, key: VerifyingKey) -> Self {
-        self.public_key = Some(key);
+        self.public_keys.push(key);
         self
     }
 
@@ -82,11 +148,21 @@ impl VerifyOptions {
         self
     }
 
-    /// Accepts a last file that does not end with a checkpoint (the file still being
-    /// written).
+    /// Accepts a set still being written: its last file need not end with a seal,
+    /// nor the set with a `shutdown` one; see [Live files](self#live-files) for what
+    /// it cannot prove.
     #[must_use]
     pub fn live(mut self, live: bool) -> Self {
         self.live = live;
+        self
+    }
+
+    /// Checks the chain's integrity alone when no trusted key is given, instead of
+    /// reporting [`Untrusted`](Finding::Untrusted): against damage, or before the
+    /// key is at hand. It proves nothing against whoever can rewrite the files.
+    #[must_use]
+    pub fn integrity_only(mut self, on: bool) -> Self {
+        self.integrity_only = on;
         self
     }
 }
@@ -102,7 +178,7 @@ impl VerifyOptions {
 pub enum FindingKind {
     /// See [`Finding::Modified`].
     Modified,
-    /// See [`Finding::Deleted`].
+    /// See [`Finding::Deleted`] and [`Finding::HeadDeleted`].
     Deleted,
     /// See [`Finding::Reordered`].
     Reordered,
@@ -116,6 +192,8 @@ pub enum FindingKind {
     Malformed,
     /// See [`Finding::BadCheckpoint`].
     BadCheckpoint,
+    /// See [`Finding::Untrusted`].
+    Untrusted,
 }
 
 impl FindingKind {
@@ -130,6 +208,7 @@ impl FindingKind {
             Self::Gap => "gap",
             Self::Malformed => "malformed",
             Self::BadCheckpoint => "bad-checkpoint",
+            Self::Untrusted => "untrusted",
         }
     }
 }
@@ -165,6 +244,16 @@ pub enum Finding {
         /// The last missing `seq`.
         last_missing: u64,
     },
+    /// A file's first line is neither the chain's genesis nor an `open` checkpoint:
+    /// the lines before it were deleted (of kind [`FindingKind::Deleted`]).
+    HeadDeleted {
+        /// The file.
+        file: String,
+        /// Its first chained line.
+        line: usize,
+        /// That line's `seq`.
+        seq: u64,
+    },
     /// A record comes after one with a higher `seq`.
     Reordered {
         /// The file.
@@ -185,11 +274,11 @@ pub enum Finding {
         /// The `seq`.
         seq: u64,
     },
-    /// A file is cut short.
+    /// A file is cut short, or was not sealed.
     Truncated {
         /// The file.
         file: String,
-        /// The last line.
+        /// The last line before what is missing.
         line: usize,
         /// How.
         reason: &'static str,
@@ -225,6 +314,12 @@ pub enum Finding {
         /// Why.
         reason: &'static str,
     },
+    /// Nothing proves who wrote the files: no trusted key was given, or no
+    /// checkpoint is signed by one.
+    Untrusted {
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl Finding {
@@ -232,13 +327,14 @@ impl Finding {
     pub fn kind(&self) -> FindingKind {
         match self {
             Self::Modified { .. } => FindingKind::Modified,
-            Self::Deleted { .. } => FindingKind::Deleted,
+            Self::Deleted { .. } | Self::HeadDeleted { .. } => FindingKind::Deleted,
             Self::Reordered { .. } => FindingKind::Reordered,
             Self::Duplicated { .. } => FindingKind::Duplicated,
             Self::Truncated { .. } => FindingKind::Truncated,
             Self::Gap { .. } => FindingKind::Gap,
             Self::Malformed { .. } => FindingKind::Malformed,
             Self::BadCheckpoint { .. } => FindingKind::BadCheckpoint,
+            Self::Untrusted { .. } => FindingKind::Untrusted,
         }
     }
 }
@@ -259,6 +355,10 @@ impl fmt::Display for Finding {
             } => write!(
                 f,
                 "seq {first_missing}..={last_missing} missing in {file} before line {line}"
+            ),
+            Self::HeadDeleted { file, line, seq } => write!(
+                f,
+                "{file} line {line} (seq {seq}) starts the file but is neither the chain's genesis nor an `open` checkpoint: the lines before it were deleted"
             ),
             Self::Reordered {
                 file,
@@ -286,6 +386,7 @@ impl fmt::Display for Finding {
                 seq,
                 reason,
             } => write!(f, "{file} line {line} (seq {seq}): {reason}"),
+            Self::Untrusted { reason } => f.write_str(reason),
         }
     }
 }
@@ -294,7 +395,7 @@ impl fmt::Display for Finding {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
-    /// Every finding, in file and line order.
+    /// Every finding, in file and line order ([`Untrusted`](Finding::Untrusted) last).
     pub findings: Vec<Finding>,
     /// Files read.
     pub files: usize,
@@ -302,10 +403,19 @@ pub struct Report {
     pub records: u64,
     /// Checkpoints read.
     pub checkpoints: u64,
-    /// Checkpoints whose signature verified.
+    /// Checkpoints whose signature verified: by a trusted key, or, when none was
+    /// given, by the key written in the checkpoint.
     pub signed_checkpoints: u64,
+    /// Whether signatures were checked against trusted keys.
+    pub trusted: bool,
     /// The lowest and highest `seq` seen.
     pub seq_range: Option<(u64, u64)>,
+    /// The `seq` the set continues from when it starts at an `open` checkpoint rather
+    /// than at the genesis: the last line of an older file, not given.
+    pub continues_from: Option<u64>,
+    /// Verified live: the `seq` range after the last checkpoint, which nothing signed
+    /// vouches for yet.
+    pub unsealed: Option<(u64, u64)>,
 }
 
 impl Report {
@@ -341,12 +451,30 @@ pub enum VerifyError {
     ChainKeyRequired,
 }
 
+const NOT_SEALED: &str = "the file does not end with a seal (a `rotation` or `shutdown` checkpoint): lines after this one were cut, or its writer stopped without sealing it (a crash); verify a file still being written as live";
+const ENDS_AT_ROTATION: &str = "the files end with a `rotation` seal, which closes a file and not the log: the files written after it are missing (verify a set still being written as live)";
+const CUT_SHORT: &str = "the last line is cut short";
+const RESTARTED_UNSEALED: &str = "a process restarted on this file after this line, and the file was not sealed before: lines after this one may have been cut while it was stopped, or the process before crashed";
+const NO_TRUSTED_KEY: &str = "no trusted public key given: signatures were checked only against the keys written in the files, which whoever rewrites them can replace; give the signer's public key, or ask for integrity only";
+const NOTHING_SIGNED: &str =
+    "no checkpoint is signed by a trusted key: nothing proves who wrote these lines";
+
+/// A checkpoint's signature, checked against the key written in it.
+enum Signed {
+    /// No `signature` member.
+    No,
+    /// Valid for the key written in the checkpoint (hex).
+    By(String),
+    /// Present, but not the signature of its line by the key written in it.
+    Invalid,
+}
+
 struct Checkpoint {
+    reason: Option<CheckpointReason>,
     head_seq: Option<u64>,
     head_hash: Option<String>,
-    timestamp: Option<String>,
-    public_key: Option<String>,
-    signature: Option<String>,
+    has_head: bool,
+    signature: Signed,
 }
 
 struct Entry {
@@ -356,6 +484,24 @@ struct Entry {
     prev_hash: String,
     hash: String,
     checkpoint: Option<Checkpoint>,
+}
+
+impl Entry {
+    fn reason(&self) -> Option<CheckpointReason> {
+        self.checkpoint
+            .as_ref()
+            .and_then(|checkpoint| checkpoint.reason)
+    }
+
+    fn is_seal(&self) -> bool {
+        self.reason().is_some_and(|reason| reason.is_seal())
+    }
+
+    /// The genesis line, or an `open` checkpoint: where a file may start.
+    fn is_anchor(&self) -> bool {
+        (self.seq == 0 && self.prev_hash == GENESIS)
+            || self.reason() == Some(CheckpointReason::Open)
+    }
 }
 
 /// Verifies the files at `paths`; see the [module docs](self).
@@ -380,8 +526,14 @@ pub fn verify_contents(
     files: &[(String, Vec<u8>)],
     options: &VerifyOptions,
 ) -> Result<Report, VerifyError> {
+    let trusted: Vec<String> = options
+        .public_keys
+        .iter()
+        .map(|key| hex(key.as_bytes()))
+        .collect();
     let mut report = Report {
         files: files.len(),
+        trusted: !trusted.is_empty(),
         ..Report::default()
     };
     let key = options.chain_key.as_deref();
@@ -419,7 +571,7 @@ pub fn verify_contents(
             findings_by_file[index].push(Finding::Truncated {
                 file: name.clone(),
                 line: pieces.len() + 1,
-                reason: "the last line is cut short",
+                reason: CUT_SHORT,
             });
         }
         parsed.push(entries);
@@ -433,13 +585,19 @@ pub fn verify_contents(
         return Err(VerifyError::ChainKeyRequired);
     }
 
-    // Chain order: by each file's first seq.
+    // Chain order: by each file's first seq (files without a chained line last).
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&index| parsed[index].first().map_or(u64::MAX, |entry| entry.seq));
     let name = |index: usize| files[index].0.clone();
+    let last_file = order
+        .iter()
+        .rev()
+        .find(|&&index| !parsed[index].is_empty())
+        .copied();
 
-    // Within a file: reordering and the seal.
-    for (position, &index) in order.iter().enumerate() {
+    // Within a file: reordering, where it starts and how it ends. A file without a
+    // chained line claims nothing.
+    for &index in &order {
         let entries = &parsed[index];
         for pair in entries.windows(2) {
             if pair[1].seq < pair[0].seq {
@@ -451,22 +609,27 @@ pub fn verify_contents(
                 });
             }
         }
-        let is_last = position + 1 == order.len();
-        let sealed = entries
-            .iter()
-            .max_by_key(|entry| entry.line)
-            .is_none_or(|entry| entry.checkpoint.is_some());
-        if !(sealed || cut_short[index] || (is_last && options.live)) {
-            let line = entries.iter().map(|entry| entry.line).max().unwrap_or(0);
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            continue;
+        };
+        if !first.is_anchor() {
+            findings_by_file[index].push(Finding::HeadDeleted {
+                file: name(index),
+                line: first.line,
+                seq: first.seq,
+            });
+        }
+        let live = options.live && last_file == Some(index);
+        if !(last.is_seal() || cut_short[index] || live) {
             findings_by_file[index].push(Finding::Truncated {
                 file: name(index),
-                line,
-                reason: "the file does not end with its sealing checkpoint: records after this line are missing",
+                line: last.line,
+                reason: NOT_SEALED,
             });
         }
     }
 
-    // Across the whole set, in seq order: holes, links, checkpoints.
+    // Across the whole set, in seq order: holes, links, restarts, checkpoints.
     let mut all: Vec<&Entry> = order
         .iter()
         .flat_map(|&index| parsed[index].iter())
@@ -475,6 +638,7 @@ pub fn verify_contents(
     report.records = all.len() as u64;
     report.seq_range = all.first().zip(all.last()).map(|(a, b)| (a.seq, b.seq));
     let mut previous: Option<&Entry> = None;
+    let mut last_checkpoint: Option<u64> = None;
     for entry in all {
         let file = entry.file;
         match previous {
@@ -485,6 +649,9 @@ pub fn verify_contents(
                         line: entry.line,
                         seq: entry.seq,
                     });
+                }
+                if entry.seq > 0 && entry.is_anchor() {
+                    report.continues_from = Some(entry.seq - 1);
                 }
             }
             Some(before) if entry.seq == before.seq => {
@@ -501,6 +668,16 @@ pub fn verify_contents(
                         file: name(before.file),
                         line: before.line,
                         seq: before.seq,
+                    });
+                } else if before.file == file
+                    && entry.reason().is_some_and(|reason| reason.is_start())
+                    && !before.is_seal()
+                {
+                    // (Across files, the file before is checked for its seal.)
+                    findings_by_file[file].push(Finding::Truncated {
+                        file: name(file),
+                        line: before.line,
+                        reason: RESTARTED_UNSEALED,
                     });
                 }
             }
@@ -525,51 +702,82 @@ pub fn verify_contents(
         }
         if let Some(checkpoint) = &entry.checkpoint {
             report.checkpoints += 1;
+            last_checkpoint = Some(entry.seq);
             let bad = |reason| Finding::BadCheckpoint {
                 file: name(file),
                 line: entry.line,
                 seq: entry.seq,
                 reason,
             };
-            if checkpoint.head_seq != entry.seq.checked_sub(1)
-                || checkpoint.head_hash.as_deref() != Some(entry.prev_hash.as_str())
-            {
+            if checkpoint.reason.is_none() {
+                findings_by_file[file].push(bad("its reason is missing or unknown"));
+            }
+            let head_matches = match entry.seq.checked_sub(1) {
+                None => !checkpoint.has_head,
+                Some(head_seq) => {
+                    checkpoint.head_seq == Some(head_seq)
+                        && checkpoint.head_hash.as_deref() == Some(entry.prev_hash.as_str())
+                }
+            };
+            if !head_matches {
                 findings_by_file[file].push(bad("its head is not the record before it"));
             }
-            match (&checkpoint.public_key, &checkpoint.signature) {
-                (Some(public_key), Some(signature)) => {
-                    let valid = verify_checkpoint(
-                        public_key,
-                        signature,
-                        checkpoint.head_seq.unwrap_or_default(),
-                        checkpoint.head_hash.as_deref().unwrap_or_default(),
-                        checkpoint.timestamp.as_deref().unwrap_or_default(),
-                    );
-                    if !valid {
-                        findings_by_file[file].push(bad("its signature does not verify"));
-                    } else if options
-                        .public_key
-                        .is_some_and(|trusted| hex(trusted.as_bytes()) != *public_key)
-                    {
-                        findings_by_file[file]
-                            .push(bad("it is signed by another key than the trusted one"));
-                    } else {
-                        report.signed_checkpoints += 1;
-                    }
+            match &checkpoint.signature {
+                Signed::By(key) if !trusted.is_empty() && !trusted.contains(key) => {
+                    findings_by_file[file]
+                        .push(bad("it is signed by another key than the trusted ones"));
                 }
-                _ if options.public_key.is_some() => {
+                Signed::By(_) => report.signed_checkpoints += 1,
+                Signed::Invalid => {
+                    findings_by_file[file].push(bad("its signature does not verify"));
+                }
+                Signed::No if !trusted.is_empty() => {
                     findings_by_file[file].push(bad("it is not signed"));
                 }
-                _ => {}
+                Signed::No => {}
             }
         }
         previous = Some(entry);
+    }
+    // The set's last line: a `rotation` seal closes a file, not the log: the files
+    // after it are missing.
+    if !options.live
+        && let Some(last) = previous
+        && last.reason() == Some(CheckpointReason::Rotation)
+    {
+        findings_by_file[last.file].push(Finding::Truncated {
+            file: name(last.file),
+            line: last.line,
+            reason: ENDS_AT_ROTATION,
+        });
+    }
+    if options.live
+        && let Some((first, last)) = report.seq_range
+    {
+        let from = match last_checkpoint {
+            None => Some(first),
+            Some(seq) => seq.checked_add(1),
+        };
+        if let Some(from) = from.filter(|&from| from <= last) {
+            report.unsealed = Some((from, last));
+        }
     }
 
     for &index in &order {
         let mut findings = std::mem::take(&mut findings_by_file[index]);
         findings.sort_by_key(finding_line);
         report.findings.extend(findings);
+    }
+    if trusted.is_empty() {
+        if !options.integrity_only {
+            report.findings.push(Finding::Untrusted {
+                reason: NO_TRUSTED_KEY,
+            });
+        }
+    } else if report.signed_checkpoints == 0 {
+        report.findings.push(Finding::Untrusted {
+            reason: NOTHING_SIGNED,
+        });
     }
     Ok(report)
 }
@@ -578,12 +786,14 @@ fn finding_line(finding: &Finding) -> usize {
     match finding {
         Finding::Modified { line, .. }
         | Finding::Deleted { line, .. }
+        | Finding::HeadDeleted { line, .. }
         | Finding::Reordered { line, .. }
         | Finding::Duplicated { line, .. }
         | Finding::Truncated { line, .. }
         | Finding::Malformed { line, .. }
         | Finding::BadCheckpoint { line, .. } => *line,
         Finding::Gap { .. } => 0,
+        Finding::Untrusted { .. } => usize::MAX,
     }
 }
 
@@ -600,13 +810,26 @@ fn parse(line: &[u8], key: Option<&[u8]>) -> Result<Entry, &'static str> {
         .to_owned();
     let checkpoint = (value["event"]["action"] == "checkpoint").then(|| {
         let fields = &value["checkpoint"];
-        let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+        let signature = if has_signature(line) {
+            match fields["public_key"].as_str().and_then(parse_public_key) {
+                Some(public_key) if verify_line_signature(line, &public_key) => {
+                    Signed::By(hex(public_key.as_bytes()))
+                }
+                _ => Signed::Invalid,
+            }
+        } else if value.get("signature").is_some() || fields.get("signature").is_some() {
+            Signed::Invalid
+        } else {
+            Signed::No
+        };
         Checkpoint {
+            reason: value["event"]["reason"]
+                .as_str()
+                .and_then(|reason| reason.parse().ok()),
             head_seq: fields["head_seq"].as_u64(),
-            head_hash: text(&fields["head_hash"]),
-            timestamp: text(&value["@timestamp"]),
-            public_key: text(&fields["public_key"]),
-            signature: text(&fields["signature"]),
+            head_hash: fields["head_hash"].as_str().map(str::to_owned),
+            has_head: fields.get("head_seq").is_some() || fields.get("head_hash").is_some(),
+            signature,
         }
     });
     Ok(Entry {

@@ -8,9 +8,14 @@ use common::{audit_files, echo, file_records};
 use http::Request;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::sink::{FileSink, Rotation};
-use portcullis_audit_log::verify::{VerifyOptions, verify_files};
+use portcullis_audit_log::verify::{FindingKind, VerifyOptions, verify_files};
 use portcullis_core::clock::ManualClock;
 use tower::{ServiceBuilder, ServiceExt};
+
+/// These chains are not signed: their integrity alone is checked.
+fn integrity() -> VerifyOptions {
+    VerifyOptions::new().integrity_only(true)
+}
 
 fn get(uri: &str) -> Request<String> {
     Request::get(uri).body(String::new()).unwrap()
@@ -62,7 +67,7 @@ async fn rotates_by_size_and_the_chain_spans_the_files() {
         );
     }
     assert_eq!(file_records(&files).len(), 60);
-    let report = verify_files(&files, &VerifyOptions::new()).unwrap();
+    let report = verify_files(&files, &integrity()).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.files, files.len());
 }
@@ -93,11 +98,7 @@ async fn rotates_on_time_boundaries_of_the_layer_clock() {
             .any(|f| f.to_string_lossy().ends_with("audit.log.20231114T231320Z")),
         "{files:?}"
     );
-    assert!(
-        verify_files(&files, &VerifyOptions::new())
-            .unwrap()
-            .is_clean()
-    );
+    assert!(verify_files(&files, &integrity()).unwrap().is_clean());
 }
 
 #[tokio::test]
@@ -135,7 +136,7 @@ async fn a_file_renamed_away_is_sealed_and_the_path_reopened() {
     handle.shutdown().await.unwrap();
     assert_eq!(file_records(&[&rotated]).len(), 2);
     assert_eq!(file_records(&[&path]).len(), 2);
-    let report = verify_files(&[&rotated, &path], &VerifyOptions::new()).unwrap();
+    let report = verify_files(&[&rotated, &path], &integrity()).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
 }
 
@@ -161,10 +162,83 @@ async fn the_chain_continues_after_a_restart() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(seqs, [0, 1, 2, 3, 4, 5]);
-    assert!(
-        verify_files(&[&path], &VerifyOptions::new())
-            .unwrap()
-            .is_clean()
+    // Each run: its start (`open` on the new file, `restart` after), a request and a
+    // response record, and the seal.
+    assert_eq!(seqs, [0, 1, 2, 3, 4, 5, 6, 7]);
+    let reasons: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let value = serde_json::from_str::<serde_json::Value>(line).unwrap();
+            Some(value["event"]["reason"].as_str()?.to_owned())
+        })
+        .collect();
+    assert_eq!(reasons, ["open", "shutdown", "restart", "shutdown"]);
+    assert!(verify_files(&[&path], &integrity()).unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_restart_on_a_new_file_continues_from_the_newest_rotated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let run = |uri: &'static str| {
+        let path = path.clone();
+        async move {
+            let layer = AuditLayer::new()
+                .hash_chain(true)
+                .sink(FileSink::open(&path).unwrap());
+            let handle = layer.handle();
+            app(layer).oneshot(get(uri)).await.unwrap();
+            handle.shutdown().await.unwrap();
+        }
+    };
+    run("/one").await;
+    // Renamed away while the process was stopped (logrotate), twice over: the newest
+    // rotated file holds the chain's end.
+    std::fs::rename(&path, dir.path().join("audit.log.2")).unwrap();
+    run("/two").await;
+    std::fs::rename(&path, dir.path().join("audit.log.1")).unwrap();
+    let older = dir.path().join("audit.log.2");
+    let newer = dir.path().join("audit.log.1");
+    run("/three").await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"]["reason"], "open");
+    assert_eq!(first["seq"], 8);
+    let files = [older, newer, path];
+    let report = verify_files(&files, &integrity()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.seq_range, Some((0, 11)));
+}
+
+#[tokio::test]
+async fn after_a_line_cut_short_by_a_crash_the_chain_continues_from_the_last_whole_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap());
+    let handle = layer.handle();
+    app(layer).oneshot(get("/one")).await.unwrap();
+    handle.shutdown().await.unwrap();
+    // A crash in the middle of a write: half a line, no newline.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"@timestamp":"2025-01-01T00:00:00.000000Z","event":{"ac"#);
+    std::fs::write(&path, &text).unwrap();
+
+    let layer = AuditLayer::new()
+        .hash_chain(true)
+        .sink(FileSink::open(&path).unwrap());
+    let handle = layer.handle();
+    app(layer).oneshot(get("/two")).await.unwrap();
+    handle.shutdown().await.unwrap();
+    let report = verify_files(&[&path], &integrity()).unwrap();
+    // The half line is reported; the chain itself is whole (seq 0 to 7, no hole).
+    assert_eq!(
+        report.count(FindingKind::Malformed),
+        1,
+        "{:?}",
+        report.findings
     );
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(report.seq_range, Some((0, 7)));
 }

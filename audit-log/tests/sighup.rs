@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use common::{echo, file_records};
 use http::Request;
+use portcullis_audit_log::chain::CheckpointSigner;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::sink::{FileSink, reopen_on_sighup};
+use portcullis_audit_log::verify::{VerifyOptions, verify_files};
 use tower::{ServiceBuilder, ServiceExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +23,8 @@ async fn sighup_reopens_the_file() {
         .check_every(Duration::from_secs(3_600));
     let reopen = sink.reopen_handle();
     reopen_on_sighup([reopen.clone()]).unwrap();
-    let layer = AuditLayer::new().sink(sink);
+    let signer = CheckpointSigner::generate();
+    let layer = AuditLayer::new().signing_key(signer.clone()).sink(sink);
     let handle = layer.handle();
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = ServiceBuilder::new()
@@ -54,4 +57,10 @@ async fn sighup_reopens_the_file() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["url"]["path"], "/three");
     assert_eq!(file_records(&[&rotated]).len(), 4);
+    // The renamed file was sealed before the reopen, and the new one continues its
+    // chain: the two verify as one set.
+    let trusted = VerifyOptions::new().public_key(signer.verifying_key());
+    let report = verify_files(&[&rotated, &path], &trusted).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.seq_range.map(|(first, _)| first), Some(0));
 }

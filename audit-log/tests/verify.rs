@@ -190,8 +190,10 @@ async fn checkpoints_must_be_signed_by_the_trusted_key() {
     )
     .unwrap();
     assert!(report.count(FindingKind::BadCheckpoint) > 0);
+    // Each checkpoint, and that none is signed by the trusted key.
+    assert_eq!(report.count(FindingKind::Untrusted), 1);
     assert_eq!(
-        report.count(FindingKind::BadCheckpoint),
+        report.count(FindingKind::BadCheckpoint) + 1,
         report.findings.len()
     );
     // A forged checkpoint (its head changed) fails its signature.
@@ -227,16 +229,23 @@ async fn a_keyed_chain_needs_its_key() {
         .unwrap();
     handle.shutdown().await.unwrap();
     assert!(verify_files(&[&path], &VerifyOptions::new()).is_err());
-    assert!(
-        verify_files(&[&path], &VerifyOptions::new().chain_key(b"chain key"))
-            .unwrap()
-            .is_clean()
+    // Unsigned: its integrity only, under the chain key.
+    let keyed = VerifyOptions::new()
+        .chain_key(b"chain key")
+        .integrity_only(true);
+    assert!(verify_files(&[&path], &keyed).unwrap().is_clean());
+    let wrong = VerifyOptions::new()
+        .chain_key(b"guess")
+        .integrity_only(true);
+    assert!(!verify_files(&[&path], &wrong).unwrap().is_clean());
+    let (code, out) = cli(
+        std::slice::from_ref(&path),
+        &["--chain-key", "636861696e206b6579", "--integrity-only"],
     );
-    let wrong = verify_files(&[&path], &VerifyOptions::new().chain_key(b"guess")).unwrap();
-    assert!(!wrong.is_clean());
+    assert_eq!(code, 0, "{out}");
     let (code, out) = cli(
         std::slice::from_ref(&path),
         &["--chain-key", "636861696e206b6579"],
     );
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 1, "no trusted key: {out}");
 }

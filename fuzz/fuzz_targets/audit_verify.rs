@@ -3,12 +3,13 @@
 //! A chained file of 1 to 8 records is written in memory with the crate's `Chain`,
 //! then changed by fuzzed edits (replace, insert or delete bytes). Properties:
 //! - the untouched file verifies clean;
-//! - a changed file never verifies clean, unless its non-empty lines but the last are
-//!   exactly a run of consecutive original lines, with the final newline kept. A
-//!   record's hash is held by the next record's `prev_hash`, so the last line of a
-//!   live (unsealed) file is vouched for by nothing yet, and a live file may lose
-//!   records at either end undetected; the sealing checkpoint, required when not
-//!   live, is what fixes the end. (The fuzzer found exactly that first: an edit to
+//! - a changed file never verifies clean (as live, integrity only), unless its
+//!   non-empty lines but the last are exactly the first original lines, with the
+//!   final newline kept. A record's hash is held by the next record's `prev_hash`, so
+//!   the last line of a live (unsealed) file is vouched for by nothing yet, and a
+//!   live file may lose records at its end undetected; the sealing checkpoint,
+//!   required when not live, is what fixes the end, and the genesis (or a signed
+//!   `open` checkpoint) the start. (The fuzzer found exactly that first: an edit to
 //!   the last record of a live file.)
 //! - arbitrary bytes as a file, live or sealed, never panic the verifier.
 #![no_main]
@@ -38,7 +39,8 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
 }
 
 fuzz_target!(|input: Input<'_>| {
-    let options = VerifyOptions::new().live(true);
+    // No checkpoint and no key: the chain's integrity only.
+    let options = VerifyOptions::new().live(true).integrity_only(true);
     let _ = verify_contents(&[("raw.log".into(), input.raw.to_vec())], &options);
     let _ = verify_contents(&[("raw.log".into(), input.raw.to_vec())], &VerifyOptions::new());
 
@@ -80,11 +82,7 @@ fuzz_target!(|input: Input<'_>| {
     let kept = lines(&changed);
     let ends_well = changed.is_empty() || changed.ends_with(b"\n");
     let vouched = &kept[..kept.len().saturating_sub(1)];
-    let a_run_of_originals = vouched.is_empty()
-        || original
-            .windows(vouched.len())
-            .any(|window| window == vouched);
-    if ends_well && a_run_of_originals {
+    if ends_well && original.starts_with(vouched) {
         return;
     }
     let verdict = verify_contents(&[("audit.log".into(), changed.clone())], &options);

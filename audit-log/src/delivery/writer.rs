@@ -9,7 +9,7 @@ use super::ack::AckToken;
 use super::options::SinkOptions;
 use super::pipeline::{ChainSettings, Stats};
 use super::pool::{RecordPool, Spent};
-use crate::chain::{Chain, ChainHead, CheckpointSigner};
+use crate::chain::{Chain, ChainHead, CheckpointReason, CheckpointSigner};
 use crate::json::{JsonWriter, rfc3339};
 use crate::record::Record;
 use crate::sink::{Batch, Sink};
@@ -36,8 +36,41 @@ struct ChainState {
     signer: Option<CheckpointSigner>,
     every_records: u64,
     every: Duration,
+    /// Records since the last checkpoint of any kind.
     since_checkpoint: u64,
     last_checkpoint: Instant,
+    /// Whether this writer wrote lines to the current file since it last sealed it:
+    /// the file is sealed before it is left.
+    unsealed: bool,
+    /// The checkpoint the next line written to the current file follows (`open` or
+    /// `restart`), until it is written.
+    start: Option<CheckpointReason>,
+}
+
+/// Where a chain stood before a write, to go back to if the write fails.
+struct Mark {
+    head: ChainHead,
+    since_checkpoint: u64,
+    unsealed: bool,
+    start: Option<CheckpointReason>,
+}
+
+impl ChainState {
+    fn mark(&self) -> Mark {
+        Mark {
+            head: self.chain.head().clone(),
+            since_checkpoint: self.since_checkpoint,
+            unsealed: self.unsealed,
+            start: self.start,
+        }
+    }
+
+    fn rewind(&mut self, mark: Mark) {
+        self.chain.rewind(mark.head);
+        self.since_checkpoint = mark.since_checkpoint;
+        self.unsealed = mark.unsealed;
+        self.start = mark.start;
+    }
 }
 
 /// One sink's writer thread.
@@ -101,7 +134,9 @@ impl Writer {
         }
     }
 
-    /// Continues the chain from the sink's last line, if it has one with a `seq`.
+    /// Continues the chain from the sink's last line, or from the last line of the
+    /// storage before it (a rotated file) when the sink is empty; the first line
+    /// this writer writes is then a `restart` (or `open`) checkpoint naming it.
     fn resume_chain(&mut self) {
         let Some(settings) = self.settings.take() else {
             return;
@@ -110,14 +145,16 @@ impl Writer {
             Some(key) => Chain::keyed(key),
             None => Chain::sha256(),
         };
-        let mut since_checkpoint = 0;
-        if let Some(line) = self.sink.last_line() {
-            let parsed = serde_json::from_slice::<serde_json::Value>(&line).ok();
-            match parsed.as_ref().and_then(|value| value.get("seq")?.as_u64()) {
+        let (line, start) = match self.sink.last_line() {
+            Some(line) => (Some(line), CheckpointReason::Restart),
+            None => (self.sink.previous_last_line(), CheckpointReason::Open),
+        };
+        if let Some(line) = line {
+            let seq = serde_json::from_slice::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|value| value.get("seq")?.as_u64());
+            match seq {
                 Some(seq) => {
-                    let is_checkpoint = parsed.as_ref().and_then(|v| v["event"]["action"].as_str())
-                        == Some("checkpoint");
-                    since_checkpoint = u64::from(!is_checkpoint);
                     let head = ChainHead {
                         next_seq: seq + 1,
                         hash: chain.hash(&line),
@@ -136,8 +173,10 @@ impl Writer {
             signer: settings.signer,
             every_records: settings.every_records.max(1),
             every: settings.every,
-            since_checkpoint,
+            since_checkpoint: 0,
             last_checkpoint: Instant::now(),
+            unsealed: false,
+            start: Some(start),
         });
     }
 
@@ -179,7 +218,7 @@ impl Writer {
                     token.complete(ok);
                 }
                 Some(Message::Shutdown(token)) => {
-                    self.seal("shutdown");
+                    self.seal(CheckpointReason::Shutdown);
                     let ok = self.sync();
                     token.complete(ok);
                     return;
@@ -188,7 +227,7 @@ impl Writer {
             }
             if disconnected {
                 // Every sender is gone (the layer was dropped) and the queue is empty.
-                self.seal("shutdown");
+                self.seal(CheckpointReason::Shutdown);
                 let _ = self.sink.sync();
                 return;
             }
@@ -234,7 +273,7 @@ impl Writer {
             && chain.since_checkpoint > 0
             && chain.last_checkpoint.elapsed() >= chain.every
         {
-            self.seal("periodic");
+            self.checkpoint_alone(CheckpointReason::Periodic);
         }
         if self.last_report.elapsed() >= self.report_interval {
             self.last_report = Instant::now();
@@ -263,16 +302,13 @@ impl Writer {
         }
     }
 
-    /// Appends a checkpoint line to `self.bytes`; `false` when there is nothing to
-    /// checkpoint.
-    fn push_checkpoint(&mut self, now: SystemTime, reason: &str) -> bool {
+    /// Appends a checkpoint line to `self.bytes`: the chain head it follows (none at
+    /// the genesis), signed over the whole line when there is a signer.
+    fn push_checkpoint(&mut self, now: SystemTime, reason: CheckpointReason) {
         let Some(state) = self.chain.as_mut() else {
-            return false;
+            return;
         };
         let head = state.chain.head().clone();
-        if head.next_seq == 0 {
-            return false;
-        }
         let timestamp = rfc3339(now);
         self.line.clear();
         let mut w = JsonWriter::new(&mut self.line);
@@ -281,30 +317,45 @@ impl Writer {
         w.str("id", &format!("checkpoint:{}", head.next_seq));
         w.str("kind", "event");
         w.str("action", "checkpoint");
-        w.str("reason", reason);
+        w.str("reason", reason.as_str());
         w.str("dataset", "portcullis.audit");
         w.close();
         w.open("checkpoint");
-        w.u64("head_seq", head.next_seq - 1);
-        w.str("head_hash", &head.hash);
+        if !head.is_genesis() {
+            w.u64("head_seq", head.next_seq - 1);
+            w.str("head_hash", &head.hash);
+        }
         if let Some(signer) = &state.signer {
-            let (public_key, signature) = signer.sign(head.next_seq - 1, &head.hash, &timestamp);
-            w.str("public_key", &public_key);
-            w.str("signature", &signature);
+            w.str("public_key", &signer.public_key_hex());
         }
         w.close();
         w.finish();
-        state.chain.advance(&mut self.line);
+        state.chain.link(&mut self.line);
+        if let Some(signer) = &state.signer {
+            signer.sign_line(&mut self.line);
+        }
+        state.chain.commit(&self.line);
         state.since_checkpoint = 0;
         state.last_checkpoint = Instant::now();
+        state.unsealed = !reason.is_seal();
+        if reason.is_start() {
+            state.start = None;
+        }
         self.bytes.extend_from_slice(&self.line);
         self.bytes.push(b'\n');
         self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
-        true
     }
 
-    /// Writes a checkpoint on its own when records came since the last one.
-    fn seal(&mut self, reason: &str) {
+    /// The `open` or `restart` checkpoint, if the current file still needs it.
+    fn push_start(&mut self, now: SystemTime) {
+        if let Some(start) = self.chain.as_ref().and_then(|state| state.start) {
+            self.push_checkpoint(now, start);
+        }
+    }
+
+    /// Writes a checkpoint on its own (after the file's start checkpoint, if due)
+    /// when records came since the last one.
+    fn checkpoint_alone(&mut self, reason: CheckpointReason) {
         if self
             .chain
             .as_ref()
@@ -312,12 +363,33 @@ impl Writer {
         {
             return;
         }
+        self.write_checkpoint(reason);
+    }
+
+    /// Seals the current file, if this writer wrote to it since it was last sealed.
+    fn seal(&mut self, reason: CheckpointReason) {
+        if self.chain.as_ref().is_none_or(|chain| !chain.unsealed) {
+            return;
+        }
+        self.write_checkpoint(reason);
+    }
+
+    fn write_checkpoint(&mut self, reason: CheckpointReason) {
+        let now = self.clock.now();
         self.bytes.clear();
-        if self.push_checkpoint(self.clock.now(), reason) {
-            let text = std::str::from_utf8(&self.bytes).unwrap_or_default();
-            let batch = Batch::new(text, vec![(None, text.len())]);
-            if let Err(error) = self.sink.write(&batch) {
-                tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "cannot write an audit checkpoint");
+        let mark = self.chain.as_ref().map(ChainState::mark);
+        self.push_start(now);
+        self.push_checkpoint(now, reason);
+        let text = std::str::from_utf8(&self.bytes).unwrap_or_default();
+        let ends = text
+            .match_indices('\n')
+            .map(|(at, _)| (None, at + 1))
+            .collect();
+        let batch = Batch::new(text, ends);
+        if let Err(error) = self.sink.write(&batch) {
+            tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "cannot write an audit checkpoint");
+            if let (Some(state), Some(mark)) = (self.chain.as_mut(), mark) {
+                state.rewind(mark);
             }
         }
     }
@@ -325,22 +397,37 @@ impl Writer {
     fn write_batch(&mut self, batch: &mut Vec<(Arc<Record>, Option<AckToken>)>) {
         let now = self.clock.now();
         if self.sink.rotation_due(now) {
-            self.seal("rotation");
+            self.seal(CheckpointReason::Rotation);
             if self.options.fsync {
                 self.sync();
             }
             if let Err(error) = self.sink.rotate(now) {
                 tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "audit file rotation failed");
             }
+            // The next file starts with where it continues from (and so does this
+            // one, if it could not be left: after its seal).
+            if let Some(state) = self.chain.as_mut() {
+                state.start = Some(CheckpointReason::Open);
+            }
         }
         self.bytes.clear();
-        let mut ends = Vec::with_capacity(batch.len() + 1);
+        let mark = self.chain.as_ref().map(ChainState::mark);
+        let mut ends = Vec::with_capacity(batch.len() + 2);
+        if self
+            .chain
+            .as_ref()
+            .is_some_and(|state| state.start.is_some())
+        {
+            self.push_start(now);
+            ends.push((None, self.bytes.len()));
+        }
         for (index, (record, _)) in batch.iter().enumerate() {
             let start = self.bytes.len();
             record.write_json(&mut self.bytes);
             if let Some(state) = self.chain.as_mut() {
                 state.chain.advance_at(&mut self.bytes, start);
                 state.since_checkpoint += 1;
+                state.unsealed = true;
             }
             self.bytes.push(b'\n');
             ends.push((Some(index), self.bytes.len()));
@@ -348,7 +435,8 @@ impl Writer {
                 .chain
                 .as_ref()
                 .is_some_and(|state| state.since_checkpoint >= state.every_records);
-            if due && self.push_checkpoint(now, "periodic") {
+            if due {
+                self.push_checkpoint(now, CheckpointReason::Periodic);
                 ends.push((None, self.bytes.len()));
             }
         }
@@ -359,6 +447,12 @@ impl Writer {
             .map(|(index, end)| (index.map(|i| &*batch[i].0), *end))
             .collect();
         let mut result = self.sink.write(&Batch::new(text, entries));
+        if result.is_err()
+            && let (Some(state), Some(mark)) = (self.chain.as_mut(), mark)
+        {
+            // The chain goes on from the last line written, not from lines lost.
+            state.rewind(mark);
+        }
         if result.is_ok() && self.options.fsync {
             result = self.sink.sync();
         }

@@ -167,8 +167,9 @@ impl Default for AuditLayer {
 const PRESET_MAX_BYTES: u64 = 100 * 1024 * 1024;
 
 impl AuditLayer {
-    /// [`Level::Metadata`], a random HMAC secret, fail-open, no chain, and no sink:
-    /// add one with [`sink`](Self::sink).
+    /// [`Level::Metadata`], a random HMAC secret, fail-open, no chain (unlike the
+    /// [`production`](Self::production) and [`compliance`](Self::compliance) presets),
+    /// and no sink: add one with [`sink`](Self::sink).
     pub fn new() -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -190,11 +191,27 @@ impl AuditLayer {
 
     /// For production: [`Level::Metadata`], HMAC redaction, JSON lines in `path`
     /// rotated daily and at 100 MiB, a bounded queue of 65,536 records, fail-open with
-    /// the overflow counted and reported.
+    /// the overflow counted and reported, and the SHA-256 [hash chain](crate::chain)
+    /// with Ed25519-signed checkpoints every 1,000 records and every minute, so that
+    /// `portcullis-audit verify` can prove the file set whole.
     ///
     /// Set the HMAC secret from your secret store with
     /// [`hmac_secret`](Self::hmac_secret): with the default random secret, hashes are
-    /// searchable only within one process.
+    /// searchable only within one process. Set the signing key too, with
+    /// [`signing_key`](Self::signing_key): the default one is random, so each run's
+    /// checkpoints verify against another public key
+    /// ([`public_key_hex`](Self::public_key_hex)). [`hash_chain(false)`](Self::hash_chain)
+    /// turns the chain off.
+    ///
+    /// ```
+    /// use portcullis_audit_log::layer::AuditLayer;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let layer = AuditLayer::production(dir.path().join("audit.log"))?;
+    /// assert_eq!(layer.public_key_hex().unwrap().len(), 64);
+    /// let unchained = AuditLayer::production(dir.path().join("other.log"))?.hash_chain(false);
+    /// assert_eq!(unchained.public_key_hex(), None);
+    /// # Ok::<(), portcullis_audit_log::ConfigError>(())
+    /// ```
     pub fn production(path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
         let file = FileSink::open(path)?
             .max_bytes(PRESET_MAX_BYTES)
@@ -203,6 +220,9 @@ impl AuditLayer {
             .level(Level::Metadata)
             .failure_policy(FailurePolicy::FailOpen)
             .queue_capacity(65_536)
+            .hash_chain(true)
+            .signing_key(CheckpointSigner::generate())
+            .checkpoint_every(1_000, Duration::from_secs(60))
             .sink(file))
     }
 
@@ -214,8 +234,8 @@ impl AuditLayer {
     ///
     /// The signing key is random unless set with [`signing_key`](Self::signing_key):
     /// keep its public key ([`public_key_hex`](Self::public_key_hex)) for
-    /// `portcullis-audit verify --public-key`. Set the HMAC secret as for
-    /// [`production`](Self::production).
+    /// `portcullis-audit verify --public-key`. Set the HMAC secret and the signing key
+    /// as for [`production`](Self::production).
     ///
     /// ```
     /// use portcullis_audit_log::layer::AuditLayer;
@@ -444,7 +464,8 @@ impl AuditLayer {
         })
     }
 
-    /// Turns the SHA-256 [hash chain](crate::chain) (`seq`, `prev_hash`) on or off.
+    /// Turns the SHA-256 [hash chain](crate::chain) (`seq`, `prev_hash`) on or off;
+    /// off drops its chain key, signing key and checkpoint settings too.
     #[must_use]
     pub fn hash_chain(self, on: bool) -> Self {
         self.update(|config| {

@@ -119,7 +119,13 @@ enum Switch {
 ///   names the open file (deleted, or renamed away by `logrotate`), checked at most
 ///   every [`check_every`](Self::check_every).
 /// - Before either, the writer seals the old file with a chain checkpoint, and the
-///   chain goes on in the new file.
+///   chain goes on in the new file, which starts with an `open` checkpoint naming
+///   the old file's last line ([`crate::chain`]).
+/// - On start-up the chain continues from the file's last whole line, or, when the
+///   file is new or empty, from the last line of the most recently modified file
+///   beside it named `<path>.…` (a file rotated by the sink or by logrotate while
+///   the process was stopped; a compressed one cannot be read, and a new chain
+///   starts).
 /// - A batch is one `write`; [`sync`](Sink::sync) is `fdatasync`.
 ///
 /// ```
@@ -339,15 +345,63 @@ impl Sink for FileSink {
     }
 
     fn last_line(&mut self) -> Option<Vec<u8>> {
-        const TAIL: u64 = 64 * 1024;
-        let mut file = File::open(&self.path).ok()?;
-        let len = file.metadata().ok()?.len();
-        file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
-        let mut tail = Vec::new();
-        file.read_to_end(&mut tail).ok()?;
-        tail.split(|&byte| byte == b'\n')
-            .rev()
-            .find(|line| !line.is_empty())
-            .map(<[u8]>::to_vec)
+        last_line_of(&self.path)
     }
+
+    fn previous_last_line(&mut self) -> Option<Vec<u8>> {
+        last_line_of(&newest_sibling(&self.path)?)
+    }
+}
+
+/// The last line of the file at `path` that is a whole JSON value (a line cut short
+/// by a crash is passed over), or else its last line; `None` when it has none.
+fn last_line_of(path: &Path) -> Option<Vec<u8>> {
+    const TAIL: u64 = 64 * 1024;
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let mut lines = tail
+        .split(|&byte| byte == b'\n')
+        .rev()
+        .filter(|line| !line.is_empty());
+    let last = lines.next()?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(last).is_ok() {
+        return Some(last.to_vec());
+    }
+    Some(
+        lines
+            .find(|line| serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok())
+            .unwrap_or(last)
+            .to_vec(),
+    )
+}
+
+/// The most recently modified file beside `path` whose name is `path`'s followed by
+/// a dot (`audit.log.20250101T000000Z`, logrotate's `audit.log.1`).
+fn newest_sibling(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let prefix = format!("{name}.");
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|other| other.starts_with(&prefix))
+        })
+        .filter_map(|entry| {
+            let metadata = entry.metadata().ok()?;
+            metadata
+                .is_file()
+                .then(|| (metadata.modified().ok(), entry.file_name(), entry.path()))
+        })
+        .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
+        .map(|(_, _, path)| path)
 }

@@ -222,8 +222,15 @@ pub trait Sink: fmt::Debug + Send + 'static {
     }
 
     /// The last complete line already in the sink's storage, for the hash chain to
-    /// continue from after a restart.
+    /// continue from after a restart; `None` when the storage is empty.
     fn last_line(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// When [`last_line`](Self::last_line) is `None`: the last line of the storage
+    /// written before this one (for a file, the newest rotated file beside it), for
+    /// the chain to continue from in a new file.
+    fn previous_last_line(&mut self) -> Option<Vec<u8>> {
         None
     }
 }
@@ -247,5 +254,9 @@ impl Sink for Box<dyn Sink> {
 
     fn last_line(&mut self) -> Option<Vec<u8>> {
         (**self).last_line()
+    }
+
+    fn previous_last_line(&mut self) -> Option<Vec<u8>> {
+        (**self).previous_last_line()
     }
 }

@@ -38,6 +38,7 @@ use portcullis_api_keys::format::KeyFormat;
 use portcullis_api_keys::hash::KeyHasher;
 use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, X_API_KEY};
 use portcullis_api_keys::timestamp::Timestamp;
+use portcullis_audit_log::chain::CheckpointSigner;
 use portcullis_audit_log::delivery::FailurePolicy;
 use portcullis_audit_log::layer::AuditLayer;
 use portcullis_audit_log::level::Level;
@@ -316,10 +317,11 @@ pub(crate) fn audit_layer(
     path: &std::path::Path,
     trusted: TrustedProxies,
     hmac_secret: Option<&str>,
+    signer: CheckpointSigner,
 ) -> Result<(AuditLayer, ReopenHandle), portcullis_audit_log::ConfigError> {
-    // `AuditLayer::production(path)`, spelled out to keep the file's reopen handle:
-    // `SIGHUP` (logrotate's `postrotate`) reopens the file instead of ending the
-    // process.
+    // `AuditLayer::production(path)` with its signing key, spelled out to keep the
+    // file's reopen handle: `SIGHUP` (logrotate's `postrotate`) reopens the file
+    // instead of ending the process.
     let file = FileSink::open(path)?
         .max_bytes(100 * 1024 * 1024)
         .rotate(Rotation::Daily);
@@ -327,6 +329,9 @@ pub(crate) fn audit_layer(
     let layer = AuditLayer::new()
         .failure_policy(FailurePolicy::FailOpen)
         .queue_capacity(65_536)
+        // The hash chain, its checkpoints signed: `portcullis-audit verify`.
+        .signing_key(signer)
+        .checkpoint_every(1_000, std::time::Duration::from_secs(60))
         .sink(file)
         .level_for(audit_level)
         .trusted_proxies(trusted)

@@ -97,6 +97,13 @@ pub(crate) struct Config {
     #[arg(long, env = "AUDIT_HMAC_SECRET", hide_env_values = true)]
     pub(crate) audit_hmac_secret: Option<String>,
 
+    /// Ed25519 key signing the audit log's checkpoints: a 32-byte seed as 64 hex
+    /// digits or in base64 (`openssl rand -hex 32`); the banner prints its public
+    /// key, for `portcullis-audit verify --public-key`. Generated per run when not
+    /// given: each run's checkpoints then verify against another public key.
+    #[arg(long, env = "AUDIT_SIGNING_KEY", hide_env_values = true)]
+    pub(crate) audit_signing_key: Option<String>,
+
     /// A TOML file of plans (tiers and their quotas) replacing the built-in
     /// free / starter / pro / enterprise tiers; see `examples/billing-api/plans.toml`.
     #[arg(long, env = "PLANS_FILE")]

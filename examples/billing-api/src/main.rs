@@ -34,6 +34,7 @@ use portcullis_api_keys::revocation::postgres::PgChannel;
 use portcullis_api_keys::revocation::redis::RedisChannel;
 use portcullis_api_keys::revocation::{RevocationChannel, Subscriber, SubscriberHandle};
 use portcullis_api_keys::store::BoxKeyStore;
+use portcullis_audit_log::chain::CheckpointSigner;
 use portcullis_core::serve::{Server, shutdown_signal};
 use portcullis_rate_limit::layer::RateLimitLayer;
 use portcullis_rate_limit::store::BoxStore;
@@ -91,6 +92,8 @@ enum StartupError {
     Plans(#[from] plans::PlansError),
     #[error("--admin-token: {0}")]
     AdminToken(#[from] admin::WeakAdminToken),
+    #[error("--audit-signing-key (AUDIT_SIGNING_KEY): {0}")]
+    AuditSigningKey(#[from] portcullis_audit_log::chain::InvalidSigningKey),
     #[error("--audit-log {path}: {source}")]
     Audit {
         path: String,
@@ -145,10 +148,13 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let plans = plans::load(config.plans.as_deref())?;
     let (admin_token, generated_token) = AdminToken::new(config.admin_token.as_deref())?;
     let (webhook_secrets, development_secret) = config.webhook_secrets();
+    let (signer, generated_signing_key) = audit_signer(config.audit_signing_key.as_deref())?;
+    let audit_public_key = signer.public_key_hex();
     let (audit, audit_reopen) = app::audit_layer(
         &config.audit_log,
         edge.trusted.clone(),
         config.audit_hmac_secret.as_deref(),
+        signer,
     )
     .map_err(|source| StartupError::Audit {
         path: config.audit_log.display().to_string(),
@@ -278,7 +284,15 @@ async fn run(config: Config) -> Result<(), StartupError> {
         generated_token,
         webhook_secrets: &webhook_secrets,
         development_secret,
+        audit_public_key: &audit_public_key,
+        generated_signing_key,
     });
+    if generated_signing_key {
+        tracing::warn!(
+            public_key = %audit_public_key,
+            "AUDIT_SIGNING_KEY is not set: the audit checkpoints are signed with a key generated for this run, so the log written before a restart verifies only against the earlier run's public key"
+        );
+    }
 
     // logrotate renames the audit file and sends SIGHUP: reopen it, do not die.
     #[cfg(unix)]
@@ -312,6 +326,14 @@ async fn run(config: Config) -> Result<(), StartupError> {
     }
     db.close().await;
     Ok(())
+}
+
+/// The audit checkpoints' signing key: from the flag, or generated (`true`).
+fn audit_signer(text: Option<&str>) -> Result<(CheckpointSigner, bool), StartupError> {
+    match text {
+        Some(text) => Ok((CheckpointSigner::parse(text)?, false)),
+        None => Ok((CheckpointSigner::generate(), true)),
+    }
 }
 
 /// Where webhook deliveries are claimed: Redis when configured (shared by every
@@ -390,6 +412,8 @@ struct Banner<'a> {
     generated_token: bool,
     webhook_secrets: &'a [String],
     development_secret: bool,
+    audit_public_key: &'a str,
+    generated_signing_key: bool,
 }
 
 /// Prints where the server listens, what it runs on, its secrets and what to try.
@@ -404,7 +428,18 @@ fn banner(banner: &Banner<'_>) {
     println!("  rate limits:       {}", banner.limits);
     println!("  key invalidation:  {}", banner.invalidation);
     println!(
-        "  audit log:         {} (JSON lines)",
+        "  audit log:         {} (JSON lines, hash-chained, checkpoints signed)",
+        config.audit_log.display()
+    );
+    let origin = if banner.generated_signing_key {
+        "generated for this run: set AUDIT_SIGNING_KEY to verify across restarts with one key"
+    } else {
+        "of --audit-signing-key / AUDIT_SIGNING_KEY"
+    };
+    println!(
+        "  audit public key:  {} ({origin}; check the log with: portcullis-audit verify --public-key {} {}*)",
+        banner.audit_public_key,
+        banner.audit_public_key,
         config.audit_log.display()
     );
     println!(

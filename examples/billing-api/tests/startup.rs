@@ -166,6 +166,7 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--allowed-origins", "ALLOWED_ORIGINS"),
         ("--trusted-proxies", "TRUSTED_PROXIES"),
         ("--audit-log", "AUDIT_LOG"),
+        ("--audit-signing-key", "AUDIT_SIGNING_KEY"),
         ("--plans", "PLANS_FILE"),
         ("--stripe-price-starter", "STRIPE_PRICE_STARTER"),
         ("--stripe-price-pro", "STRIPE_PRICE_PRO"),

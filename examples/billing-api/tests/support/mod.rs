@@ -23,7 +23,7 @@ pub const ADMIN_TOKEN: &str = "adm_test_token_for_the_end_to_end_tests";
 
 /// The environment variables the binary reads; removed so the developer's or CI's
 /// (CI exports `DATABASE_URL` and `REDIS_URL`) never leak into a test server.
-pub const ENV: [&str; 22] = [
+pub const ENV: [&str; 23] = [
     "LISTEN_ADDR",
     "DATABASE_URL",
     "REDIS_URL",
@@ -35,6 +35,7 @@ pub const ENV: [&str; 22] = [
     "TRUSTED_PROXIES",
     "AUDIT_LOG",
     "AUDIT_HMAC_SECRET",
+    "AUDIT_SIGNING_KEY",
     "PLANS_FILE",
     "STRIPE_PRICE_STARTER",
     "STRIPE_PRICE_PRO",
