@@ -40,6 +40,30 @@ struct ChainState {
     last_checkpoint: Instant,
 }
 
+/// Runs one write (or sync) of the sink, keeping its health in `stats` up to date:
+/// failing from the first error, working again from the first write that succeeds
+/// (a sync alone proves nothing: a full disk syncs what it has).
+fn tracked(
+    stats: &Stats,
+    clock: &dyn Clock,
+    writes: bool,
+    io: impl FnOnce() -> Result<(), crate::sink::SinkError>,
+) -> Result<(), crate::sink::SinkError> {
+    stats.begin_io();
+    let result = io();
+    match &result {
+        Ok(()) if !writes => stats.end_io_unproven(),
+        result => stats.end_io(
+            result
+                .as_ref()
+                .err()
+                .map(|error| error as &dyn std::fmt::Display),
+            clock.now(),
+        ),
+    }
+    result
+}
+
 /// One sink's writer thread.
 pub(crate) struct Writer {
     name: String,
@@ -189,7 +213,7 @@ impl Writer {
             if disconnected {
                 // Every sender is gone (the layer was dropped) and the queue is empty.
                 self.seal("shutdown");
-                let _ = self.sink.sync();
+                let _ = tracked(&self.stats, &*self.clock, false, || self.sink.sync());
                 return;
             }
             self.housekeeping();
@@ -219,7 +243,7 @@ impl Writer {
     }
 
     fn sync(&mut self) -> bool {
-        match self.sink.sync() {
+        match tracked(&self.stats, &*self.clock, false, || self.sink.sync()) {
             Ok(()) => true,
             Err(error) => {
                 tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "audit sink sync failed");
@@ -316,7 +340,8 @@ impl Writer {
         if self.push_checkpoint(self.clock.now(), reason) {
             let text = std::str::from_utf8(&self.bytes).unwrap_or_default();
             let batch = Batch::new(text, vec![(None, text.len())]);
-            if let Err(error) = self.sink.write(&batch) {
+            if let Err(error) = tracked(&self.stats, &*self.clock, true, || self.sink.write(&batch))
+            {
                 tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "cannot write an audit checkpoint");
             }
         }
@@ -358,10 +383,12 @@ impl Writer {
             .iter()
             .map(|(index, end)| (index.map(|i| &*batch[i].0), *end))
             .collect();
-        let mut result = self.sink.write(&Batch::new(text, entries));
-        if result.is_ok() && self.options.fsync {
-            result = self.sink.sync();
-        }
+        let to_write = Batch::new(text, entries);
+        let fsync = self.options.fsync;
+        let result = tracked(&self.stats, &*self.clock, true, || {
+            self.sink.write(&to_write)?;
+            if fsync { self.sink.sync() } else { Ok(()) }
+        });
         self.bytes = bytes;
         let count = batch.len() as u64;
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
