@@ -78,6 +78,7 @@ pub struct Options {
     admin_token: bool,
     env: Vec<(String, String)>,
     fd_limit: Option<u32>,
+    capture_stderr: bool,
 }
 
 impl Options {
@@ -113,6 +114,13 @@ impl Options {
         self
     }
 
+    /// Keeps what the server writes to standard error (its log) for
+    /// [`Server::output`], instead of passing it through.
+    pub fn capture_stderr(mut self) -> Self {
+        self.capture_stderr = true;
+        self
+    }
+
     /// Without `--admin-token`: the server generates one.
     pub fn generated_admin_token(mut self) -> Self {
         self.admin_token = false;
@@ -128,6 +136,9 @@ pub struct Server {
     /// The temporary directory of its SQLite file and audit log (unless given).
     pub temp: Option<tempfile::TempDir>,
     pub dir: PathBuf,
+    /// Standard output after the banner, and standard error when captured
+    /// ([`Options::capture_stderr`]), line by line.
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -183,13 +194,29 @@ impl Server {
         for (name, value) in &options.env {
             command.env(name, value);
         }
+        command.env("RUST_LOG", "warn");
+        for (name, value) in options.env.iter().filter(|(name, _)| name == "RUST_LOG") {
+            command.env(name, value);
+        }
         let mut child = command
             .args(&options.args)
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if options.capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("the billing-api binary starts");
+        let output: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        if let Some(stderr) = child.stderr.take() {
+            let kept = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    kept.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut seen: Vec<String> = Vec::new();
@@ -217,14 +244,31 @@ impl Server {
             }
         }
         // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let kept = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             addr,
             stdout: seen,
             temp,
             dir,
+            output,
         }
+    }
+
+    /// Everything the server printed so far: the banner, the rest of standard output,
+    /// and standard error when captured.
+    pub fn output(&self) -> String {
+        let mut text = self.stdout.join("\n");
+        for line in self.output.lock().unwrap().iter() {
+            text.push('\n');
+            text.push_str(line);
+        }
+        text
     }
 
     /// The server process's id.
