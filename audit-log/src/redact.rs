@@ -370,6 +370,12 @@ impl Redactor {
         self.secrets && contains_secret(text)
     }
 
+    /// Whether `raw` or its percent-decoded form holds a secret (decoded once only
+    /// when it differs).
+    fn has_secret_either(&self, raw: &str, decoded: &Cow<'_, str>) -> bool {
+        self.has_secret(raw) || matches!(decoded, Cow::Owned(text) if self.has_secret(text))
+    }
+
     /// A header name as recorded: itself, or `hmac-sha256-<hex>` (a header name
     /// cannot hold the `:` of the hash) when it holds a secret.
     ///
@@ -423,7 +429,7 @@ impl Redactor {
                 out.push('/');
             }
             let decoded = percent_decode_with(segment, false);
-            if self.has_secret(segment) || self.has_secret(&decoded) {
+            if self.has_secret_either(segment, &decoded) {
                 out.push_str(&self.hash_for_search(&decoded));
             } else {
                 out.push_str(segment);
@@ -492,7 +498,7 @@ impl Redactor {
                 Some((name, value)) => {
                     let decoded = percent_decode(value);
                     let decoded_name = percent_decode(name);
-                    if self.has_secret(name) || self.has_secret(&decoded_name) {
+                    if self.has_secret_either(name, &decoded_name) {
                         out.push_str(&self.hash_for_search(&decoded_name));
                     } else {
                         out.push_str(name);
@@ -500,8 +506,7 @@ impl Redactor {
                     out.push('=');
                     if self.is_denied_key(&decoded_name)
                         || (self.cards && contains_card_number(&decoded))
-                        || self.has_secret(value)
-                        || self.has_secret(&decoded)
+                        || self.has_secret_either(value, &decoded)
                     {
                         out.push_str(&self.hash_for_search(&decoded));
                     } else {
@@ -510,7 +515,7 @@ impl Redactor {
                 }
                 None => {
                     let decoded = percent_decode(pair);
-                    if self.has_secret(pair) || self.has_secret(&decoded) {
+                    if self.has_secret_either(pair, &decoded) {
                         out.push_str(&self.hash_for_search(&decoded));
                     } else {
                         out.push_str(pair);
