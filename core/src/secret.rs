@@ -106,7 +106,7 @@ pub struct SecretMatch {
 }
 
 /// The secrets in `text`, in the order of the byte that gives each away (`_` of an API
-/// key or a webhook secret, `e` of a JWT, `B` of a bearer token); matches of different
+/// key or a webhook secret, `J` of a JWT, `B` of a bearer token); matches of different
 /// kinds may overlap (a JWT inside a bearer credential). Linear in the length of
 /// `text`.
 ///
@@ -152,13 +152,19 @@ impl Iterator for FindSecrets<'_> {
 
     fn next(&mut self) -> Option<SecretMatch> {
         let bytes = self.bytes;
-        while self.at < bytes.len() {
-            let at = self.at;
-            self.at += 1;
+        // Only four bytes can give a secret away, and they are rare in ordinary text:
+        // skip to the next one.
+        while let Some(offset) = bytes
+            .get(self.at..)?
+            .iter()
+            .position(|&byte| matches!(byte, b'_' | b'J' | b'b' | b'B'))
+        {
+            let at = self.at + offset;
+            self.at = at + 1;
             let found = match bytes[at] {
                 b'_' => api_key(bytes, at).or_else(|| webhook_secret(bytes, at)),
-                b'e' if at >= self.jwt_resume => {
-                    let (found, end) = jwt(bytes, at);
+                b'J' if at >= 2 && at - 2 >= self.jwt_resume && &bytes[at - 2..at] == b"ey" => {
+                    let (found, end) = jwt(bytes, at - 2);
                     self.jwt_resume = end;
                     found.map(|range| (SecretKind::Jwt, range))
                 }
@@ -169,6 +175,7 @@ impl Iterator for FindSecrets<'_> {
                 return Some(SecretMatch { kind, range });
             }
         }
+        self.at = bytes.len();
         None
     }
 }
