@@ -370,10 +370,10 @@ impl Redactor {
         self.secrets && contains_secret(text)
     }
 
-    /// Whether `raw` or its percent-decoded form holds a secret (decoded once only
-    /// when it differs).
-    fn has_secret_either(&self, raw: &str, decoded: &Cow<'_, str>) -> bool {
-        self.has_secret(raw) || matches!(decoded, Cow::Owned(text) if self.has_secret(text))
+    /// Whether `raw` or its percent-decoded form holds a secret (the decoded form
+    /// scanned only when it differs).
+    fn has_secret_either(&self, raw: &str, decoded: &str) -> bool {
+        self.has_secret(raw) || (decoded != raw && self.has_secret(decoded))
     }
 
     /// A header name as recorded: itself, or `hmac-sha256-<hex>` (a header name
