@@ -72,7 +72,7 @@ pub const DEFAULT_PREFIX: &str = "sk";
 /// use portcullis_api_keys::format::{DEFAULT_SCANNER_PATTERN, KeyFormat};
 /// assert_eq!(DEFAULT_SCANNER_PATTERN, KeyFormat::default().scanner_pattern());
 /// ```
-pub const DEFAULT_SCANNER_PATTERN: &str = r"\bsk_(?:live|test)_[0-9A-Za-z]{49}\b";
+pub const DEFAULT_SCANNER_PATTERN: &str = portcullis_core::secret::API_KEY_SCANNER_PATTERN;
 
 const MIN_BODY_BITS: u32 = 128;
 const MAX_BODY_BITS: u32 = 512;

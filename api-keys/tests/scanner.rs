@@ -92,3 +92,25 @@ fn what_the_scanner_finds_the_parser_can_confirm() {
     assert!(scanner.is_match(&look_alike));
     assert!(format.parse(&look_alike).is_err());
 }
+
+#[test]
+fn logs_redact_every_generated_key_by_its_shape() {
+    // What the audit log (and any log using `portcullis_core::secret`) replaces: keys
+    // of every format, whole, wherever they are.
+    use portcullis_core::secret::{SecretKind, find_secrets};
+    for format in formats() {
+        for _ in 0..200 {
+            let key = format.generate();
+            let key = key.expose_secret();
+            let text = format!("note: {key}, see ?key={key}");
+            let found: Vec<_> = find_secrets(&text)
+                .map(|found| (found.kind, &text[found.range]))
+                .collect();
+            assert_eq!(
+                found,
+                [(SecretKind::ApiKey, key), (SecretKind::ApiKey, key)],
+                "{text}"
+            );
+        }
+    }
+}

@@ -14,6 +14,7 @@ pub mod record;
 pub mod redact;
 pub mod request_id;
 pub mod sink;
+pub mod trace_context;
 pub mod verify;
 
 pub use error::ConfigError;

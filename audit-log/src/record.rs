@@ -20,6 +20,7 @@
 //! | `source.ip` | the client, behind trusted proxies ([`ClientIpResolver`](portcullis_core::client_ip::ClientIpResolver)) |
 //! | `user.id`, `organization.id` | the principal and its tenant ([`Principal`]) |
 //! | `user_agent.original` | the `User-Agent` header |
+//! | `trace.id`, `span.id` | the trace and the caller's span, from a valid W3C [`traceparent`](crate::trace_context) header |
 //! | `error.type` | `panic`, `service_error` or `client_gone` |
 //! | `portcullis.api_key.id` | the API key that authenticated the request |
 //! | `portcullis.client_request_id` | the [request id](crate::request_id) a client that is not a trusted proxy sent (not used as `http.request.id`) |
@@ -59,6 +60,7 @@ use http::{HeaderName, Method, StatusCode};
 use crate::json::{JsonWriter, rfc3339};
 use crate::level::Level;
 use crate::request_id::RequestId;
+use crate::trace_context::TraceContext;
 
 /// Which moment of a request a record describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -213,6 +215,9 @@ pub struct RequestInfo {
     /// `portcullis.client_request_id`: the request id sent by a client that is not a
     /// trusted proxy, kept apart so that it cannot pose as this request's id.
     pub client_request_id: Option<RequestId>,
+    /// `trace.id` and `span.id`: the request's W3C trace context, if it sent a valid
+    /// `traceparent`.
+    pub trace: Option<TraceContext>,
 }
 
 impl RequestInfo {
@@ -229,6 +234,7 @@ impl RequestInfo {
             body: None,
             level: Level::Metadata,
             client_request_id: None,
+            trace: None,
         }
     }
 }
@@ -441,6 +447,14 @@ impl Record {
         if let Some(agent) = &request.user_agent {
             w.open("user_agent");
             w.str("original", agent);
+            w.close();
+        }
+        if let Some(trace) = &request.trace {
+            w.open("trace");
+            w.plain_str("id", trace.trace_id().as_bytes());
+            w.close();
+            w.open("span");
+            w.plain_str("id", trace.span_id().as_bytes());
             w.close();
         }
         let response = self.response.as_ref();

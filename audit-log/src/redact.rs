@@ -18,7 +18,25 @@
 //!   numbers and booleans alike (a `null` stays `null`).
 //! - **Card numbers anywhere**: a run of 13 to 19 digits (spaces or dashes allowed
 //!   between them) that passes the Luhn check, in any string or number.
+//! - **Secrets anywhere, by their shape**: API keys (`sk_live_…` of any Portcullis key
+//!   format, so everything the published scanner pattern
+//!   [`API_KEY_SCANNER_PATTERN`](portcullis_core::secret::API_KEY_SCANNER_PATTERN)
+//!   matches, and Stripe's `sk_`, `rk_`, `pk_` keys), Stripe webhook secrets
+//!   (`whsec_…`), JWTs (`eyJ….….…`) and bearer credentials (`Bearer …`), as
+//!   [`portcullis_core::secret`] finds them. Each one becomes the hash of exactly that
+//!   secret, in place: `?key=sk_live_…` is recorded as `?key=hmac-sha256:…`, a note
+//!   `"mine is sk_live_…"` as `"mine is hmac-sha256:…"`, so
+//!   [`hash_for_search`](Redactor::hash_for_search) of a leaked key finds every request
+//!   that carried it, wherever it was. In the URL path, a query string or a form body
+//!   the unit is the segment, parameter name or value holding it (hashed
+//!   percent-decoded); where a header name, a JSON key or a method holds one, the name
+//!   is replaced. Whatever still matches a shape after that (secrets glued together
+//!   in contrived ways) is hashed whole.
 //!
+//! The layer applies these to everything it records from the request and the
+//! response: the path, the query, the method, the user agent, the header names and
+//! values, the request ids, JSON bodies (keys and leaves at any depth), form bodies,
+//! raw bodies, and the principal and labels that enrichers add.
 //! # Example
 //!
 //! ```
@@ -35,13 +53,22 @@
 //! assert_eq!(body["password"], redactor.hash_for_search("hunter2"));
 //! assert_eq!(body["card"], redactor.hash_for_search("4111 1111 1111 1111"));
 //! assert!(!body.to_string().contains("hunter2"));
+//!
+//! // By value: an API key in a parameter or a field of any name.
+//! let key = "sk_live_C8ug9ZwB5ScTqEBm1hj5BDKgLNeYYhVOmoiWTksUla50QOcyb";
+//! let query = redactor.redact_query(&format!("key={key}&page=2"));
+//! assert_eq!(query, format!("key={}&page=2", redactor.hash_for_search(key)));
+//! let mut body = serde_json::json!({"comment": format!("my key is {key}")});
+//! redactor.redact_json(&mut body);
+//! assert_eq!(body["comment"], format!("my key is {}", redactor.hash_for_search(key)));
 //! ```
 
 use std::borrow::Cow;
 use std::fmt;
 
 use hmac::{Hmac, Mac};
-use http::HeaderName;
+use http::{HeaderName, Method};
+use portcullis_core::secret::{contains_secret, find_secrets};
 use sha2::Sha256;
 
 use crate::json::hex;
@@ -90,6 +117,7 @@ pub struct Redactor {
     headers: Vec<HeaderName>,
     keys: Vec<String>,
     cards: bool,
+    secrets: bool,
 }
 
 impl fmt::Debug for Redactor {
@@ -99,6 +127,7 @@ impl fmt::Debug for Redactor {
             .field("headers", &self.headers)
             .field("keys", &self.keys)
             .field("cards", &self.cards)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }
@@ -132,6 +161,7 @@ impl Redactor {
                 .map(|key| key.to_string())
                 .collect(),
             cards: true,
+            secrets: true,
         }
     }
 
@@ -184,6 +214,23 @@ impl Redactor {
     #[must_use]
     pub fn redact_card_numbers(mut self, on: bool) -> Self {
         self.cards = on;
+        self
+    }
+
+    /// Whether secrets are redacted by their shape wherever they appear (API keys,
+    /// Stripe webhook secrets, JWTs, bearer credentials; see the
+    /// [module docs](self)); on by default.
+    ///
+    /// ```
+    /// use portcullis_audit_log::redact::Redactor;
+    /// let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2ln";
+    /// let redactor = Redactor::new(b"k");
+    /// assert_eq!(redactor.redact_text(jwt), redactor.hash_for_search(jwt));
+    /// assert_eq!(redactor.redact_secret_values(false).redact_text(jwt), jwt);
+    /// ```
+    #[must_use]
+    pub fn redact_secret_values(mut self, on: bool) -> Self {
+        self.secrets = on;
         self
     }
 
@@ -252,25 +299,151 @@ impl Redactor {
             .any(|fragment| name.contains(fragment.as_str()))
     }
 
-    /// A free-text value with card numbers hashed: the whole value becomes the hash
-    /// when it contains one, otherwise it is returned unchanged.
+    /// A free-text value as recorded: the whole value becomes the hash when it holds
+    /// a card number; each secret in it becomes the hash of that secret
+    /// ([`redact_secrets`](Self::redact_secrets)); otherwise it is returned unchanged.
     ///
     /// ```
     /// use portcullis_audit_log::redact::Redactor;
     /// let redactor = Redactor::new(b"k");
     /// assert_eq!(redactor.redact_text("order 42"), "order 42");
     /// assert_eq!(redactor.redact_text("pay 4242-4242-4242-4242"), redactor.hash_for_search("pay 4242-4242-4242-4242"));
+    /// assert_eq!(
+    ///     redactor.redact_text("token whsec_0123456789abcdef"),
+    ///     format!("token {}", redactor.hash_for_search("whsec_0123456789abcdef")),
+    /// );
     /// ```
     pub fn redact_text<'a>(&self, value: &'a str) -> Cow<'a, str> {
         if self.cards && contains_card_number(value) {
             Cow::Owned(self.hash_for_search(value))
         } else {
-            Cow::Borrowed(value)
+            self.redact_secrets(value)
+        }
+    }
+
+    /// `text` with each secret [`portcullis_core::secret`] finds in it replaced by
+    /// the hash of that secret (overlapping ones together); the whole text hashed if
+    /// the result still holds one; `text` itself when there is none (no allocation).
+    ///
+    /// ```
+    /// use portcullis_audit_log::redact::Redactor;
+    /// let redactor = Redactor::new(b"k");
+    /// let key = "sk_test_C8ug9ZwB5ScTqEBm1hj5BDKgLNeYYhVOmoiWTksUla50QOcyb";
+    /// let text = format!("curl -H 'Authorization: Bearer {key}'");
+    /// assert_eq!(
+    ///     redactor.redact_secrets(&text),
+    ///     format!("curl -H 'Authorization: Bearer {}'", redactor.hash_for_search(key)),
+    /// );
+    /// assert!(matches!(redactor.redact_secrets("no secret"), std::borrow::Cow::Borrowed(_)));
+    /// ```
+    pub fn redact_secrets<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if !self.secrets {
+            return Cow::Borrowed(text);
+        }
+        let mut found = find_secrets(text).peekable();
+        if found.peek().is_none() {
+            return Cow::Borrowed(text);
+        }
+        let mut spans: Vec<std::ops::Range<usize>> = found.map(|found| found.range).collect();
+        spans.sort_unstable_by_key(|span| span.start);
+        let mut out = String::with_capacity(text.len() + HASH_PREFIX.len() + 64);
+        let mut copied = 0;
+        let mut spans = spans.into_iter().peekable();
+        while let Some(mut span) = spans.next() {
+            while let Some(next) = spans.next_if(|next| next.start <= span.end) {
+                span.end = span.end.max(next.end);
+            }
+            out.push_str(&text[copied..span.start]);
+            out.push_str(&self.hash_for_search(&text[span.clone()]));
+            copied = span.end;
+        }
+        out.push_str(&text[copied..]);
+        if contains_secret(&out) {
+            // A hash glued to its surroundings formed a new shape: give up the context.
+            return Cow::Owned(self.hash_for_search(text));
+        }
+        Cow::Owned(out)
+    }
+
+    /// Whether `text` holds a secret this redactor replaces by its shape.
+    pub(crate) fn has_secret(&self, text: &str) -> bool {
+        self.secrets && contains_secret(text)
+    }
+
+    /// Whether `raw` or its percent-decoded form holds a secret (the decoded form
+    /// scanned only when it differs).
+    fn has_secret_either(&self, raw: &str, decoded: &str) -> bool {
+        self.has_secret(raw) || (decoded != raw && self.has_secret(decoded))
+    }
+
+    /// A header name as recorded: itself, or `hmac-sha256-<hex>` (a header name
+    /// cannot hold the `:` of the hash) when it holds a secret.
+    ///
+    /// ```
+    /// use http::HeaderName;
+    /// use portcullis_audit_log::redact::Redactor;
+    /// let redactor = Redactor::new(b"k");
+    /// let odd = HeaderName::from_static("x-whsec_0123456789abcdef");
+    /// let recorded = redactor.redact_header_name(&odd);
+    /// assert_eq!(recorded.as_str(), redactor.hash_for_search("x-whsec_0123456789abcdef").replace(':', "-"));
+    /// assert_eq!(redactor.redact_header_name(&http::header::ACCEPT), http::header::ACCEPT);
+    /// ```
+    pub fn redact_header_name(&self, name: &HeaderName) -> HeaderName {
+        if !self.has_secret(name.as_str()) {
+            return name.clone();
+        }
+        let token = self.hash_for_search(name.as_str()).replace(':', "-");
+        // Lower-case letters, digits and `-`: always a valid header name.
+        HeaderName::from_bytes(token.as_bytes()).unwrap_or_else(|_| name.clone())
+    }
+
+    /// A request method as recorded: itself, or `hmac-sha256-<hex>` when an extension
+    /// method holds a secret.
+    pub(crate) fn redact_method(&self, method: &Method) -> Option<Method> {
+        if !self.has_secret(method.as_str()) {
+            return None;
+        }
+        let token = self.hash_for_search(method.as_str()).replace(':', "-");
+        Method::from_bytes(token.as_bytes()).ok()
+    }
+
+    /// A URL path as recorded, appended to `out`: each segment holding a secret
+    /// becomes the hash of the segment (percent-decoded), the rest is kept as written.
+    ///
+    /// ```
+    /// use portcullis_audit_log::redact::Redactor;
+    /// let redactor = Redactor::new(b"k");
+    /// let key = "sk_live_C8ug9ZwB5ScTqEBm1hj5BDKgLNeYYhVOmoiWTksUla50QOcyb";
+    /// let mut path = String::new();
+    /// redactor.redact_path_into(&format!("/v1/keys/{key}/usage"), &mut path);
+    /// assert_eq!(path, format!("/v1/keys/{}/usage", redactor.hash_for_search(key)));
+    /// ```
+    pub fn redact_path_into(&self, path: &str, out: &mut String) {
+        let start = out.len();
+        if !self.has_secret(path) && !path.contains('%') {
+            out.push_str(path);
+            return;
+        }
+        for (index, segment) in split_ascii(path, b'/').enumerate() {
+            if index > 0 {
+                out.push('/');
+            }
+            let decoded = percent_decode_with(segment, false);
+            if self.has_secret_either(segment, &decoded) {
+                out.push_str(&self.hash_for_search(&decoded));
+            } else {
+                out.push_str(segment);
+            }
+        }
+        if self.has_secret(&out[start..]) {
+            out.truncate(start);
+            out.push_str(&self.hash_for_search(path));
         }
     }
 
     /// A header value as recorded: hashed when the header is denied or holds a card
-    /// number, hashed when it is not visible text.
+    /// number, hashed when it is not visible text, with its secrets hashed otherwise
+    /// ([`redact_text`](Self::redact_text)).
     ///
     /// ```
     /// use http::{HeaderName, HeaderValue};
@@ -288,14 +461,18 @@ impl Redactor {
     }
 
     /// A query string (or `application/x-www-form-urlencoded` body) with the values of
-    /// denied parameters, and values holding card numbers, replaced by their hash (of
-    /// the percent-decoded value). Names and other values are kept as written.
+    /// denied parameters, and values holding card numbers or secrets, replaced by
+    /// their hash (of the percent-decoded value); a name holding a secret is replaced
+    /// by its hash too. Other names and values are kept as written.
     ///
     /// ```
     /// use portcullis_audit_log::redact::Redactor;
     /// let redactor = Redactor::new(b"k");
     /// let redacted = redactor.redact_query("q=shoes&Password=p%40ss&flag");
     /// assert_eq!(redacted, format!("q=shoes&Password={}&flag", redactor.hash_for_search("p@ss")));
+    /// let key = "sk_live_C8ug9ZwB5ScTqEBm1hj5BDKgLNeYYhVOmoiWTksUla50QOcyb";
+    /// let redacted = redactor.redact_query(&format!("access_key={key}"));
+    /// assert_eq!(redacted, format!("access_key={}", redactor.hash_for_search(key)));
     /// ```
     pub fn redact_query(&self, query: &str) -> String {
         let mut out = String::with_capacity(query.len());
@@ -306,6 +483,7 @@ impl Redactor {
     /// [`redact_query`](Self::redact_query), appended to `out`.
     pub(crate) fn redact_query_into(&self, query: &str, out: &mut String) {
         out.reserve(query.len());
+        let start = out.len();
         // Split on the ASCII `&` and `=` by bytes: `str::split` with a char pattern
         // verifies each match with a `memcmp` call, a good part of a short query's cost.
         for (index, pair) in split_ascii(query, b'&').enumerate() {
@@ -319,23 +497,44 @@ impl Redactor {
             match split {
                 Some((name, value)) => {
                     let decoded = percent_decode(value);
-                    out.push_str(name);
+                    let decoded_name = percent_decode(name);
+                    if self.has_secret_either(name, &decoded_name) {
+                        out.push_str(&self.hash_for_search(&decoded_name));
+                    } else {
+                        out.push_str(name);
+                    }
                     out.push('=');
-                    if self.is_denied_key(&percent_decode(name))
+                    if self.is_denied_key(&decoded_name)
                         || (self.cards && contains_card_number(&decoded))
+                        || self.has_secret_either(value, &decoded)
                     {
                         out.push_str(&self.hash_for_search(&decoded));
                     } else {
                         out.push_str(value);
                     }
                 }
-                None => out.push_str(pair),
+                None => {
+                    let decoded = percent_decode(pair);
+                    if self.has_secret_either(pair, &decoded) {
+                        out.push_str(&self.hash_for_search(&decoded));
+                    } else {
+                        out.push_str(pair);
+                    }
+                }
             }
+        }
+        // A secret spread over several parameters (a form body's raw spaces): the
+        // whole text becomes its hash.
+        if self.has_secret(&out[start..]) {
+            out.truncate(start);
+            out.push_str(&self.hash_for_search(query));
         }
     }
 
-    /// Redacts a JSON document in place: every leaf under a denied key is hashed, and
-    /// every string or number holding a card number.
+    /// Redacts a JSON document in place: every leaf under a denied key is hashed,
+    /// every string or number holding a card number, each secret in a string (see
+    /// [`redact_text`](Self::redact_text)), and each key holding a secret, at any
+    /// depth.
     ///
     /// ```
     /// use portcullis_audit_log::redact::Redactor;
@@ -358,6 +557,7 @@ impl Redactor {
                         self.redact_json(child);
                     }
                 }
+                self.redact_keys(map);
             }
             Value::Array(items) => items.iter_mut().for_each(|item| self.redact_json(item)),
             Value::String(text) => {
@@ -375,10 +575,23 @@ impl Redactor {
         }
     }
 
+    /// Replaces the keys of `map` that hold a secret (rare: the map is rebuilt then).
+    fn redact_keys(&self, map: &mut serde_json::Map<String, serde_json::Value>) {
+        if map.keys().any(|key| self.has_secret(key)) {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(key, child)| (self.redact_secrets(&key).into_owned(), child))
+                .collect();
+        }
+    }
+
     fn hash_all(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
         match value {
-            Value::Object(map) => map.values_mut().for_each(|child| self.hash_all(child)),
+            Value::Object(map) => {
+                map.values_mut().for_each(|child| self.hash_all(child));
+                self.redact_keys(map);
+            }
             Value::Array(items) => items.iter_mut().for_each(|item| self.hash_all(item)),
             Value::String(text) => *value = Value::String(self.hash_for_search(text)),
             Value::Number(number) => {
@@ -425,7 +638,16 @@ fn split_ascii(text: &str, separator: u8) -> impl Iterator<Item = &str> {
 
 /// Decodes `%XX` escapes and `+` (as a space), lossily.
 fn percent_decode(text: &str) -> Cow<'_, str> {
-    if !text.bytes().any(|byte| byte == b'%' || byte == b'+') {
+    percent_decode_with(text, true)
+}
+
+/// Decodes `%XX` escapes, and `+` as a space when `plus_is_space` (in queries and
+/// forms, not in paths), lossily.
+fn percent_decode_with(text: &str, plus_is_space: bool) -> Cow<'_, str> {
+    if !text
+        .bytes()
+        .any(|byte| byte == b'%' || (plus_is_space && byte == b'+'))
+    {
         return Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();
@@ -446,7 +668,7 @@ fn percent_decode(text: &str) -> Cow<'_, str> {
                     None => out.push(b'%'),
                 }
             }
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             byte => out.push(byte),
         }
         index += 1;

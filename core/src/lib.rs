@@ -10,5 +10,6 @@ pub mod grpc;
 pub mod problem;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod secret;
 #[cfg(feature = "serve")]
 pub mod serve;

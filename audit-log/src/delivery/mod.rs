@@ -11,16 +11,28 @@
 //!   is dropped and counted ([`SinkMetrics::overflowed`]); the writer logs a `tracing`
 //!   warning with the count at most every
 //!   [`report_interval`](crate::layer::AuditLayer::report_interval).
-//! - **Fail-closed**: the `request` record must be written (and `fsync`ed when
-//!   [`fsync_per_batch`](SinkOptions::fsync_per_batch) is on) before the inner service
-//!   runs, and the `response` record before the response is returned. If the queue is
-//!   full, the sink fails, or it does not answer within its
-//!   [`write_timeout`](SinkOptions::write_timeout), the request is answered `503`
-//!   with an `AUDIT_UNAVAILABLE` problem and the inner service never runs (a refused
-//!   `response` record replaces the handler's response by that 503). With several
-//!   fail-closed sinks a request waits at most the longest of their write timeouts.
-//!   Waiting needs a Tokio runtime with its timer. A sink stuck in a write cannot be
-//!   interrupted: its queue fills, and further records are refused at once.
+//! - **Fail-closed**, written ahead: the `request` record must be written (and
+//!   `fsync`ed when [`fsync_per_batch`](SinkOptions::fsync_per_batch) is on) before
+//!   the inner service runs. If the queue is full, the sink fails, or it does not
+//!   answer within its [`write_timeout`](SinkOptions::write_timeout), the request is
+//!   answered `503` with an `AUDIT_UNAVAILABLE` problem and the inner service never
+//!   runs: an action cannot happen unrecorded. The response then waits for the
+//!   `response` record too (the outcome is on disk before the client learns it),
+//!   at most the write timeout; if that record cannot be written, the handler's
+//!   response is returned all the same and counted
+//!   ([`MetricsSnapshot::unconfirmed`]): the action already ran, its `request`
+//!   record proves it was asked for, and a 503 would tell the client it did not
+//!   happen (a created key's only copy would be lost, a rotation retried). With
+//!   several fail-closed sinks a request waits at most the longest of their write
+//!   timeouts. Waiting needs a Tokio runtime with its timer. A sink stuck in a write
+//!   cannot be interrupted: its queue fills, and further records are refused at once.
+//!
+//! The policy is the sink's, or the request's own:
+//! [`AuditLayer::failure_policy_for`](crate::layer::AuditLayer::failure_policy_for)
+//! picks it per request (admin routes fail closed, the customer API fails open) for
+//! the sinks that take the layer's defaults. [`AuditHandle::health`] tells whether
+//! each sink works now (for a health or readiness endpoint); it recovers by itself
+//! with the first write that succeeds.
 //!
 //! [`AuditHandle::flush`] waits until every record queued before it is written;
 //! [`AuditHandle::shutdown`] also seals the hash chain and stops the writers: after
@@ -73,7 +85,9 @@ mod pool;
 mod writer;
 
 pub(crate) use ack::Ack;
-pub use handle::{AuditHandle, DeliveryError, MetricsSnapshot, SinkMetrics};
-pub use options::{FailurePolicy, SinkOptions};
+pub use handle::{
+    AuditHandle, DeliveryError, Health, MetricsSnapshot, SinkHealth, SinkMetrics, SinkStatus,
+};
+pub use options::{FailurePolicy, FailurePolicyFn, SinkOptions};
 pub(crate) use pipeline::{ChainSettings, Pipeline};
 pub(crate) use pool::RecordPool;

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use http::{Method, Uri};
 use serde::Deserialize;
 
 /// What a sink's failure means for requests; see the [module docs](super).
@@ -20,6 +21,19 @@ pub enum FailurePolicy {
     /// Wait until the record is written; refuse the request with `503` otherwise.
     FailClosed,
 }
+
+/// Picks the failure policy of one request from its method and URI, for the sinks
+/// that follow the layer's default; see
+/// [`AuditLayer::failure_policy_for`](crate::layer::AuditLayer::failure_policy_for).
+///
+/// ```
+/// use portcullis_audit_log::delivery::{FailurePolicy, FailurePolicyFn};
+/// let admin_fails_closed: FailurePolicyFn = |_, uri| {
+///     if uri.path().starts_with("/admin/") { FailurePolicy::FailClosed } else { FailurePolicy::FailOpen }
+/// };
+/// assert_eq!(admin_fails_closed(&http::Method::POST, &"/admin/keys".parse().unwrap()), FailurePolicy::FailClosed);
+/// ```
+pub type FailurePolicyFn = fn(&Method, &Uri) -> FailurePolicy;
 
 /// How one sink is fed: its failure policy, queue, batches, timeout and `fsync`.
 ///

@@ -1,10 +1,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
-use portcullis_core::clock::Clock;
+use portcullis_core::clock::{Clock, saturating_nanos};
 
 use super::ack::{Ack, AckToken};
 use super::options::{FailurePolicy, SinkOptions};
@@ -23,8 +23,8 @@ pub(crate) struct ChainSettings {
     pub(crate) every: Duration,
 }
 
-/// One sink's counters.
-#[derive(Debug, Default)]
+/// One sink's counters and health.
+#[derive(Debug)]
 pub(crate) struct Stats {
     pub(crate) enqueued: AtomicU64,
     pub(crate) written: AtomicU64,
@@ -32,12 +32,97 @@ pub(crate) struct Stats {
     pub(crate) failed: AtomicU64,
     pub(crate) batches: AtomicU64,
     pub(crate) checkpoints: AtomicU64,
+    /// Whether the sink's last write or sync failed (`failure` has the details).
+    pub(crate) failing: AtomicBool,
+    pub(crate) failure: Mutex<Failure>,
+    /// When the write under way started, in nanoseconds since `epoch` plus one; 0
+    /// when the writer is not in a write.
+    pub(crate) writing_since: AtomicU64,
+    pub(crate) epoch: Instant,
+}
+
+/// What is known of a failing sink.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Failure {
+    pub(crate) since: Option<SystemTime>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) in_a_row: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            enqueued: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            overflowed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
+            failure: Mutex::new(Failure::default()),
+            writing_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+impl Stats {
+    /// The writer is about to write or sync.
+    pub(crate) fn begin_io(&self) {
+        let since = saturating_nanos(self.epoch.elapsed()).saturating_add(1);
+        self.writing_since.store(since, Ordering::Relaxed);
+    }
+
+    /// The write or sync is over: the sink works, or fails with `error` (at `now`).
+    pub(crate) fn end_io(&self, error: Option<&dyn std::fmt::Display>, now: SystemTime) {
+        self.writing_since.store(0, Ordering::Relaxed);
+        match error {
+            None => {
+                if self.failing.swap(false, Ordering::AcqRel) {
+                    *self.lock_failure() = Failure::default();
+                }
+            }
+            Some(error) => {
+                let mut failure = self.lock_failure();
+                failure.since.get_or_insert(now);
+                failure.last_error = Some(error.to_string());
+                failure.in_a_row += 1;
+                self.failing.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// A sync is over and succeeded: that says nothing of whether writes work.
+    pub(crate) fn end_io_unproven(&self) {
+        self.writing_since.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn lock_failure(&self) -> std::sync::MutexGuard<'_, Failure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// How long the write under way has taken so far, if one is.
+    pub(crate) fn writing_for(&self) -> Option<Duration> {
+        match self.writing_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(
+                self.epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(since - 1)),
+            ),
+        }
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) name: String,
     pub(crate) policy: FailurePolicy,
+    /// Whether the sink takes the layer's default options, and with them a request's
+    /// own failure policy ([`FailurePolicyFn`](super::FailurePolicyFn)).
+    follows_request: bool,
     pub(crate) write_timeout: Duration,
     tx: Sender<Message>,
     /// Half the queue: past it, a sender wakes the writer.
@@ -55,27 +140,57 @@ impl Slot {
             writer.unpark();
         }
     }
+
+    /// The policy this sink applies to a request whose own policy is `request`.
+    fn policy_for(&self, request: Option<FailurePolicy>) -> FailurePolicy {
+        match request {
+            Some(policy) if self.follows_request => policy,
+            _ => self.policy,
+        }
+    }
+
+    /// Whether the writer thread is gone (never started, ended, or joined).
+    pub(crate) fn stopped(&self) -> bool {
+        self.writer.is_none()
+            || self
+                .thread
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .as_ref()
+                .is_none_or(JoinHandle::is_finished)
+    }
+}
+
+/// How many fail-closed sinks a request waits for, and for how long at most.
+#[derive(Clone, Copy, Debug, Default)]
+struct Closed {
+    sinks: usize,
+    wait: Duration,
 }
 
 /// The running writers of one layer.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     pub(crate) slots: Vec<Slot>,
-    fail_closed: usize,
-    /// The longest write timeout of the fail-closed sinks.
-    wait: Duration,
+    /// The fail-closed sinks of a request with no policy of its own, one that fails
+    /// open and one that fails closed.
+    fail_closed: [Closed; 3],
     closed: AtomicBool,
     pub(crate) rejected: AtomicU64,
     pub(crate) timed_out: AtomicU64,
     pub(crate) panics: AtomicU64,
     pub(crate) cancelled: AtomicU64,
+    pub(crate) unconfirmed: AtomicU64,
+    pub(crate) skipped: AtomicU64,
     /// Written records for requests to reuse.
     pool: Arc<RecordPool>,
 }
 
 impl Pipeline {
+    /// Starts a writer per sink; a sink with `true` follows the layer's default
+    /// options and each request's own failure policy.
     pub(crate) fn start(
-        sinks: Vec<(Box<dyn Sink>, SinkOptions)>,
+        sinks: Vec<(Box<dyn Sink>, SinkOptions, bool)>,
         chain: Option<ChainSettings>,
         clock: Arc<dyn Clock>,
         report_interval: Duration,
@@ -85,7 +200,7 @@ impl Pipeline {
         }
         let mut slots = Vec::with_capacity(sinks.len());
         let pool = Arc::new(RecordPool::new());
-        for (index, (sink, options)) in sinks.into_iter().enumerate() {
+        for (index, (sink, options, follows_request)) in sinks.into_iter().enumerate() {
             let name = options
                 .name
                 .clone()
@@ -120,6 +235,7 @@ impl Pipeline {
             slots.push(Slot {
                 name,
                 policy: options.policy,
+                follows_request,
                 write_timeout: options.write_timeout,
                 tx,
                 wake_at: options.queue_capacity.div_ceil(2),
@@ -129,23 +245,42 @@ impl Pipeline {
                 thread: Mutex::new(thread),
             });
         }
-        let closed_slots = slots
-            .iter()
-            .filter(|slot| slot.policy == FailurePolicy::FailClosed);
+        let closed_for = |request: Option<FailurePolicy>| {
+            let closed = slots
+                .iter()
+                .filter(|slot| slot.policy_for(request) == FailurePolicy::FailClosed);
+            Closed {
+                sinks: closed.clone().count(),
+                wait: closed
+                    .map(|slot| slot.write_timeout)
+                    .max()
+                    .unwrap_or_default(),
+            }
+        };
         Self {
-            fail_closed: closed_slots.clone().count(),
-            wait: closed_slots
-                .map(|slot| slot.write_timeout)
-                .max()
-                .unwrap_or_default(),
+            fail_closed: [
+                closed_for(None),
+                closed_for(Some(FailurePolicy::FailOpen)),
+                closed_for(Some(FailurePolicy::FailClosed)),
+            ],
             slots,
             closed: AtomicBool::new(false),
             rejected: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            unconfirmed: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
             pool,
         }
+    }
+
+    fn closed_for(&self, request: Option<FailurePolicy>) -> Closed {
+        self.fail_closed[match request {
+            None => 0,
+            Some(FailurePolicy::FailOpen) => 1,
+            Some(FailurePolicy::FailClosed) => 2,
+        }]
     }
 
     /// The pool of written records, when there are writers to fill it.
@@ -153,19 +288,28 @@ impl Pipeline {
         (!self.slots.is_empty()).then_some(&*self.pool)
     }
 
-    /// How long a request waits at most for the fail-closed sinks.
-    pub(crate) fn wait_timeout(&self) -> Duration {
-        self.wait
+    /// How long a request with this policy of its own waits at most for the
+    /// fail-closed sinks; `None` when it waits for none (it fails open).
+    pub(crate) fn wait_for(&self, request: Option<FailurePolicy>) -> Option<Duration> {
+        let closed = self.closed_for(request);
+        (closed.sinks > 0).then_some(closed.wait)
     }
 
-    /// Queues `record` for every sink. With `acknowledge`, returns what the
-    /// fail-closed sinks answer (`None` when there is none).
-    pub(crate) fn submit(&self, record: Arc<Record>, acknowledge: bool) -> Option<Ack> {
-        let ack = (acknowledge && self.fail_closed > 0).then(|| Ack::new(self.fail_closed));
+    /// Queues `record` for every sink. With `acknowledge`, returns what the sinks
+    /// that fail closed for a request of this policy answer (`None` when there is
+    /// none).
+    pub(crate) fn submit(
+        &self,
+        record: Arc<Record>,
+        acknowledge: bool,
+        request: Option<FailurePolicy>,
+    ) -> Option<Ack> {
+        let waited_for = self.closed_for(request).sinks;
+        let ack = (acknowledge && waited_for > 0).then(|| Ack::new(waited_for));
         let closed = self.closed.load(Ordering::Acquire);
         for slot in &self.slots {
             slot.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-            let token = match (&ack, slot.policy) {
+            let token = match (&ack, slot.policy_for(request)) {
                 (Some(ack), FailurePolicy::FailClosed) => Some(AckToken::new(ack.clone())),
                 _ => None,
             };
@@ -225,6 +369,11 @@ impl Pipeline {
     /// Whether this call closed it (it was open).
     pub(crate) fn close(&self) -> bool {
         !self.closed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Waits for the writer threads to end.

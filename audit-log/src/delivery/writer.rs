@@ -73,6 +73,30 @@ impl ChainState {
     }
 }
 
+/// Runs one write (or sync) of the sink, keeping its health in `stats` up to date:
+/// failing from the first error, working again from the first write that succeeds
+/// (a sync alone proves nothing: a full disk syncs what it has).
+fn tracked(
+    stats: &Stats,
+    clock: &dyn Clock,
+    writes: bool,
+    io: impl FnOnce() -> Result<(), crate::sink::SinkError>,
+) -> Result<(), crate::sink::SinkError> {
+    stats.begin_io();
+    let result = io();
+    match &result {
+        Ok(()) if !writes => stats.end_io_unproven(),
+        result => stats.end_io(
+            result
+                .as_ref()
+                .err()
+                .map(|error| error as &dyn std::fmt::Display),
+            clock.now(),
+        ),
+    }
+    result
+}
+
 /// One sink's writer thread.
 pub(crate) struct Writer {
     name: String,
@@ -228,7 +252,7 @@ impl Writer {
             if disconnected {
                 // Every sender is gone (the layer was dropped) and the queue is empty.
                 self.seal(CheckpointReason::Shutdown);
-                let _ = self.sink.sync();
+                let _ = tracked(&self.stats, &*self.clock, false, || self.sink.sync());
                 return;
             }
             self.housekeeping();
@@ -258,7 +282,7 @@ impl Writer {
     }
 
     fn sync(&mut self) -> bool {
-        match self.sink.sync() {
+        match tracked(&self.stats, &*self.clock, false, || self.sink.sync()) {
             Ok(()) => true,
             Err(error) => {
                 tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "audit sink sync failed");
@@ -386,7 +410,7 @@ impl Writer {
             .map(|(at, _)| (None, at + 1))
             .collect();
         let batch = Batch::new(text, ends);
-        if let Err(error) = self.sink.write(&batch) {
+        if let Err(error) = tracked(&self.stats, &*self.clock, true, || self.sink.write(&batch)) {
             tracing::error!(target: "portcullis_audit_log", sink = %self.name, %error, "cannot write an audit checkpoint");
             if let (Some(state), Some(mark)) = (self.chain.as_mut(), mark) {
                 state.rewind(mark);
@@ -446,15 +470,17 @@ impl Writer {
             .iter()
             .map(|(index, end)| (index.map(|i| &*batch[i].0), *end))
             .collect();
-        let mut result = self.sink.write(&Batch::new(text, entries));
-        if result.is_err()
-            && let (Some(state), Some(mark)) = (self.chain.as_mut(), mark)
-        {
+        let to_write = Batch::new(text, entries);
+        let fsync = self.options.fsync;
+        let mut written = false;
+        let result = tracked(&self.stats, &*self.clock, true, || {
+            self.sink.write(&to_write)?;
+            written = true;
+            if fsync { self.sink.sync() } else { Ok(()) }
+        });
+        if !written && let (Some(state), Some(mark)) = (self.chain.as_mut(), mark) {
             // The chain goes on from the last line written, not from lines lost.
             state.rewind(mark);
-        }
-        if result.is_ok() && self.options.fsync {
-            result = self.sink.sync();
         }
         self.bytes = bytes;
         let count = batch.len() as u64;

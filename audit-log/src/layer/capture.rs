@@ -1,5 +1,6 @@
 //! Building the parts of a record from a request or response.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
@@ -11,18 +12,24 @@ use crate::level::Level;
 use crate::record::{BodyCapture, Phase, RateLimitInfo, Record, RequestInfo};
 use crate::redact::Redactor;
 use crate::request_id::RequestId;
+use crate::trace_context::TraceContext;
 
 /// The longest path and user agent recorded, in bytes.
 const MAX_FIELD: usize = 4096;
 
 /// `text` cut to [`MAX_FIELD`] bytes (on a character boundary), into `out`.
 fn set_bounded(out: &mut String, text: &str) {
-    let mut cut = text.len().min(MAX_FIELD);
+    out.clear();
+    out.push_str(&text[..bounded_len(text, MAX_FIELD)]);
+}
+
+/// The longest prefix of `text` of at most `max` bytes, on a character boundary.
+fn bounded_len(text: &str, max: usize) -> usize {
+    let mut cut = text.len().min(max);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    out.clear();
-    out.push_str(&text[..cut]);
+    cut
 }
 
 /// The `request` record of `request` (its timestamp, principal and labels still to
@@ -67,10 +74,18 @@ fn fill_request_info<B>(
         body,
         level: recorded_level,
         client_request_id: _,
+        trace,
     } = info;
+    let redactor = &*config.redactor;
     let uri = request.uri();
-    method.clone_from(request.method());
-    set_bounded(path, uri.path());
+    match redactor.redact_method(request.method()) {
+        Some(redacted) => *method = redacted,
+        None => method.clone_from(request.method()),
+    }
+    // Redacted before it is cut, so that no secret is cut into a shape nobody knows.
+    path.clear();
+    redactor.redact_path_into(uri.path(), path);
+    path.truncate(bounded_len(path, MAX_FIELD));
     match uri.query() {
         Some(text) => {
             let out = query.get_or_insert_with(String::new);
@@ -80,6 +95,7 @@ fn fill_request_info<B>(
         None => *query = None,
     }
     *source_ip = config.resolver.resolve(request).map(|client| client.ip);
+    *trace = TraceContext::from_headers(request.headers());
     match request.headers().get(header::USER_AGENT) {
         Some(agent) => {
             let out = user_agent.get_or_insert_with(String::new);
@@ -109,9 +125,12 @@ fn headers_of<'a>(
     redactor: &'a Redactor,
     headers: &'a HeaderMap,
 ) -> impl Iterator<Item = (HeaderName, String)> + 'a {
-    headers
-        .iter()
-        .map(|(name, value)| (name.clone(), redactor.redact_header(name, value)))
+    headers.iter().map(|(name, value)| {
+        (
+            redactor.redact_header_name(name),
+            redactor.redact_header(name, value),
+        )
+    })
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -141,13 +160,18 @@ pub(crate) fn body(
     }
     let media = media_type(headers);
     let complete = !truncated;
+    // JSON deeper than `serde_json`'s recursion limit (128) is not parsed: it is
+    // recorded as its hash, as any body that is not JSON.
     if complete
         && (media == "application/json" || media.ends_with("+json"))
         && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes)
     {
         redactor.redact_json(&mut value);
-        capture.content = Some(value.to_string());
-        return capture;
+        let content = value.to_string();
+        if !redactor.has_secret(&content) {
+            capture.content = Some(content);
+            return capture;
+        }
     }
     if complete
         && media == "application/x-www-form-urlencoded"
@@ -158,11 +182,55 @@ pub(crate) fn body(
     }
     if config.raw_bodies {
         let text = String::from_utf8_lossy(bytes);
-        capture.content = Some(redactor.redact_text(&text).into_owned());
+        // A body cut at the cap may end inside a secret, too short then to be known
+        // by its shape: its last word goes.
+        let text = if truncated {
+            let last_word = text
+                .bytes()
+                .rev()
+                .take_while(|&byte| byte.is_ascii_alphanumeric() || b"-._~+/=:".contains(&byte))
+                .count();
+            &text[..text.len() - last_word]
+        } else {
+            &text[..]
+        };
+        capture.content = Some(redactor.redact_text(text).into_owned());
     } else {
         capture.hash = Some(redactor.hash_bytes(bytes));
     }
     capture
+}
+
+/// Redacts by value what enrichers, handlers and inner layers put into a record:
+/// the principal, the labels and the rejection code.
+pub(crate) fn scrub(redactor: &Redactor, record: &mut Record) {
+    let redact = |text: &mut String| {
+        if let Cow::Owned(redacted) = redactor.redact_secrets(text) {
+            *text = redacted;
+        }
+    };
+    let principal = &mut record.principal;
+    for field in [
+        &mut principal.user_id,
+        &mut principal.tenant_id,
+        &mut principal.api_key_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        redact(field);
+    }
+    for (key, value) in &mut record.labels {
+        redact(key);
+        redact(value);
+    }
+    if let Some(code) = record
+        .response
+        .as_mut()
+        .and_then(|response| response.rejection_code.as_mut())
+    {
+        redact(code);
+    }
 }
 
 /// The rate limiter's decision in these extensions.

@@ -9,7 +9,9 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{Extensions, HeaderValue, Request, Response, StatusCode, request, response};
+use http::{
+    Extensions, HeaderValue, Method, Request, Response, StatusCode, Uri, request, response,
+};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use portcullis_core::clock::{Clock, saturating_nanos};
@@ -22,8 +24,8 @@ use super::layer::{PanicPolicy, Shared};
 use super::service::call_inner;
 use crate::body::{AuditBody, Capture, ProblemBody};
 use crate::context::AuditContext;
-use crate::delivery::{Ack, Pipeline};
-use crate::level::Level;
+use crate::delivery::{Ack, FailurePolicy, Pipeline};
+use crate::level::{Level, Outcome};
 use crate::record::{BodyCapture, Phase, Principal, Record, RequestInfo, ResponseInfo};
 use crate::request_id::RequestId;
 
@@ -68,6 +70,14 @@ pub(crate) struct Tracker {
     labels: Vec<(String, String)>,
     /// Whether the request's last record is out (or none is due).
     done: bool,
+    /// The request's own failure policy, if a rule gave one.
+    policy: Option<FailurePolicy>,
+    /// How long the request waits for its fail-closed sinks; `None`: it fails open.
+    wait: Option<Duration>,
+    /// With a rule deciding after the response: the method and URI it is given.
+    outcome_of: Option<(Method, Uri)>,
+    /// The `request` record held until the outcome is known.
+    deferred: Option<Arc<Record>>,
 }
 
 impl fmt::Debug for Tracker {
@@ -90,7 +100,9 @@ impl Tracker {
         echo: Option<RequestId>,
         grpc: bool,
         level: Level,
+        policy: Option<FailurePolicy>,
     ) -> Self {
+        let wait = pipeline.wait_for(policy);
         Self {
             shared,
             pipeline,
@@ -104,7 +116,60 @@ impl Tracker {
             principal: Principal::default(),
             labels: Vec::new(),
             done: false,
+            policy,
+            wait,
+            outcome_of: None,
+            deferred: None,
         }
+    }
+
+    /// Holds the `request` record until the outcome is known, for the rule of
+    /// [`level_after_response`](super::AuditLayer::level_after_response); a request
+    /// that fails closed is written ahead instead.
+    pub(crate) fn decide_after_response(&mut self, method: &Method, uri: &Uri) {
+        if self.shared.config.outcome_fn.is_some() && self.wait.is_none() {
+            self.outcome_of = Some((method.clone(), uri.clone()));
+        }
+    }
+
+    /// How long this request waits for its fail-closed sinks.
+    fn wait_timeout(&self) -> Duration {
+        self.wait.unwrap_or_default()
+    }
+
+    /// Writes the `request` record held back, now that the outcome is known, at the
+    /// level the rule gives; `false` when the request is not to be recorded (then
+    /// nothing more is). `true` at once for a request that was not held back.
+    fn release(&mut self, status: Option<StatusCode>, problem_code: Option<&str>) -> bool {
+        let Some(mut record) = self.deferred.take() else {
+            return self.request.is_some();
+        };
+        let (Some(rule), Some((method, uri))) =
+            (self.shared.config.outcome_fn, self.outcome_of.as_ref())
+        else {
+            unreachable!("a record is held back only for a rule")
+        };
+        let outcome = Outcome::new(method, uri, status, self.level).with_problem_code(problem_code);
+        let level = rule(&outcome).min(self.level);
+        if level == Level::None {
+            self.pipeline.skipped.fetch_add(1, Ordering::Relaxed);
+            self.done = true;
+            return false;
+        }
+        if level < self.level {
+            self.level = level;
+            if let Some(record) = Arc::get_mut(&mut record) {
+                let info = Arc::make_mut(&mut record.request);
+                if level < Level::Request {
+                    info.headers.clear();
+                    info.body = None;
+                }
+                info.level = level;
+            }
+        }
+        self.request = Some(record.request.clone());
+        self.pipeline.submit(record, false, self.policy);
+        true
     }
 
     pub(crate) fn start(&mut self, context: AuditContext) {
@@ -136,11 +201,16 @@ impl Tracker {
             for enrich in &config.enrichers {
                 enrich(extensions, record);
             }
+            capture::scrub(&config.redactor, record);
             self.principal.clone_from(&record.principal);
             self.labels.clone_from(&record.labels);
         }
+        if self.outcome_of.is_some() {
+            self.deferred = Some(shared);
+            return None;
+        }
         self.request = Some(shared.request.clone());
-        self.pipeline.submit(shared, true)
+        self.pipeline.submit(shared, true, self.policy)
     }
 
     /// A record of the request's end, or `None` when nothing is due.
@@ -194,13 +264,14 @@ impl Tracker {
                 enrich(extensions, record);
             }
         }
+        capture::scrub(&config.redactor, record);
         Some(shared)
     }
 
     fn emit_terminal(&mut self, record: Option<Arc<Record>>, acknowledge: bool) -> Option<Ack> {
         let record = record?;
         self.done = true;
-        self.pipeline.submit(record, acknowledge)
+        self.pipeline.submit(record, acknowledge, self.policy)
     }
 
     fn echo<B>(&self, response: &mut Response<B>) {
@@ -239,8 +310,14 @@ impl Tracker {
         self.problem_response(problem)
     }
 
+    /// The `response` record of a fail-closed request could not be written in time.
+    fn unconfirmed(&self) {
+        self.pipeline.unconfirmed.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn on_panic(&mut self) {
         self.pipeline.panics.fetch_add(1, Ordering::Relaxed);
+        self.release(None, None);
         let mut info = ResponseInfo::new(None, Duration::ZERO);
         info.error = Some("panic".into());
         let record = self.terminal(Phase::Panic, info, None);
@@ -249,6 +326,7 @@ impl Tracker {
     }
 
     fn on_error(&mut self) {
+        self.release(None, None);
         let mut info = ResponseInfo::new(None, Duration::ZERO);
         info.error = Some("service_error".into());
         let record = self.terminal(Phase::Response, info, None);
@@ -259,10 +337,13 @@ impl Tracker {
 
 impl Drop for Tracker {
     fn drop(&mut self) {
-        if self.done || self.request.is_none() {
+        if self.done || (self.request.is_none() && self.deferred.is_none()) {
             return;
         }
         self.pipeline.cancelled.fetch_add(1, Ordering::Relaxed);
+        if !self.release(None, None) {
+            return;
+        }
         let mut info = ResponseInfo::new(None, Duration::ZERO);
         info.error = Some("client_gone".into());
         let record = self.terminal(Phase::Cancelled, info, None);
@@ -407,7 +488,7 @@ where
     ResBody: Body,
 {
     State::Admitting {
-        timeout: tokio::time::sleep(tracker.pipeline.wait_timeout()),
+        timeout: tokio::time::sleep(tracker.wait_timeout()),
         ack,
         request: Some(request),
         inner: Some(inner),
@@ -465,7 +546,8 @@ where
             .entry(tracker.shared.config.request_id_header.clone())
             .or_insert_with(|| HeaderValue::clone(id.header_value()));
     }
-    if tracker.level == Level::None {
+    let problem_code = parts.extensions.get::<Problem>().map(Problem::code);
+    if tracker.level == Level::None || !tracker.release(Some(parts.status), problem_code) {
         return State::Answer {
             response: Some(Response::from_parts(parts, AuditBody::new(body))),
         };
@@ -504,7 +586,7 @@ where
             response: Some(response),
         },
         Some(ack) => State::Confirming {
-            timeout: tokio::time::sleep(tracker.pipeline.wait_timeout()),
+            timeout: tokio::time::sleep(tracker.wait_timeout()),
             ack,
             response: Some(response),
         },
@@ -617,18 +699,17 @@ where
                         Poll::Ready(confirmed) => confirmed,
                         Poll::Pending => {
                             ready!(timeout.poll(cx));
-                            let answer = tracker.reject(true);
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(answer));
+                            false
                         }
                     };
-                    let answer = if confirmed {
-                        response
-                            .take()
-                            .unwrap_or_else(|| unreachable!("polled after completion"))
-                    } else {
-                        tracker.reject(false)
-                    };
+                    // The handler ran after its `request` record was written: its
+                    // answer stands (a 503 now would say that it did not run).
+                    if !confirmed {
+                        tracker.unconfirmed();
+                    }
+                    let answer = response
+                        .take()
+                        .unwrap_or_else(|| unreachable!("polled after completion"));
                     this.state.set(State::Done);
                     return Poll::Ready(Ok(answer));
                 }

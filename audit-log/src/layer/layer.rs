@@ -12,9 +12,11 @@ use tower_layer::Layer;
 use super::Audit;
 use crate::chain::CheckpointSigner;
 use crate::context::Enricher;
-use crate::delivery::{AuditHandle, ChainSettings, FailurePolicy, Pipeline, SinkOptions};
+use crate::delivery::{
+    AuditHandle, ChainSettings, FailurePolicy, FailurePolicyFn, Pipeline, SinkOptions,
+};
 use crate::error::ConfigError;
-use crate::level::{Level, LevelFn};
+use crate::level::{Level, LevelFn, OutcomeLevelFn};
 use crate::redact::Redactor;
 use crate::request_id::X_REQUEST_ID;
 use crate::sink::{FileSink, Rotation, Sink, StdoutSink};
@@ -40,6 +42,8 @@ pub enum PanicPolicy {
 pub(crate) struct Config {
     pub(crate) level: Level,
     pub(crate) level_fn: Option<LevelFn>,
+    pub(crate) outcome_fn: Option<OutcomeLevelFn>,
+    pub(crate) policy_fn: Option<FailurePolicyFn>,
     pub(crate) redactor: Arc<Redactor>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) resolver: ClientIpResolver,
@@ -71,6 +75,8 @@ impl Default for Config {
         Self {
             level: Level::Metadata,
             level_fn: None,
+            outcome_fn: None,
+            policy_fn: None,
             redactor: Arc::new(Redactor::random()),
             clock: Arc::new(SystemClock),
             resolver: ClientIpResolver::default(),
@@ -94,6 +100,16 @@ impl Config {
             Some(rule) => rule(method, uri),
             None => self.level,
         }
+    }
+
+    /// The request's own failure policy, if a rule gives one.
+    #[inline]
+    pub(crate) fn policy_of(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+    ) -> Option<FailurePolicy> {
+        self.policy_fn.map(|rule| rule(method, uri))
     }
 }
 
@@ -131,9 +147,11 @@ impl Shared {
                 .take_sinks()
                 .into_iter()
                 .map(|(sink, options)| {
+                    let follows_request = options.is_none();
                     (
                         sink,
                         options.unwrap_or_else(|| self.config.sink_options.clone()),
+                        follows_request,
                     )
                 })
                 .collect();
@@ -330,6 +348,67 @@ impl AuditLayer {
         self.update(|config| config.level_fn = Some(rule))
     }
 
+    /// Decides again, once the response is known, the level each request is
+    /// recorded at: from its [`Outcome`](crate::level::Outcome) (status, the rejection
+    /// code of a Portcullis problem, the method, URI and level it came in with). It
+    /// may lower the level, never raise it (what was not captured is gone):
+    /// [`Level::None`] leaves the request unrecorded (counted in
+    /// [`MetricsSnapshot::skipped`](crate::delivery::MetricsSnapshot::skipped)),
+    /// [`Level::Metadata`] drops the headers and body captured. So "every admin
+    /// request, and of the customer API only what was denied" can be said.
+    ///
+    /// A request's `request` record then waits until the outcome is known, and is
+    /// written with the `response` record. Except for requests that fail closed (see
+    /// [`failure_policy_for`](Self::failure_policy_for)): their `request` record must be
+    /// written *before* the handler runs, so they are recorded whatever the outcome
+    /// and the rule is not asked.
+    ///
+    /// ```
+    /// use http::{Request, Response, StatusCode};
+    /// use portcullis_audit_log::layer::AuditLayer;
+    /// use portcullis_audit_log::level::{Level, Outcome};
+    /// use portcullis_audit_log::sink::ChannelSink;
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// fn denied_only(outcome: &Outcome<'_>) -> Level {
+    ///     match outcome.status.map(|status| status.as_u16()) {
+    ///         Some(401 | 403 | 429) => outcome.level,
+    ///         _ => Level::None,
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (sender, lines) = std::sync::mpsc::sync_channel(16);
+    /// let layer = AuditLayer::new().level_after_response(denied_only).sink(ChannelSink::new(sender));
+    /// let handle = layer.handle();
+    /// let app = ServiceBuilder::new().layer(layer).service(service_fn(|request: Request<_>| async move {
+    ///     let status = if request.headers().contains_key("x-api-key") { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+    ///     let mut response = Response::new(String::new());
+    ///     *response.status_mut() = status;
+    ///     Ok::<_, std::convert::Infallible>(response)
+    /// }));
+    ///
+    /// let allowed = Request::get("/v1/quote").header("x-api-key", "k").body(String::new()).unwrap();
+    /// assert_eq!(app.clone().oneshot(allowed).await.unwrap().status(), StatusCode::OK);
+    /// let denied = Request::get("/v1/quote").body(String::new()).unwrap();
+    /// assert_eq!(app.oneshot(denied).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    ///
+    /// handle.shutdown().await.unwrap();
+    /// let records: Vec<serde_json::Value> =
+    ///     lines.try_iter().map(|line| serde_json::from_str(&line).unwrap()).collect();
+    /// // Only the denied request, both of its records.
+    /// assert_eq!(records.len(), 2);
+    /// assert_eq!(records[0]["event"]["action"], "request");
+    /// assert_eq!(records[1]["http"]["response"]["status_code"], 401);
+    /// assert_eq!(handle.metrics().skipped, 1);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn level_after_response(self, rule: OutcomeLevelFn) -> Self {
+        self.update(|config| config.outcome_fn = Some(rule))
+    }
+
     /// The per-deployment HMAC secret redacted values are keyed by, so that
     /// [`hash_for_search`](Self::hash_for_search) finds a known value across
     /// restarts and instances. Random by default.
@@ -429,6 +508,59 @@ impl AuditLayer {
     #[must_use]
     pub fn failure_policy(self, policy: FailurePolicy) -> Self {
         self.update(|config| config.sink_options.policy = policy)
+    }
+
+    /// Picks the failure policy of each request by its method and URI, for the sinks
+    /// added with [`sink`](Self::sink) (sinks added with [`sink_with`](Self::sink_with)
+    /// keep their own for every request): privileged routes fail closed, the rest
+    /// stays fail-open.
+    ///
+    /// A request that fails closed is **written ahead**: its `request` record must be
+    /// written (and `fsync`ed with [`fsync_per_batch`](Self::fsync_per_batch)) before
+    /// the handler runs, or it is answered `503 AUDIT_UNAVAILABLE` and the handler never
+    /// runs, so its side effect cannot happen unrecorded. Its response then waits for
+    /// its `response` record too (at most the write timeout); see the
+    /// [delivery docs](crate::delivery) for why a `response` record that cannot be
+    /// written no longer turns the handler's answer into a 503.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use http::{Request, Response, StatusCode};
+    /// use portcullis_audit_log::delivery::FailurePolicy;
+    /// use portcullis_audit_log::layer::AuditLayer;
+    /// use portcullis_audit_log::sink::{Batch, CallbackSink, SinkError};
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let full_disk = CallbackSink::new(|_: &Batch<'_>| Err(SinkError::other("no space left on device")));
+    /// let layer = AuditLayer::new()
+    ///     .failure_policy_for(|_, uri| match uri.path().starts_with("/admin/") {
+    ///         true => FailurePolicy::FailClosed,
+    ///         false => FailurePolicy::FailOpen,
+    ///     })
+    ///     .sink(full_disk);
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// let counter = ran.clone();
+    /// let app = ServiceBuilder::new().layer(layer).service(service_fn(move |_: Request<_>| {
+    ///     counter.fetch_add(1, Ordering::SeqCst);
+    ///     async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) }
+    /// }));
+    ///
+    /// let admin = Request::post("/admin/keys").body(String::new()).unwrap();
+    /// let refused = app.clone().oneshot(admin).await.unwrap();
+    /// assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// assert_eq!(ran.load(Ordering::SeqCst), 0, "the admin handler never ran");
+    ///
+    /// let customer = Request::get("/v1/quote").body(String::new()).unwrap();
+    /// assert_eq!(app.oneshot(customer).await.unwrap().status(), StatusCode::OK);
+    /// assert_eq!(ran.load(Ordering::SeqCst), 1);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn failure_policy_for(self, rule: FailurePolicyFn) -> Self {
+        self.update(|config| config.policy_fn = Some(rule))
     }
 
     /// The default queue capacity of sinks added with [`sink`](Self::sink).

@@ -9,7 +9,8 @@
 //!
 //! 1. at [`Level::Request`](crate::level::Level::Request) and above, reads the body up
 //!    to the cap (the inner service still gets all of it);
-//! 2. writes the **`request`** record, and with a fail-closed sink waits until it is
+//! 2. writes the **`request`** record, and when the request fails closed (its sinks',
+//!    or its own [failure policy](AuditLayer::failure_policy_for)) waits until it is
 //!    written, answering `503 AUDIT_UNAVAILABLE` (problem+json, or gRPC `UNAVAILABLE`)
 //!    without calling the inner service if it is not;
 //! 3. calls the inner service;
@@ -17,8 +18,17 @@
 //!    [`Level::RequestResponse`](crate::level::Level::RequestResponse)), with the
 //!    status, the duration, the principal, the rejection code of a Portcullis
 //!    [`Problem`](portcullis_core::problem::Problem) and the rate-limit decision from
-//!    the response extensions; with a fail-closed sink, the response waits until that
-//!    record is written too.
+//!    the response extensions; when the request fails closed, the response waits
+//!    until that record is written too.
+//!
+//! With a rule deciding after the response
+//! ([`level_after_response`](AuditLayer::level_after_response)), a request that fails
+//! open keeps its `request` record until the outcome is known, then writes both
+//! records at the level the rule picks, or none.
+//!
+//! Everything recorded is [redacted](crate::redact), by name and by value (API keys,
+//! Stripe secrets, JWTs and bearer tokens wherever they are), and a valid W3C
+//! `traceparent` adds `trace.id` and `span.id` ([`trace_context`](crate::trace_context)).
 //!
 //! If the inner service **panics**, a `panic` record is written instead and the panic
 //! is re-raised ([`PanicPolicy::Resume`], the default) or answered `500

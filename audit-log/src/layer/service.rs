@@ -111,6 +111,7 @@ where
             config.echo_request_id.then(|| id.clone()),
             is_grpc_request(request.headers()),
             level,
+            config.policy_of(request.method(), request.uri()),
         );
         if level == Level::None {
             return match call_inner(&mut self.inner, request.map(AuditBody::new)) {
@@ -121,6 +122,7 @@ where
         let context = AuditContext::new();
         request.extensions_mut().insert(context.clone());
         tracker.start(context);
+        tracker.decide_after_response(request.method(), request.uri());
         let record = capture::request_record(
             config,
             self.pipeline.pool(),
@@ -152,19 +154,27 @@ where
 
 /// The request's id and, apart, the one its client sent: a request id is honoured
 /// only from a trusted proxy (whose id correlates with its own logs); anyone else
-/// could pick an id to forge a correlation with another request's records.
+/// could pick an id to forge a correlation with another request's records. An id
+/// holding a secret is never used (it would be echoed and recorded): it is recorded
+/// apart, as its hash.
 fn request_ids<B>(config: &Config, request: &Request<B>) -> (RequestId, Option<RequestId>) {
-    let header = &config.request_id_header;
+    let redactor = &config.redactor;
+    let sent = request
+        .headers()
+        .get(&config.request_id_header)
+        .and_then(RequestId::from_value);
+    let (sent, secret) = match sent {
+        Some(id) if redactor.has_secret(id.as_str()) => (
+            RequestId::parse(&redactor.hash_for_search(id.as_str())),
+            true,
+        ),
+        sent => (sent, false),
+    };
     let from_trusted_proxy = ClientIpResolver::peer_addr(request)
         .is_some_and(|peer| config.resolver.trusted_proxies().contains(peer.ip()));
-    if from_trusted_proxy {
-        (RequestId::from_headers(request.headers(), header), None)
-    } else {
-        let sent = request
-            .headers()
-            .get(header)
-            .and_then(RequestId::from_value);
-        (RequestId::generate(), sent)
+    match sent {
+        Some(id) if from_trusted_proxy && !secret => (id, None),
+        sent => (RequestId::generate(), sent),
     }
 }
 

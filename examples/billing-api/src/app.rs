@@ -1,12 +1,12 @@
 //! The routes and the layers around them.
 //!
 //! ```text
-//! AuditLayer                      admin, webhook and /v1 requests (denials included)
+//! AuditLayer                      every admin request (fail-closed), webhooks, denied /v1 requests
 //! ├─ SecurityHeadersLayer         strict (nonce'd CSP) ─ GET /
 //! │  └─ CorsLayer                 --allowed-origins
 //! └─ SecurityHeadersLayer         api ─ everything else:
 //!    └─ CorsLayer                 --allowed-origins
-//!       ├─ /health
+//!       ├─ /health, /ready        the audit log's state
 //!       ├─ /csp-reports           RateLimitLayer (30 a minute per client) → CspReportCollector
 //!       ├─ /admin/*               RateLimitLayer::auth_bruteforce → admin token (constant time), 64 KiB bodies
 //!       ├─ /webhooks/stripe       portcullis-stripe-webhook
@@ -27,10 +27,19 @@
 //! client's cached keys keep working while its other requests wait (on a database
 //! that is down, say). Admin requests and uncached keys are limited: more than five of
 //! them in flight at once from one address are refused with 429.
+//!
+//! The audit log is evidence for the privileged actions: an admin request (tenant
+//! changes, key creation, rotation, revocation) fails closed and is written ahead, its
+//! `request` record on disk before the handler runs, or it is refused with `503
+//! AUDIT_UNAVAILABLE` and nothing happens. The customer API fails open (a full disk
+//! never stops it) and only its denied requests are recorded (`401`, `403`, `429`),
+//! decided once the response is known. `/health` reports the audit log's state
+//! (always `200`), `/ready` answers `503 AUDIT_UNAVAILABLE` while it fails.
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri, header};
 use portcullis_api_keys::cache::{Cached, KeyCache};
@@ -39,14 +48,15 @@ use portcullis_api_keys::hash::KeyHasher;
 use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, X_API_KEY};
 use portcullis_api_keys::timestamp::Timestamp;
 use portcullis_audit_log::chain::CheckpointSigner;
-use portcullis_audit_log::delivery::FailurePolicy;
+use portcullis_audit_log::delivery::{AuditHandle, FailurePolicy, SinkStatus};
 use portcullis_audit_log::layer::AuditLayer;
-use portcullis_audit_log::level::Level;
+use portcullis_audit_log::level::{Level, Outcome};
 use portcullis_audit_log::record::Record;
 use portcullis_audit_log::sink::{FileSink, ReopenHandle, Rotation};
 use portcullis_core::client_ip::TrustedProxies;
 use portcullis_core::clock::SystemClock;
 use portcullis_rate_limit::algorithm::Algorithm;
+use portcullis_core::problem::Problem;
 use portcullis_rate_limit::headers::HeaderMode;
 use portcullis_rate_limit::key::Key;
 use portcullis_rate_limit::layer::RateLimitLayer;
@@ -60,7 +70,7 @@ use portcullis_security_headers::cors::CorsLayer;
 use portcullis_security_headers::csp::Policy;
 use portcullis_security_headers::headers::SecurityHeadersLayer;
 use portcullis_security_headers::report::CspReportCollector;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceBuilder;
 
 use crate::config::Preset;
@@ -182,8 +192,9 @@ pub(crate) fn router(parts: Parts) -> Router {
             .layer(audit.enrich_layer())
             .layer(rate_limit),
     );
+    let audit_health = audit.handle();
     let json = Router::new()
-        .route("/health", get(health))
+        .merge(health_routes(audit_health))
         .route_service(CSP_REPORT_PATH, csp_reports)
         .merge(customer_api)
         .merge(admin::routes(state).route_layer(auth_failures))
@@ -310,9 +321,9 @@ fn csp_report_limit(edge: &Edge) -> RateLimitLayer {
         .plan(plan)
 }
 
-/// The audit layer: JSON lines in `path`, for the admin, webhook and customer API
-/// routes (so denied requests are recorded with their rejection code), with the API
-/// key's id and tenant on every record of a verified request.
+/// The audit layer: JSON lines in `path`, for the admin routes (fail-closed), the
+/// webhook and the denied customer API requests (with their rejection code), with
+/// the API key's id and tenant on every record of a verified request.
 pub(crate) fn audit_layer(
     path: &std::path::Path,
     trusted: TrustedProxies,
@@ -328,12 +339,14 @@ pub(crate) fn audit_layer(
     let reopen = file.reopen_handle();
     let layer = AuditLayer::new()
         .failure_policy(FailurePolicy::FailOpen)
+        .failure_policy_for(audit_policy)
         .queue_capacity(65_536)
         // The hash chain, its checkpoints signed: `portcullis-audit verify`.
         .signing_key(signer)
         .checkpoint_every(1_000, std::time::Duration::from_secs(60))
         .sink(file)
         .level_for(audit_level)
+        .level_after_response(audit_outcome)
         .trusted_proxies(trusted)
         .enrich(api_key_principal);
     let layer = match hmac_secret {
@@ -347,13 +360,92 @@ pub(crate) fn audit_layer(
 /// and customer API requests as metadata, nothing else.
 fn audit_level(_method: &Method, uri: &Uri) -> Level {
     let path = uri.path();
-    if path == "/admin" || path.starts_with("/admin/") {
+    if is_admin(path) {
         Level::Request
     } else if path.starts_with("/webhooks/") || path.starts_with("/v1/") {
         Level::Metadata
     } else {
         Level::None
     }
+}
+
+fn is_admin(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// Admin requests fail closed: no tenant change, key creation, rotation or revocation
+/// happens unless its record is written first. Everything else fails open.
+fn audit_policy(_method: &Method, uri: &Uri) -> FailurePolicy {
+    if is_admin(uri.path()) {
+        FailurePolicy::FailClosed
+    } else {
+        FailurePolicy::FailOpen
+    }
+}
+
+/// Once the response is known: every admin and webhook request; of the customer
+/// API, only the denied ones (no key or a bad one, a missing scope, a quota), so that
+/// the busiest routes write a record only when something is refused.
+fn audit_outcome(outcome: &Outcome<'_>) -> Level {
+    let customer_api = outcome.uri.path().starts_with("/v1/");
+    let denied = matches!(
+        outcome.status,
+        Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS)
+    );
+    if customer_api && !denied {
+        Level::None
+    } else {
+        outcome.level
+    }
+}
+
+/// `/health`: up, and the audit log's state (`200` whatever it is, for liveness);
+/// `/ready`: `503 AUDIT_UNAVAILABLE` while the audit log cannot be written (admin
+/// requests are refused then), for a load balancer to send them elsewhere.
+fn health_routes(audit: AuditHandle) -> Router {
+    let ready_audit = audit.clone();
+    Router::new()
+        .route(
+            "/health",
+            get(move || {
+                let state = audit_state(&audit);
+                let status = if state == "ok" { "ok" } else { "degraded" };
+                async move { axum::Json(json!({ "status": status, "audit": state })) }
+            }),
+        )
+        .route(
+            "/ready",
+            get(move || {
+                let state = audit_state(&ready_audit);
+                async move {
+                    if state == "ok" {
+                        axum::Json(json!({ "status": "ready", "audit": state })).into_response()
+                    } else {
+                        let problem = Problem::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "AUDIT_UNAVAILABLE",
+                            "Audit unavailable",
+                        )
+                        .with_detail(format!(
+                            "The audit log is {state}: admin requests are refused until it can be written."
+                        ));
+                        IntoResponse::into_response(problem)
+                    }
+                }
+            }),
+        )
+}
+
+/// `ok`, or the state of the first audit sink that is not (`failing`, `stalled`,
+/// `stopped`). The error itself (it names the file) goes to the server log only.
+fn audit_state(audit: &AuditHandle) -> &'static str {
+    audit
+        .health()
+        .sinks
+        .iter()
+        .map(|sink| sink.status)
+        .find(|status| *status != SinkStatus::Ok)
+        .map_or("ok", |status| status.as_str())
 }
 
 /// Puts the verified key's id and tenant into the audit record.
@@ -379,8 +471,4 @@ fn page_headers(preset: SecurityHeadersLayer) -> Result<SecurityHeadersLayer, Ap
         layer.content_security_policy_report_only(policy)
     }
     .map_err(AppError::SecurityHeaders)
-}
-
-async fn health() -> axum::Json<Value> {
-    axum::Json(json!({ "status": "ok" }))
 }

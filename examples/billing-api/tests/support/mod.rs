@@ -116,7 +116,8 @@ impl Options {
         self
     }
 
-    /// Keeps the server's stderr (its log) for [`Server::stderr`], still echoing it.
+    /// Keeps the server's stderr (its log) for [`Server::stderr`] and
+    /// [`Server::output`], still echoing it.
     pub fn capture_stderr(mut self) -> Self {
         self.capture_stderr = true;
         self
@@ -139,6 +140,9 @@ pub struct Server {
     pub dir: PathBuf,
     /// Its stderr lines so far, with [`Options::capture_stderr`].
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Standard output after the banner, and standard error when captured
+    /// ([`Options::capture_stderr`]), line by line.
+    output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -194,9 +198,12 @@ impl Server {
         for (name, value) in &options.env {
             command.env(name, value);
         }
+        command.env("RUST_LOG", "warn");
+        for (name, value) in options.env.iter().filter(|(name, _)| name == "RUST_LOG") {
+            command.env(name, value);
+        }
         let mut child = command
             .args(&options.args)
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(if options.capture_stderr {
                 Stdio::piped()
@@ -206,12 +213,15 @@ impl Server {
             .spawn()
             .expect("the billing-api binary starts");
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let output: Arc<Mutex<Vec<String>>> = Default::default();
         if let Some(pipe) = child.stderr.take() {
             let stderr = stderr.clone();
+            let kept = output.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines() {
                     let Ok(line) = line else { break };
                     eprintln!("{line}");
+                    kept.lock().expect("not poisoned").push(line.clone());
                     stderr.lock().expect("not poisoned").push(line);
                 }
             });
@@ -243,7 +253,12 @@ impl Server {
             }
         }
         // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let kept = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             addr,
@@ -251,12 +266,24 @@ impl Server {
             temp,
             dir,
             stderr,
+            output,
         }
     }
 
     /// Its stderr lines so far (none without [`Options::capture_stderr`]).
     pub fn stderr(&self) -> Vec<String> {
         self.stderr.lock().expect("not poisoned").clone()
+    }
+
+    /// Everything the server printed so far: the banner, the rest of standard output,
+    /// and standard error when captured.
+    pub fn output(&self) -> String {
+        let mut text = self.stdout.join("\n");
+        for line in self.output.lock().unwrap().iter() {
+            text.push('\n');
+            text.push_str(line);
+        }
+        text
     }
 
     /// The server process's id.
