@@ -32,8 +32,8 @@
 //! changes, key creation, rotation, revocation) fails closed and is written ahead, its
 //! `request` record on disk before the handler runs, or it is refused with `503
 //! AUDIT_UNAVAILABLE` and nothing happens. The customer API fails open (a full disk
-//! never stops it) and only its denied requests are recorded (`401`, `403`, `429`),
-//! decided once the response is known. `/health` reports the audit log's state
+//! never stops it) and only its refused or failed requests are recorded (`401`,
+//! `403`, `429`, `5xx`), decided once the response is known. `/health` reports the audit log's state
 //! (always `200`), `/ready` answers `503 AUDIT_UNAVAILABLE` while it fails.
 
 use std::sync::Arc;
@@ -55,8 +55,8 @@ use portcullis_audit_log::record::Record;
 use portcullis_audit_log::sink::{FileSink, ReopenHandle, Rotation};
 use portcullis_core::client_ip::TrustedProxies;
 use portcullis_core::clock::SystemClock;
-use portcullis_rate_limit::algorithm::Algorithm;
 use portcullis_core::problem::Problem;
+use portcullis_rate_limit::algorithm::Algorithm;
 use portcullis_rate_limit::headers::HeaderMode;
 use portcullis_rate_limit::key::Key;
 use portcullis_rate_limit::layer::RateLimitLayer;
@@ -392,7 +392,9 @@ fn audit_outcome(outcome: &Outcome<'_>) -> Level {
         outcome.status,
         Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS)
     );
-    if customer_api && !denied {
+    // A request the server failed (a store down, say) is evidence too.
+    let failed = outcome.status.is_none_or(|status| status.is_server_error());
+    if customer_api && !denied && !failed {
         Level::None
     } else {
         outcome.level
