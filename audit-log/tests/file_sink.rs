@@ -242,3 +242,21 @@ async fn after_a_line_cut_short_by_a_crash_the_chain_continues_from_the_last_who
     assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
     assert_eq!(report.seq_range, Some((0, 7)));
 }
+
+/// A log path that is a device never ending (`/dev/zero` reads zeros forever, as
+/// `/dev/full` does) has no line to continue the chain from: start-up must not read
+/// it to its end.
+#[test]
+fn a_device_as_the_log_path_has_no_last_line_and_is_not_read_forever() {
+    use portcullis_audit_log::sink::Sink;
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sink = FileSink::open("/dev/zero").expect("a device opens for writing");
+        let _ = done.send((sink.last_line(), sink.previous_last_line()));
+    });
+    let (last, previous) = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the last line of a device is looked for in bounded time");
+    assert_eq!(last, None);
+    assert_eq!(previous, None);
+}

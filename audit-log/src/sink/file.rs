@@ -358,10 +358,16 @@ impl Sink for FileSink {
 fn last_line_of(path: &Path) -> Option<Vec<u8>> {
     const TAIL: u64 = 64 * 1024;
     let mut file = File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let metadata = file.metadata().ok()?;
+    // A device (`/dev/full`, `/dev/zero`) never ends: only a regular file has lines to
+    // continue from, and no more than its tail is read whatever it is.
+    if !metadata.is_file() {
+        return None;
+    }
+    file.seek(SeekFrom::Start(metadata.len().saturating_sub(TAIL)))
+        .ok()?;
     let mut tail = Vec::new();
-    file.read_to_end(&mut tail).ok()?;
+    file.take(TAIL).read_to_end(&mut tail).ok()?;
     let mut lines = tail
         .split(|&byte| byte == b'\n')
         .rev()
