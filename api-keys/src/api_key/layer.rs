@@ -358,6 +358,65 @@ impl<St> ApiKeyLayer<St> {
         &self.shared.config.cache
     }
 
+    /// Whether a request with these headers and URI would be admitted on a cache hit
+    /// alone: it carries one well-formed key, of an accepted environment, that the
+    /// cache holds as active. No store is asked. A layer in front of this one (a
+    /// brute-force limiter, say) can tell a caller that cannot be guessing from one
+    /// that might.
+    ///
+    /// ```
+    /// use http::{HeaderMap, Request, Uri};
+    /// use portcullis_api_keys::store::memory::MemoryKeyStore;
+    /// use portcullis_api_keys::{
+    ///     ApiKeyLayer, KeyFormat, KeyHasher, KeyId, KeyRecord, KeyStore, TenantId, Timestamp,
+    /// };
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (store, hasher) = (MemoryKeyStore::new(), KeyHasher::sha256());
+    /// let key = KeyFormat::default().generate();
+    /// let record = KeyRecord::new(KeyId::generate(), TenantId::new("acme"),
+    ///     hasher.hash(&key.parsed()), key.masked(), Timestamp::UNIX_EPOCH);
+    /// store.insert(&record).await?;
+    /// let layer = ApiKeyLayer::strict(store, hasher);
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-api-key", key.expose_secret().parse()?);
+    /// let uri = Uri::from_static("/v1/whoami");
+    /// // Known to the store, but not yet to the cache.
+    /// assert!(!layer.admits_from_cache(&headers, &uri));
+    ///
+    /// let service = layer.layer(service_fn(|_: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    /// }));
+    /// let mut request = Request::new(());
+    /// *request.headers_mut() = headers.clone();
+    /// assert_eq!(service.oneshot(request).await?.status(), 200);
+    /// assert!(layer.admits_from_cache(&headers, &uri));
+    ///
+    /// // A key with a valid checksum that the cache does not know, and no key at all.
+    /// let guess = KeyFormat::default().generate();
+    /// headers.insert("x-api-key", guess.expose_secret().parse()?);
+    /// assert!(!layer.admits_from_cache(&headers, &uri));
+    /// assert!(!layer.admits_from_cache(&HeaderMap::new(), &uri));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn admits_from_cache(&self, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
+        let config = &self.shared.config;
+        let Ok((hash, _environment)) = config.read_parts(headers, uri) else {
+            return false;
+        };
+        let now = crate::timestamp::Timestamp::now(&*config.clock);
+        // `read_parts` accepted the environment; what is left of the judgement is the
+        // record's status (without its logging: nothing is refused here).
+        config
+            .cache
+            .get(&hash, now)
+            .and_then(crate::cache::Cached::into_record)
+            .is_some_and(|record| record.status(now).is_active())
+    }
+
     /// The store.
     ///
     /// ```

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderValue, Request};
+use http::{HeaderMap, HeaderValue, Request, Uri};
 use portcullis_core::clock::{Clock, FastClock};
 
 use super::challenge::{Challenges, DEFAULT_REALM};
@@ -108,12 +108,16 @@ impl Config {
     /// guess costs neither cache nor store. Gives the key's hash to look up, and its
     /// environment.
     pub(crate) fn read<B>(&self, request: &Request<B>) -> Result<(KeyHash, Environment), Refusal> {
-        let key = match extract(
-            &self.sources,
-            self.query.as_deref(),
-            request.headers(),
-            request.uri(),
-        ) {
+        self.read_parts(request.headers(), request.uri())
+    }
+
+    /// [`read`](Self::read) on a request's headers and URI.
+    pub(crate) fn read_parts(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<(KeyHash, Environment), Refusal> {
+        let key = match extract(&self.sources, self.query.as_deref(), headers, uri) {
             Extracted::Key(key) => key,
             Extracted::Missing => return Err(self.missing()),
             Extracted::Unreadable(unreadable) => return Err(self.unreadable(unreadable)),

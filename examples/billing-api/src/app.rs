@@ -41,12 +41,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use http::{Extensions, HeaderMap, Method, StatusCode, Uri, header};
-use portcullis_api_keys::cache::{Cached, KeyCache};
-use portcullis_api_keys::format::KeyFormat;
-use portcullis_api_keys::hash::KeyHasher;
-use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer, X_API_KEY};
-use portcullis_api_keys::timestamp::Timestamp;
+use http::{Extensions, Method, StatusCode, Uri};
+use portcullis_api_keys::layer::{ApiKeyContext, ApiKeyLayer};
 use portcullis_audit_log::chain::CheckpointSigner;
 use portcullis_audit_log::delivery::{AuditHandle, FailurePolicy, SinkStatus};
 use portcullis_audit_log::layer::AuditLayer;
@@ -54,7 +50,6 @@ use portcullis_audit_log::level::{Level, Outcome};
 use portcullis_audit_log::record::Record;
 use portcullis_audit_log::sink::{FileSink, ReopenHandle, Rotation};
 use portcullis_core::client_ip::TrustedProxies;
-use portcullis_core::clock::SystemClock;
 use portcullis_core::problem::Problem;
 use portcullis_rate_limit::algorithm::Algorithm;
 use portcullis_rate_limit::headers::HeaderMode;
@@ -74,7 +69,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 
 use crate::config::Preset;
-use crate::keys::{TenantPlanStore, key_format, key_hasher};
+use crate::keys::TenantPlanStore;
 use crate::state::AppState;
 use crate::{admin, api, error, page};
 
@@ -178,7 +173,7 @@ pub(crate) fn router(parts: Parts) -> Router {
     // are the ones a customer reads.
     let auth_failures = RateLimitLayer::auth_bruteforce()
         .key(Key::client_ip_behind(edge.trusted.clone()))
-        .plans(AuthFailurePlans::new(api_keys.key_cache().clone()))
+        .plans(AuthFailurePlans::new(api_keys.clone()))
         .refund_if(not_an_authentication_failure)
         .headers(HeaderMode::None);
     let csp_reports = ServiceBuilder::new()
@@ -230,13 +225,11 @@ fn not_an_authentication_failure(status: StatusCode) -> bool {
 #[derive(Clone, Debug)]
 struct AuthFailurePlans {
     plans: Plans,
-    cache: KeyCache,
-    format: KeyFormat,
-    hasher: KeyHasher,
+    api_keys: ApiKeyLayer<TenantPlanStore>,
 }
 
 impl AuthFailurePlans {
-    fn new(cache: KeyCache) -> Self {
+    fn new(api_keys: ApiKeyLayer<TenantPlanStore>) -> Self {
         let plan = Plan::new(
             "auth",
             [
@@ -247,14 +240,15 @@ impl AuthFailurePlans {
         .expect("a valid constant plan");
         Self {
             plans: Plans::new(plan),
-            cache,
-            format: key_format(),
-            hasher: key_hasher(),
+            api_keys,
         }
     }
 
     fn lookup(&self, request: &RequestHead<'_>) -> Option<Arc<Plan>> {
-        if presents_a_cached_key(self, request.headers()) {
+        if self
+            .api_keys
+            .admits_from_cache(request.headers(), request.uri())
+        {
             return None;
         }
         self.plans.lookup(request)
@@ -271,42 +265,6 @@ impl PlanResolver for AuthFailurePlans {
     fn resolve_immediately(&self, request: &RequestHead<'_>) -> Option<Resolved> {
         Some(self.lookup(request).into())
     }
-}
-
-/// Whether the request carries one key, in `X-API-Key` or as a bearer token, that
-/// the cache holds as active (a lookup by hash: no store). Anything else (no key, two,
-/// a malformed or unknown one) is for the key layer to judge, and limited.
-fn presents_a_cached_key(plans: &AuthFailurePlans, headers: &HeaderMap) -> bool {
-    const BEARER: &str = "bearer ";
-    let values = headers
-        .get_all(X_API_KEY)
-        .iter()
-        .map(|value| (value, false));
-    let authorizations = headers.get_all(header::AUTHORIZATION).iter();
-    let mut found = None;
-    for (value, authorization) in values.chain(authorizations.map(|value| (value, true))) {
-        let Ok(text) = value.to_str() else {
-            return false;
-        };
-        let key = if authorization {
-            match text.get(..BEARER.len()) {
-                Some(scheme) if scheme.eq_ignore_ascii_case(BEARER) => &text[BEARER.len()..],
-                // Another scheme is not a key (the key layer ignores it too).
-                _ => continue,
-            }
-        } else {
-            text
-        };
-        if found.replace(key.trim()).is_some() {
-            return false;
-        }
-    }
-    let Some(Ok(parsed)) = found.map(|key| plans.format.parse(key)) else {
-        return false;
-    };
-    let hash = plans.hasher.hash(&parsed);
-    let now = Timestamp::now(&SystemClock);
-    matches!(plans.cache.get(&hash, now), Some(Cached::Found(record)) if record.status(now).is_active())
 }
 
 /// The collector is unauthenticated: each client may post so many reports a minute.
