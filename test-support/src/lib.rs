@@ -106,6 +106,31 @@ pub fn terminate(
     (status, took)
 }
 
+/// The files in `dir` whose names start with `prefix`, sorted by name: a log and the
+/// files rotated beside it (`audit.log`, `audit.log.1`, `audit.log.20260101T000000Z`).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// for name in ["audit.log.1", "audit.log", "other.log"] {
+///     std::fs::write(dir.path().join(name), "").unwrap();
+/// }
+/// let found = portcullis_test_support::files_starting_with(dir.path(), "audit.log");
+/// assert_eq!(found, [dir.path().join("audit.log"), dir.path().join("audit.log.1")]);
+/// ```
+pub fn files_starting_with(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("{} cannot be listed: {error}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(prefix))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,17 +53,7 @@ pub fn file_records<P: AsRef<Path>>(paths: &[P]) -> Vec<Value> {
 
 /// `audit.log` and its rotated siblings in `dir`.
 pub fn audit_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("audit.log"))
-        })
-        .collect();
-    files.sort();
-    files
+    portcullis_test_support::files_starting_with(dir, "audit.log")
 }
 
 pub fn actions(records: &[Value]) -> Vec<String> {

@@ -300,17 +300,7 @@ impl Server {
     /// (`audit.log.<UTC time>`): the daily rotation happens at midnight UTC, which
     /// may fall in the middle of a test.
     pub fn audit_records_with_rotated(&self) -> Vec<Value> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
-            .expect("the audit log's directory is readable")
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with("audit.log"))
-            })
-            .collect();
-        paths.sort();
+        let paths = portcullis_test_support::files_starting_with(&self.dir, "audit.log");
         paths.iter().flat_map(|path| audit_records(path)).collect()
     }
 
